@@ -1,0 +1,1 @@
+"""Frame-exact video reading, labels and the project store (no Qt)."""

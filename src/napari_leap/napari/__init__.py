@@ -1,0 +1,1 @@
+"""The napari side: layer conversion, reader/writer, sample data and dock widgets."""

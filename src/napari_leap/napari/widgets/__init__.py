@@ -1,0 +1,1 @@
+"""Dock widgets: each wires controls to one core function."""

@@ -1,0 +1,1 @@
+"""Skeletons, confidence maps, networks, training, inference and evaluation (no Qt)."""
