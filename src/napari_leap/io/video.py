@@ -14,13 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_leap.errors import LeapError
+
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 HDF5_SUFFIXES = {".h5", ".hdf5"}
 ZARR_SUFFIXES = {".zarr"}
 
 
-class VideoError(ValueError):
+class VideoError(LeapError):
     """A video that cannot be opened or read; the message says why and what to do."""
 
 
