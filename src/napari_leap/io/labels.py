@@ -1,0 +1,237 @@
+"""The bridge to sleap-io: load and save labels in every format it knows, and arrays for compute.
+
+Labels on disk are always in video coordinates. The core computes on
+:class:`Poses` (plain arrays per video); :func:`poses_from_labels` and
+:func:`labels_from_poses` convert, so training, prediction and evaluation
+never walk sleap-io objects point by point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from napari_leap.errors import LeapError
+from napari_leap.pose.skeleton import Skeleton
+
+#: extension -> sleap-io save format
+SAVE_FORMATS = {
+    ".slp": "slp",
+    ".nwb": "nwb",
+    ".h5": "analysis_h5",
+    ".csv": "csv",
+    ".json": "coco",
+}
+
+
+class LabelsError(LeapError):
+    """A labels file that cannot be read or written as asked."""
+
+
+def load_labels(path: str | Path):
+    """Read any labels file sleap-io knows (SLEAP, DLC, LEAP .mat, NWB, COCO, analysis HDF5)."""
+    import sleap_io as sio
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; check the path.")
+    if path.is_dir():
+        raise LabelsError(f"{path} is a folder; give a labels file (.slp, .csv, .mat, .nwb, .h5).")
+    if path.stat().st_size == 0:
+        raise LabelsError(f"{path.name} is empty (0 bytes).")
+    try:
+        if path.suffix.lower() == ".mat":
+            labels = sio.load_leap(str(path))
+        elif path.suffix.lower() == ".csv":
+            labels = sio.load_csv(str(path))
+        else:
+            labels = sio.load_file(str(path))
+    except LeapError:
+        raise
+    except Exception as e:  # noqa: BLE001 - readers raise many kinds for a foreign file
+        raise LabelsError(
+            f"{path.name} cannot be read as pose labels ({type(e).__name__}: {e}); "
+            "napari-leap reads SLEAP .slp, DeepLabCut CSV/H5, LEAP .mat, NWB and COCO files."
+        ) from None
+    if not hasattr(labels, "labeled_frames"):
+        raise LabelsError(f"{path.name} holds a video, not pose labels.")
+    if not labels.skeletons:
+        raise LabelsError(f"{path.name} has no skeleton.")
+    return labels
+
+
+def save_labels(labels, path: str | Path, format: str | None = None, **kwargs) -> Path:
+    """Write labels atomically; the format follows the extension (``.csv`` writes DeepLabCut's)."""
+    import sleap_io as sio
+
+    from napari_leap.io.atomic import atomic_path
+
+    path = Path(path)
+    fmt = format or SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise LabelsError(
+            f"cannot save labels as {path.suffix or 'a file without extension'}; "
+            f"use one of {', '.join(SAVE_FORMATS)}."
+        )
+    if fmt == "csv":
+        kwargs.setdefault("csv_format", "dlc")
+    with atomic_path(path) as tmp:
+        # sleap-io picks the writer from the name, so the temporary file keeps the suffix
+        named = tmp.with_name(tmp.name + path.suffix)
+        try:
+            sio.save_file(labels, str(named), format=fmt, verbose=False, **kwargs) if fmt == "slp" \
+                else sio.save_file(labels, str(named), format=fmt, **kwargs)
+            named.replace(tmp)
+        finally:
+            named.unlink(missing_ok=True)
+    return path
+
+
+@dataclass
+class Poses:
+    """Poses of one video as arrays.
+
+    ``points[i, a, k]`` is the ``x, y`` of body part ``k`` of animal ``a`` on frame
+    ``frames[i]``, NaN where it is not placed or not visible. ``scores`` holds
+    confidences for predictions (NaN for a person's labels).
+    """
+
+    frames: np.ndarray  # (N,) int
+    points: np.ndarray  # (N, A, K, 2) float64
+    scores: np.ndarray  # (N, A, K) float64
+    tracks: list[str]
+    skeleton: Skeleton
+
+    @property
+    def n_animals(self) -> int:
+        return self.points.shape[1]
+
+    def select(self, mask_or_index) -> Poses:
+        return Poses(self.frames[mask_or_index], self.points[mask_or_index],
+                     self.scores[mask_or_index], list(self.tracks), self.skeleton)
+
+
+def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = True) -> Poses:
+    """Arrays of the labelled frames of one video; animals by track, untracked ones after them.
+
+    A frame with both a person's instance and a prediction for the same track
+    keeps the person's (what a proofreader meant).
+    """
+    video_obj = labels.videos[video] if isinstance(video, int) else video
+    skeleton = labels.skeletons[0]
+    node_names = list(skeleton.node_names)
+    frames = sorted(
+        (lf for lf in labels.labeled_frames if lf.video is video_obj),
+        key=lambda lf: lf.frame_idx,
+    )
+    tracks = [t.name for t in labels.tracks]
+    per_frame = []
+    max_untracked = 0
+    for lf in frames:
+        chosen = {}
+        untracked = []
+        for inst in lf.instances:
+            is_user = not hasattr(inst, "score")
+            if (is_user and not user) or (not is_user and not predicted):
+                continue
+            pts = _instance_points(inst, node_names)
+            if np.isnan(pts).all():
+                continue
+            scores = np.full(len(node_names), np.nan) if is_user else _instance_scores(inst, node_names)
+            if inst.track is not None and inst.track.name in tracks:
+                key = tracks.index(inst.track.name)
+                if key in chosen and chosen[key][2] and not is_user:
+                    continue
+                chosen[key] = (pts, scores, is_user)
+            else:
+                untracked.append((pts, scores, is_user))
+        max_untracked = max(max_untracked, len(untracked))
+        per_frame.append((lf.frame_idx, chosen, untracked))
+    per_frame = [f for f in per_frame if f[1] or f[2]]
+    n_animals = len(tracks) + max_untracked
+    n = len(per_frame)
+    points = np.full((n, n_animals, len(node_names), 2), np.nan)
+    scores = np.full((n, n_animals, len(node_names)), np.nan)
+    for i, (_, chosen, untracked) in enumerate(per_frame):
+        for a, (p, s, _) in chosen.items():
+            points[i, a], scores[i, a] = p, s
+        for j, (p, s, _) in enumerate(untracked):
+            points[i, len(tracks) + j], scores[i, len(tracks) + j] = p, s
+    names = tracks + [f"animal{j}" for j in range(max_untracked)]
+    return Poses(
+        frames=np.array([f[0] for f in per_frame], dtype=np.int64),
+        points=points,
+        scores=scores,
+        tracks=names,
+        skeleton=Skeleton.from_sleap(skeleton),
+    )
+
+
+def _instance_points(inst, node_names: list[str]) -> np.ndarray:
+    own = list(inst.skeleton.node_names)
+    pts = np.asarray(inst.numpy(), dtype=np.float64)[:, :2]
+    if own == node_names:
+        return pts.copy()
+    out = np.full((len(node_names), 2), np.nan)
+    for j, name in enumerate(node_names):
+        if name in own:
+            out[j] = pts[own.index(name)]
+    return out
+
+
+def _instance_scores(inst, node_names: list[str]) -> np.ndarray:
+    own = list(inst.skeleton.node_names)
+    s = np.asarray(inst.numpy(scores=True), dtype=np.float64)[:, 2]
+    if own == node_names:
+        return s.copy()
+    return np.array([s[own.index(n)] if n in own else np.nan for n in node_names])
+
+
+def labels_from_poses(poses: Poses | list[Poses], videos, *, predicted: bool, labels=None):
+    """Build (or extend) ``sleap_io.Labels`` from arrays; one :class:`Poses` per video.
+
+    ``videos`` are ``sleap_io.Video`` objects or paths. NaN points become
+    invisible; animals with no visible point on a frame are left out.
+    """
+    import sleap_io as sio
+
+    poses_list = [poses] if isinstance(poses, Poses) else list(poses)
+    videos = [videos] if not isinstance(videos, (list, tuple)) else list(videos)
+    if len(videos) != len(poses_list):
+        raise ValueError("one video per Poses is needed")
+    skeleton = poses_list[0].skeleton
+    if labels is None:
+        labels = sio.Labels(skeletons=[skeleton.to_sleap()])
+    sk = labels.skeletons[0]
+    track_by_name = {t.name: t for t in labels.tracks}
+    for p, video in zip(poses_list, videos):
+        if isinstance(video, (str, Path)):
+            video = sio.Video(filename=str(video), open_backend=False)
+        if video not in labels.videos:
+            labels.videos.append(video)
+        for name in p.tracks:
+            if name not in track_by_name:
+                track_by_name[name] = sio.Track(name=name)
+                labels.tracks.append(track_by_name[name])
+        for i, frame in enumerate(p.frames):
+            instances = []
+            for a, name in enumerate(p.tracks):
+                pts = p.points[i, a]
+                if np.isnan(pts).all():
+                    continue
+                if predicted:
+                    sc = np.nan_to_num(p.scores[i, a], nan=0.0)
+                    score = float(np.nanmean(p.scores[i, a])) if np.isfinite(p.scores[i, a]).any() else 0.0
+                    inst = sio.PredictedInstance.from_numpy(
+                        points_data=pts, point_scores=sc, score=score, skeleton=sk,
+                        track=track_by_name[name],
+                    )
+                else:
+                    inst = sio.Instance.from_numpy(pts, skeleton=sk, track=track_by_name[name])
+                instances.append(inst)
+            if instances:
+                labels.append(sio.LabeledFrame(video=video, frame_idx=int(frame), instances=instances),
+                              update=False)
+    return labels

@@ -1,0 +1,208 @@
+"""The project folder: a readable manifest, labels in SLEAP format, alignments and models.
+
+Layout::
+
+    my_project/
+      napari-leap.yaml     videos, skeleton, settings, alignments, models (human-readable)
+      labels.slp           a person's labels, video coordinates (SLEAP/movement open it)
+      predictions.slp      model predictions, same videos
+      alignments/<n>/      one Alignment per video (see napari_leap.align)
+      models/<name>/       trained models (weights, config, history)
+
+Every file is replaced atomically, the manifest last, so an interrupted save
+leaves the previous project whole.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from napari_leap.errors import LeapError
+from napari_leap.io.atomic import atomic_write_text
+from napari_leap.pose.skeleton import Skeleton
+
+MANIFEST = "napari-leap.yaml"
+FORMAT_VERSION = 1
+
+
+class ProjectError(LeapError):
+    """A project folder that cannot be opened or saved as asked."""
+
+
+@dataclass
+class Project:
+    root: Path
+    skeleton: Skeleton
+    videos: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    alignments: dict[str, str] = field(default_factory=dict)
+    models: list[str] = field(default_factory=list)
+    name: str = ""
+    _labels: object = field(default=None, repr=False)
+    _predictions: object = field(default=None, repr=False)
+
+    # -- create / open -------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: str | Path, skeleton: Skeleton, videos=(), settings=None) -> Project:
+        root = Path(root)
+        if (root / MANIFEST).exists():
+            raise ProjectError(f"{root} is a project already; open it instead of creating it.")
+        project = cls(root=root, skeleton=skeleton, settings=dict(settings or {}), name=root.name)
+        for v in videos:
+            project.add_video(v)
+        project.save()
+        return project
+
+    @classmethod
+    def open(cls, root: str | Path) -> Project:
+        import yaml
+
+        root = Path(root)
+        manifest = root / MANIFEST
+        if not root.exists():
+            raise FileNotFoundError(f"{root} does not exist; check the path.")
+        if not manifest.exists():
+            raise ProjectError(f"{root} is not a napari-leap project (no {MANIFEST} in it).")
+        try:
+            data = yaml.safe_load(manifest.read_text())
+            skeleton = Skeleton.from_dict(data["skeleton"])
+        except Exception as e:  # noqa: BLE001
+            raise ProjectError(f"{manifest} is damaged ({e}); restore it from a backup.") from None
+        return cls(
+            root=root,
+            skeleton=skeleton,
+            videos=list(data.get("videos", [])),
+            settings=dict(data.get("settings") or {}),
+            alignments=dict(data.get("alignments") or {}),
+            models=list(data.get("models") or []),
+            name=data.get("name", root.name),
+        )
+
+    # -- paths ---------------------------------------------------------------------------
+    @property
+    def labels_path(self) -> Path:
+        return self.root / "labels.slp"
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.root / "predictions.slp"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def alignment_path(self, video: int) -> Path:
+        rel = self.alignments.get(str(video))
+        return self.root / (rel or f"alignments/{video}")
+
+    def video_path(self, video: int) -> Path:
+        p = Path(self.videos[video])
+        return p if p.is_absolute() else (self.root / p).resolve()
+
+    def _stored_path(self, path: str | Path) -> str:
+        """Relative to the project when the video lives inside it, so the folder can move."""
+        path = Path(path).resolve()
+        try:
+            return path.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    # -- content -------------------------------------------------------------------------
+    def add_video(self, path: str | Path) -> int:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist; check the path.")
+        stored = self._stored_path(path)
+        if stored in self.videos:
+            return self.videos.index(stored)
+        self.videos.append(stored)
+        return len(self.videos) - 1
+
+    def add_model(self, model_dir: str | Path) -> None:
+        stored = self._stored_path(model_dir)
+        if stored not in self.models:
+            self.models.append(stored)
+
+    def set_alignment(self, video: int, path: str | Path) -> None:
+        self.alignments[str(video)] = self._stored_path(path)
+
+    @property
+    def labels(self):
+        """The person's labels (``sleap_io.Labels``), loaded on first use."""
+        if self._labels is None:
+            self._labels = self._load_or_new(self.labels_path)
+        return self._labels
+
+    @labels.setter
+    def labels(self, value) -> None:
+        self._labels = value
+
+    @property
+    def predictions(self):
+        if self._predictions is None:
+            self._predictions = self._load_or_new(self.predictions_path)
+        return self._predictions
+
+    @predictions.setter
+    def predictions(self, value) -> None:
+        self._predictions = value
+
+    def _load_or_new(self, path: Path):
+        import sleap_io as sio
+
+        from napari_leap.io.labels import load_labels
+
+        if path.exists():
+            labels = load_labels(path)
+            self._relink_videos(labels)
+            return labels
+        return sio.Labels(skeletons=[self.skeleton.to_sleap()],
+                          videos=[self.sleap_video(i) for i in range(len(self.videos))])
+
+    def sleap_video(self, index: int):
+        import sleap_io as sio
+
+        return sio.Video(filename=str(self.video_path(index)), open_backend=False)
+
+    def _relink_videos(self, labels) -> None:
+        """Point the labels' videos at the manifest's paths (the project may have moved)."""
+        for i, video in enumerate(labels.videos):
+            if i < len(self.videos):
+                video.replace_filename(str(self.video_path(i)), open=False)
+
+    def video_index(self, video) -> int:
+        """Index in the project of a ``sleap_io.Video`` (by path)."""
+        target = Path(video.filename).resolve()
+        for i in range(len(self.videos)):
+            if self.video_path(i) == target:
+                return i
+        raise ProjectError(f"{video.filename} is not a video of this project; add it first.")
+
+    # -- save ----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format_version": FORMAT_VERSION,
+            "name": self.name or self.root.name,
+            "videos": list(self.videos),
+            "skeleton": self.skeleton.to_dict(),
+            "settings": dict(self.settings),
+            "alignments": dict(self.alignments),
+            "models": list(self.models),
+        }
+
+    def save(self) -> None:
+        """Write labels, predictions (when loaded) and the manifest, each atomically."""
+        import yaml
+
+        from napari_leap.io.labels import save_labels
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK):
+            raise PermissionError(f"{self.root} is read-only; save the project somewhere writable.")
+        if self._labels is not None:
+            save_labels(self._labels, self.labels_path)
+        if self._predictions is not None:
+            save_labels(self._predictions, self.predictions_path)
+        atomic_write_text(self.root / MANIFEST, yaml.safe_dump(self.to_dict(), sort_keys=False))
