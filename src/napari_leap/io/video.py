@@ -89,7 +89,8 @@ class PyAVSource(FrameSource):
         except av.error.InvalidDataError as e:
             raise VideoError(
                 f"{self.path.name} is not a video that FFmpeg can read ({e.strerror}); "
-                "check the file is complete and really a video."
+                "check it is really a video and not truncated (an MP4 cut before its "
+                "index cannot be recovered; re-export or re-record it)."
             ) from None
         except av.error.FFmpegError as e:
             raise VideoError(f"cannot open {self.path.name}: {e}") from None

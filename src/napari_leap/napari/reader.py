@@ -1,0 +1,74 @@
+"""napari reader: videos, image folders, HDF5/zarr frames and pose label files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari_leap.io.video import (
+    HDF5_SUFFIXES,
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    ZARR_SUFFIXES,
+)
+
+LABEL_SUFFIXES = {".slp", ".mat", ".csv", ".nwb"}
+
+
+def _is_labels(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix in LABEL_SUFFIXES:
+        return True
+    if suffix in HDF5_SUFFIXES:  # DeepLabCut's CollectedData_*.h5 and SLEAP analysis files
+        return path.name.startswith("CollectedData") or path.name.endswith(".analysis.h5")
+    return False
+
+
+def _is_video(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return suffix in ZARR_SUFFIXES or any(
+            p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()
+        ) or (path / ".zarray").exists() or (path / "zarr.json").exists()
+    return suffix in VIDEO_SUFFIXES | HDF5_SUFFIXES
+
+
+def get_reader(path):
+    """Return a reader when napari-leap knows ``path``; None lets other plugins try."""
+    if isinstance(path, list):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    p = Path(path)
+    if not p.exists():
+        return None
+    if _is_labels(p):
+        return read_labels
+    if _is_video(p):
+        return read_video
+    return None
+
+
+def video_layer_data(path, name: str | None = None) -> tuple:
+    """(data, kwargs, 'image') for a video, lazy and frame-exact; greyscale shown as 2-D."""
+    from napari_leap.io.video import open_video
+
+    video = open_video(path)
+    rgb = video.shape[-1] == 3
+    data = video if rgb else video[..., 0]
+    kwargs = {
+        "name": name or Path(path).stem,
+        "rgb": rgb,
+        "contrast_limits": [0, 255],
+        "metadata": {"video_path": str(Path(path).resolve())},
+    }
+    return data, kwargs, "image"
+
+
+def read_video(path):
+    return [video_layer_data(path)]
+
+
+def read_labels(path):
+    from napari_leap.napari.labels_io import read_labels as read
+
+    return read(path)

@@ -1,0 +1,54 @@
+"""Sample data: the real two-fly clip with its labels and LEAP's 32-node fly crops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+CLIP = SAMPLE_DIR / "flies13" / "clip.mp4"
+CLIP_LABELS = SAMPLE_DIR / "flies13" / "clip.slp"
+FLY32 = SAMPLE_DIR / "fly32" / "example_annotation_set.h5"
+FLY32_SKELETON = SAMPLE_DIR / "fly32" / "skeleton.csv"
+LEAP_MAT = SAMPLE_DIR / "leap_mat" / "labels.mat"
+
+
+def two_flies():
+    """The 1500-frame clip of two flies (lazy video) and its proofread labels."""
+    from napari_leap.napari.labels_io import read_labels
+    from napari_leap.napari.reader import video_layer_data
+
+    layers = [video_layer_data(CLIP, name="two flies")]
+    layers += [ld for ld in read_labels(CLIP_LABELS) if ld[2] != "image"]
+    return layers
+
+
+def fly32_poses():
+    """The crops' annotations as :class:`~napari_leap.io.labels.Poses` (one animal per crop)."""
+    import h5py
+    import numpy as np
+
+    from napari_leap.io.labels import Poses
+    from napari_leap.pose.skeleton import Skeleton
+
+    with h5py.File(FLY32, "r") as f:
+        points = np.asarray(f["annotations"], dtype=np.float64)[:, None]
+    n = len(points)
+    return Poses(
+        frames=np.arange(n),
+        points=points,
+        scores=np.full(points.shape[:3], np.nan),
+        tracks=["fly"],
+        skeleton=Skeleton.from_csv(FLY32_SKELETON),
+    )
+
+
+def fly32():
+    """100 egocentric fly crops with 32 labelled body parts (LEAP's fly skeleton)."""
+    from napari_leap.io.video import open_video
+    from napari_leap.napari.layers import poses_to_points_layer_data
+
+    boxes = open_video(FLY32)
+    return [
+        (boxes[..., 0], {"name": "fly32 boxes", "contrast_limits": [0, 255]}, "image"),
+        poses_to_points_layer_data(fly32_poses(), name="fly32 labels"),
+    ]
