@@ -1,0 +1,388 @@
+"""Find animals in one frame: background, polarity, threshold, blobs and their moments.
+
+The :class:`Detector` is set up once per video from a few sampled frames
+(:func:`make_detector`) and then called on every frame. Detection runs on a
+frame downscaled by ``scale`` (fast connected components), and each blob is
+refined at full resolution inside its own window (exact centroid, principal
+axis and head/tail cue). No Qt, no napari.
+
+Head/tail cue: the contrast-weighted centroid of a blob minus its binary
+centroid, projected on the principal axis. Bodies (head, thorax) are more
+contrasted than wings, legs and tails, so this points towards the head; it
+agrees with the thorax->head labels on every sampled frame of the bundled
+clip. Temporal smoothing (:mod:`napari_leap.align.identity`) fixes the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from napari_leap.errors import LeapError
+
+POLARITIES = ("auto", "light", "dark")
+#: user-facing names accepted for the polarity option
+POLARITY_ALIASES = {
+    "auto": "auto",
+    "light": "light",
+    "light_on_dark": "light",
+    "light on dark": "light",
+    "bright": "light",
+    "dark": "dark",
+    "dark_on_light": "dark",
+    "dark on light": "dark",
+}
+BACKGROUNDS = ("auto", "percentile", "none")
+
+
+def normalize_polarity(polarity: str | None) -> str:
+    key = "auto" if polarity is None else str(polarity).strip().lower()
+    if key not in POLARITY_ALIASES:
+        raise LeapError(
+            f"polarity {polarity!r} is not known; use 'auto', 'light' (light animal on dark "
+            "background) or 'dark' (dark animal on light background)."
+        )
+    return POLARITY_ALIASES[key]
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """``(height, width[, channels])`` uint8 frame as a contiguous 2-D uint8 image."""
+    frame = np.asarray(frame)
+    if frame.ndim == 3:
+        if frame.shape[2] == 1:
+            frame = frame[..., 0]
+        else:
+            import cv2
+
+            frame = cv2.cvtColor(np.ascontiguousarray(frame[..., :3]), cv2.COLOR_RGB2GRAY)
+    if frame.dtype != np.uint8:
+        frame = np.clip(frame, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(frame)
+
+
+def guess_polarity(frames: np.ndarray) -> str:
+    """'light' when the bright tail of the frames stands further from their median than the dark tail.
+
+    A behaviour arena is mostly background, so the median grey is the background
+    and the animals are in one tail of the histogram: far above the median for
+    light animals on a dark background, far below for dark animals on a light one.
+    """
+    sample = frames[:, ::4, ::4].astype(np.float32)
+    med = np.median(sample)
+    lo, hi = np.percentile(sample, [0.05, 99.95])
+    return "light" if (hi - med) >= (med - lo) else "dark"
+
+
+def estimate_background(frames: np.ndarray, polarity: str, method: str = "percentile") -> np.ndarray:
+    """Background image from sampled grey frames ``(n, height, width)``.
+
+    ``percentile``: a low percentile (light animals) or a high one (dark animals)
+    over the samples, so an animal that sits still for most of the video
+    (but not all of it) is still removed, which a median does not do.
+    ``none``: a flat image at the median grey (plain thresholding), for animals
+    that never move.
+    """
+    n = len(frames)
+    if method == "none" or n < 3:
+        return np.full(frames.shape[1:], np.uint8(np.median(frames[:, ::4, ::4])))
+    k = max(1, int(round(0.12 * (n - 1))))
+    if polarity == "light":
+        return np.partition(frames, k, axis=0)[k].copy()
+    return np.partition(frames, n - 1 - k, axis=0)[n - 1 - k].copy()
+
+
+def contrast(gray: np.ndarray, background: np.ndarray, polarity: str) -> np.ndarray:
+    """How much each pixel is 'more animal' than the background (uint8, saturating)."""
+    import cv2
+
+    return cv2.subtract(gray, background) if polarity == "light" else cv2.subtract(background, gray)
+
+
+def auto_threshold(contrasts: np.ndarray) -> float:
+    """Otsu's threshold over the contrast of sampled frames, kept above the noise floor."""
+    import cv2
+
+    sample = np.ascontiguousarray(contrasts[:, ::2, ::2]).reshape(-1, 1)
+    otsu, _ = cv2.threshold(sample, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # noise floor: robust spread of the (mostly background) contrast
+    noise = float(np.percentile(sample, 90))
+    return float(np.clip(max(otsu, 3.0 * noise, 8.0), 8.0, 200.0))
+
+
+@dataclass
+class Blob:
+    """One animal candidate: full-resolution moments of its foreground pixels."""
+
+    center: np.ndarray  # (2,) x, y
+    axis: float  # orientation of the major axis, radians in (-pi/2, pi/2]
+    cue: float  # > 0: head towards (cos axis, sin axis); in units of the major s.d.
+    area: float
+    major: float  # s.d. along the major axis (px)
+    minor: float
+    merged: bool = False
+
+
+def _blob_from_pixels(xs: np.ndarray, ys: np.ndarray, w: np.ndarray, merged=False) -> Blob | None:
+    n = len(xs)
+    if n < 5:
+        return None
+    xs = xs.astype(np.float64)
+    ys = ys.astype(np.float64)
+    cx, cy = xs.mean(), ys.mean()
+    dx, dy = xs - cx, ys - cy
+    sxx, syy, sxy = (dx * dx).mean(), (dy * dy).mean(), (dx * dy).mean()
+    axis = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+    common = np.sqrt(((sxx - syy) / 2) ** 2 + sxy**2)
+    lam1 = (sxx + syy) / 2 + common
+    lam2 = max((sxx + syy) / 2 - common, 0.0)
+    ux, uy = np.cos(axis), np.sin(axis)
+    wf = w.astype(np.float64)
+    total = wf.sum()
+    if total > 0:
+        wx, wy = (wf @ xs) / total, (wf @ ys) / total
+        cue = ((wx - cx) * ux + (wy - cy) * uy) / max(np.sqrt(lam1), 1e-6)
+    else:
+        cue = 0.0
+    if axis <= -np.pi / 2:
+        axis += np.pi
+    return Blob(np.array([cx, cy]), float(axis), float(cue), float(n), float(np.sqrt(lam1)),
+                float(np.sqrt(lam2)), merged)
+
+
+@dataclass
+class Detector:
+    """Per-video settings and background; ``detect(gray)`` finds the animals of one frame."""
+
+    background: np.ndarray
+    polarity: str
+    threshold: float
+    n_animals: int
+    scale: int = 2
+    min_area: float = 20.0
+    animal_area: float = float("nan")  # median full-resolution area of one animal
+    animal_length: float = float("nan")  # median major-axis length (4 s.d.) of one animal
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        import cv2
+
+        self.background = to_gray(self.background)
+        h, w = self.background.shape
+        self._small_size = (max(1, w // self.scale), max(1, h // self.scale))
+        self._bg_small = cv2.resize(self.background, self._small_size, interpolation=cv2.INTER_AREA)
+        self._kernel = np.ones((3, 3), np.uint8)
+
+    # -- one frame ---------------------------------------------------------------------------
+    def contrast(self, gray: np.ndarray) -> np.ndarray:
+        return contrast(gray, self.background, self.polarity)
+
+    def candidates(self, gray: np.ndarray) -> list[Blob]:
+        """Every blob larger than ``min_area``, refined at full resolution."""
+        import cv2
+
+        s = self.scale
+        small = cv2.resize(gray, self._small_size, interpolation=cv2.INTER_AREA) if s > 1 else gray
+        c_small = contrast(small, self._bg_small, self.polarity)
+        _, mask = cv2.threshold(c_small, self.threshold, 1, cv2.THRESH_BINARY)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        min_small = max(2.0, self.min_area / (s * s))
+        blobs = []
+        h, w = gray.shape
+        for j in range(1, n):
+            x0, y0, bw, bh, area = stats[j]
+            if area < min_small:
+                continue
+            pad = 2
+            X0, Y0 = max((x0 - pad) * s, 0), max((y0 - pad) * s, 0)
+            X1, Y1 = min((x0 + bw + pad) * s, w), min((y0 + bh + pad) * s, h)
+            roi = contrast(gray[Y0:Y1, X0:X1], self.background[Y0:Y1, X0:X1], self.polarity)
+            # keep only the pixels of this low-resolution blob (not a neighbour in the window)
+            own_small = labels[Y0 // s : (Y1 + s - 1) // s, X0 // s : (X1 + s - 1) // s] == j
+            own_small = cv2.dilate(own_small.astype(np.uint8), self._kernel)
+            own = np.zeros((Y1 - Y0, X1 - X0), np.uint8)
+            up = np.repeat(np.repeat(own_small, s, 0), s, 1) if s > 1 else own_small
+            up = up[: Y1 - Y0, : X1 - X0]
+            own[: up.shape[0], : up.shape[1]] = up
+            fg = (roi > self.threshold) & own.astype(bool)
+            fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, self._kernel)
+            ys, xs = np.nonzero(fg)
+            if len(xs) < self.min_area:
+                continue
+            blob = _blob_from_pixels(xs + X0, ys + Y0, roi[ys, xs])
+            if blob is not None:
+                blob._roi = (X0, Y0, roi, fg)  # kept for splitting merged animals
+                blobs.append(blob)
+        return blobs
+
+    def detect(self, gray: np.ndarray, previous: np.ndarray | None = None) -> list[Blob]:
+        """Up to ``n_animals`` blobs; touching animals split (and marked ``merged``).
+
+        ``previous``: ``(n_animals, 2)`` centres of the last frame (NaN where unknown),
+        used to seed the split of touching animals.
+        """
+        blobs = self.candidates(gray)
+        want = self.n_animals
+        area1 = self.animal_area if np.isfinite(self.animal_area) else None
+        if area1 is not None:
+            # drop specks much smaller than an animal while enough real blobs remain
+            plausible = [b for b in blobs if b.area >= 0.25 * area1]
+            if len(plausible) >= min(want, len(blobs)) or len(plausible) >= want:
+                blobs = plausible
+        blobs.sort(key=lambda b: -b.area)
+        missing = want - len(blobs)
+        while missing > 0 and blobs and area1 is not None:
+            # split the blob that holds the most animals beyond one
+            big = max(blobs, key=lambda b: b.area / area1)
+            k = int(min(missing + 1, max(2, round(big.area / area1))))
+            if big.area < 1.4 * area1 or big.merged:
+                break
+            parts = self.split(big, k, previous)
+            if len(parts) < 2:
+                break
+            blobs.remove(big)
+            blobs.extend(parts)
+            missing = want - len(blobs)
+        if len(blobs) > want and previous is None:
+            blobs = blobs[:want]
+        return blobs
+
+    def split(self, blob: Blob, k: int, previous: np.ndarray | None = None) -> list[Blob]:
+        """Split a blob of ``k`` touching animals: raise the threshold until ``k`` bodies
+        separate and give every pixel to the nearest body; else k-means seeded by
+        ``previous`` centres."""
+        import cv2
+
+        X0, Y0, roi, fg = blob._roi
+        markers = None
+        for factor in (1.4, 1.8, 2.3, 2.9, 3.6):
+            t = self.threshold * factor
+            if t >= 250:
+                break
+            core = ((roi > t) & fg.astype(bool)).astype(np.uint8)
+            core = cv2.erode(core, self._kernel)
+            n, lab, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
+            big = [j for j in range(1, n) if stats[j, 4] >= max(self.min_area, 0.05 * blob.area)]
+            if len(big) >= k:
+                big = sorted(big, key=lambda j: -stats[j, 4])[:k]
+                markers = np.zeros_like(lab, dtype=np.int32)
+                for m, j in enumerate(big, 1):
+                    markers[lab == j] = m
+                break
+        ys, xs = np.nonzero(fg)
+        if markers is not None:
+            # nearest marker for every foreground pixel
+            inv = (markers == 0).astype(np.uint8)
+            _, nearest = cv2.distanceTransformWithLabels(inv, cv2.DIST_L2, 3,
+                                                         labelType=cv2.DIST_LABEL_CCOMP)
+            # map distance-transform labels to marker ids
+            lut = np.zeros(nearest.max() + 1, np.int32)
+            mk = markers > 0
+            lut[nearest[mk]] = markers[mk]
+            assign = lut[nearest[ys, xs]] - 1
+        else:
+            assign = self._kmeans(xs + X0, ys + Y0, k, previous)
+        parts = []
+        for m in range(k):
+            sel = assign == m
+            b = _blob_from_pixels(xs[sel] + X0, ys[sel] + Y0, roi[ys[sel], xs[sel]], merged=True)
+            if b is not None and b.area >= self.min_area:
+                parts.append(b)
+        return parts
+
+    @staticmethod
+    def _kmeans(xs, ys, k, previous) -> np.ndarray:
+        pts = np.stack([xs, ys], 1).astype(np.float64)
+        seeds = None
+        if previous is not None:
+            prev = np.asarray(previous, float)
+            prev = prev[np.all(np.isfinite(prev), axis=1)]
+            if len(prev) >= k:
+                # the k previous centres nearest to this blob
+                c = pts.mean(0)
+                seeds = prev[np.argsort(np.linalg.norm(prev - c, axis=1))[:k]].copy()
+        if seeds is None:
+            rng = np.random.default_rng(0)
+            seeds = pts[rng.choice(len(pts), k, replace=False)]
+        for _ in range(15):
+            d = ((pts[:, None, :] - seeds[None]) ** 2).sum(-1)
+            assign = d.argmin(1)
+            new = np.array([pts[assign == m].mean(0) if np.any(assign == m) else seeds[m]
+                            for m in range(k)])
+            if np.allclose(new, seeds, atol=0.05):
+                break
+            seeds = new
+        return assign
+
+
+def sample_indices(n_frames: int, n: int = 40) -> np.ndarray:
+    return np.unique(np.linspace(0, n_frames - 1, min(n, n_frames)).round().astype(int))
+
+
+def make_detector(
+    frames: np.ndarray,
+    n_animals: int = 1,
+    polarity: str = "auto",
+    threshold: float | None = None,
+    background: str = "auto",
+    scale: int | None = None,
+    min_area: float | None = None,
+) -> Detector:
+    """Set up a :class:`Detector` from sampled frames ``(n, height, width[, channels])``.
+
+    Measures the typical animal (area, length) on the samples, so box sizes and
+    the splitting of touching animals need no tuning.
+    """
+    if n_animals < 1:
+        raise LeapError(f"the number of animals must be at least 1 (got {n_animals}).")
+    gray = np.stack([to_gray(f) for f in frames])
+    pol = normalize_polarity(polarity)
+    if pol == "auto":
+        pol = guess_polarity(gray)
+    if background not in BACKGROUNDS:
+        raise LeapError(f"background {background!r} is not known; use one of {', '.join(BACKGROUNDS)}.")
+    h, w = gray.shape[1:]
+    if scale is None:
+        scale = 4 if min(h, w) >= 1024 else 2 if min(h, w) >= 256 else 1
+    scale = int(max(1, scale))
+    method = "percentile" if background == "auto" else background
+    bg = estimate_background(gray, pol, method)
+    con = np.stack([contrast(g, bg, pol) for g in gray])
+    thr = auto_threshold(con) if threshold is None else float(threshold)
+    if not 0 < thr < 255:
+        raise LeapError(f"threshold {threshold} must be between 0 and 255 (grey levels).")
+    det = Detector(bg, pol, thr, int(n_animals), scale, 20.0 if min_area is None else float(min_area))
+    _measure(det, gray)
+    if background == "auto" and not _found_enough(det, gray):
+        # animals that never move are part of a percentile background: threshold instead
+        flat = estimate_background(gray, pol, "none")
+        alt = Detector(flat, pol, thr if threshold is not None else
+                       auto_threshold(np.stack([contrast(g, flat, pol) for g in gray])),
+                       int(n_animals), scale, det.min_area)
+        _measure(alt, gray)
+        if _found_enough(alt, gray) or not np.isfinite(det.animal_area):
+            alt.options = {"background": "none"}
+            det = alt
+    det.options.setdefault("background", method)
+    return det
+
+
+def _measure(det: Detector, gray: np.ndarray) -> None:
+    areas, lengths = [], []
+    for g in gray:
+        blobs = sorted(det.candidates(g), key=lambda b: -b.area)[: det.n_animals]
+        if len(blobs) == det.n_animals:
+            areas += [b.area for b in blobs]
+            lengths += [4 * b.major for b in blobs]
+    if areas:
+        det.animal_area = float(np.median(areas))
+        det.animal_length = float(np.median(lengths))
+        if det.min_area == 20.0:
+            det.min_area = float(max(5.0, min(20.0, 0.1 * det.animal_area)))
+
+
+def _found_enough(det: Detector, gray: np.ndarray) -> bool:
+    if not np.isfinite(det.animal_area):
+        return False
+    hits = sum(len(det.detect(g)) >= det.n_animals for g in gray)
+    return hits >= 0.5 * len(gray)
