@@ -1,0 +1,374 @@
+"""Exchange with other tools beyond SLEAP files: DeepLabCut, LEAP ``labels.mat`` and NWB.
+
+DeepLabCut keeps a person's labels as ``labeled-data/<video>/CollectedData_<scorer>.csv``
+(and ``.h5``) next to the labelled frames saved as ``img<frame>.png``; the project's
+``config.yaml`` lists body parts, individuals and skeleton edges. DLC has no notion of
+left/right pairs, so :func:`export_dlc` stores the full skeleton (node order and symmetric
+pairs) in ``config.yaml`` under ``napari_leap_skeleton`` (DLC ignores keys it does not
+know), and a CSV written on its own gets a ``<name>.skeleton.yaml`` sidecar.
+:func:`import_dlc` reads both back, so a round trip keeps the skeleton whole.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from napari_leap.errors import LeapError
+from napari_leap.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from napari_leap.io.labels import (
+    LabelsError,
+    Poses,
+    labels_from_poses,
+    load_labels,
+    poses_from_labels,
+    save_labels,
+)
+from napari_leap.pose.skeleton import Skeleton
+
+SKELETON_KEY = "napari_leap_skeleton"
+_IMAGE_RE = re.compile(r"(\d+)")
+
+
+# -- DeepLabCut -----------------------------------------------------------------------------
+
+
+def image_width(n_frames: int) -> int:
+    """Digits DLC uses in ``img<frame>.png`` (its ``strwidth``)."""
+    return max(int(math.ceil(math.log10(max(n_frames, 2)))), 1)
+
+
+def _video_frame_count(video) -> int | None:
+    try:
+        return int(video.shape[0]) if video.shape is not None else None
+    except Exception:  # noqa: BLE001 - an unreachable video has no shape
+        return None
+
+
+def sidecar_path(csv_path: str | Path) -> Path:
+    csv_path = Path(csv_path)
+    return csv_path.with_name(csv_path.stem + ".skeleton.yaml")
+
+
+def write_dlc_csv(poses: Poses, csv_path: str | Path, *, video_name: str, scorer: str,
+                  tracked: bool, n_frames: int | None = None, video_path: str | None = None) -> Path:
+    """Write one video's labels as DLC's ``CollectedData`` CSV (and ``.h5`` when pandas can).
+
+    Multi-animal layout (``individuals`` row) when the labels have tracks or several
+    animals, DLC's single-animal layout otherwise. A skeleton sidecar goes beside it.
+    """
+    import pandas as pd
+    import yaml
+
+    csv_path = Path(csv_path)
+    width = image_width(n_frames or (int(poses.frames.max()) + 1 if len(poses.frames) else 1))
+    nodes = poses.skeleton.nodes
+    multi = tracked or poses.n_animals > 1
+    if multi:
+        columns = pd.MultiIndex.from_product(
+            [[scorer], poses.tracks, nodes, ["x", "y"]],
+            names=["scorer", "individuals", "bodyparts", "coords"])
+    else:
+        columns = pd.MultiIndex.from_product([[scorer], nodes, ["x", "y"]],
+                                             names=["scorer", "bodyparts", "coords"])
+    index = pd.MultiIndex.from_tuples(
+        [("labeled-data", video_name, f"img{int(f):0{width}d}.png") for f in poses.frames])
+    values = poses.points[:, : (None if multi else 1)].reshape(len(poses.frames), -1)
+    df = pd.DataFrame(values, index=index, columns=columns)
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp)
+    try:  # DLC's own trainer reads the .h5; pandas writes it through PyTables
+        import tables  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        h5 = csv_path.with_suffix(".h5")
+        with atomic_path(h5) as tmp:
+            df.to_hdf(tmp, key="keypoints", mode="w")
+    side = {SKELETON_KEY: poses.skeleton.to_dict(), "tracked": bool(tracked),
+            "tracks": list(poses.tracks), "video": video_path}
+    atomic_write_text(sidecar_path(csv_path), yaml.safe_dump(side, sort_keys=False))
+    return csv_path
+
+
+def export_dlc(labels, out_dir: str | Path, *, scorer: str = "napari-leap", images: bool = True,
+               frames: dict[int, list[int]] | None = None, progress=None) -> list[Path]:
+    """Export a person's labels as a DeepLabCut project folder; returns the CSVs written.
+
+    ``out_dir/config.yaml`` (body parts, individuals, edges, video_sets and the
+    full skeleton), ``out_dir/labeled-data/<video>/CollectedData_<scorer>.csv`` and,
+    with ``images``, each labelled frame as ``img<frame>.png`` (what DLC and
+    ``sleap_io.load_dlc`` look for). ``frames`` limits the export per video index.
+    """
+    import yaml
+
+    out_dir = Path(out_dir)
+    skeleton = Skeleton.from_sleap(labels.skeletons[0])
+    tracked = bool(labels.tracks)
+    written, video_sets = [], {}
+    all_tracks: list[str] = []
+    for vi, video in enumerate(labels.videos):
+        poses = poses_from_labels(labels, vi, user=True, predicted=False)
+        if frames is not None and vi in frames:
+            poses = poses.select(np.isin(poses.frames, frames[vi]))
+        if not len(poses.frames):
+            continue
+        all_tracks.extend(t for t in poses.tracks if t not in all_tracks)
+        name = _dlc_video_name(video, vi, [p.parent.name for p in written])
+        folder = out_dir / "labeled-data" / name
+        n_frames = _video_frame_count(video)
+        csv = write_dlc_csv(poses, folder / f"CollectedData_{scorer}.csv", video_name=name,
+                            scorer=scorer, tracked=tracked, n_frames=n_frames,
+                            video_path=str(video.filename))
+        if images:
+            write_frames(video.filename, poses.frames, folder,
+                          image_width(n_frames or int(poses.frames.max()) + 1), progress)
+        written.append(csv)
+        video_sets[str(video.filename)] = {"crop": "0, 0, 0, 0"}
+    if not written:
+        raise LabelsError("there are no labelled frames to export; label some frames first.")
+    config = {
+        "Task": skeleton.name,
+        "scorer": scorer,
+        "date": "",
+        "multianimalproject": tracked or len(all_tracks) > 1,
+        "identity": tracked,
+        "project_path": str(out_dir.resolve()),
+        "video_sets": video_sets,
+        "skeleton": [list(e) for e in skeleton.edge_names],
+        SKELETON_KEY: skeleton.to_dict(),
+    }
+    if config["multianimalproject"]:
+        config.update(individuals=all_tracks, uniquebodyparts=[],
+                      multianimalbodyparts=list(skeleton.nodes), bodyparts="MULTI!")
+    else:
+        config["bodyparts"] = list(skeleton.nodes)
+    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    return written
+
+
+def _dlc_video_name(video, index: int, taken: list[str]) -> str:
+    filename = video.filename if isinstance(video.filename, str) else f"video{index}"
+    name = Path(filename).stem or f"video{index}"
+    return name if name not in taken else f"{name}_{index}"
+
+
+def write_frames(path, frames, folder: Path, width: int, progress=None) -> None:
+    """Save each labelled frame as a PNG named by its frame number (lossless, like DLC)."""
+    import cv2
+
+    from napari_leap.io.video import video_source
+
+    source = video_source(path)
+    for f in sorted(int(f) for f in frames):
+        image = source.read(f)
+        image = image[..., 0] if image.shape[-1] == 1 else image[..., ::-1]
+        ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        if not ok:
+            raise LeapError(f"frame {f} could not be encoded as PNG.")
+        atomic_write_bytes(folder / f"img{f:0{width}d}.png", buf.tobytes())
+        if progress is not None:
+            progress(f)
+
+
+def is_dlc_csv(path: str | Path) -> bool:
+    """True for a DLC ``CollectedData`` / prediction CSV (scorer and coords header rows)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = [f.readline().split(",", 1)[0].strip().lower() for _ in range(4)]
+    except OSError:
+        return False
+    return head[0] == "scorer" and "coords" in head and "bodyparts" in head
+
+
+def import_dlc(path: str | Path):
+    """Read a DLC ``CollectedData`` CSV into ``sleap_io.Labels`` in video frame numbers.
+
+    Frames come from the image names (``img0042.png`` is frame 42); the skeleton's
+    order, edges and symmetric pairs from the sidecar or the project's ``config.yaml``
+    when present; the video is the one ``config.yaml``/the sidecar names when it
+    exists, else the folder of labelled images.
+    """
+    import pandas as pd
+    import sleap_io as sio
+
+    path = Path(path)
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        try:
+            df = pd.read_hdf(path)
+        except ImportError:
+            raise LabelsError(
+                f"reading DeepLabCut's {path.name} needs the 'tables' package; open the "
+                "CollectedData CSV beside it, or `pip install tables`.") from None
+    else:
+        try:
+            df = _read_dlc_csv(path)
+        except Exception as e:  # noqa: BLE001 - pandas raises many kinds for a foreign file
+            raise LabelsError(f"{path.name} is not a DeepLabCut labels CSV ({e}).") from None
+    levels = list(df.columns.names)
+    multi = "individuals" in levels
+    bodyparts = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
+    tracks = list(dict.fromkeys(df.columns.get_level_values("individuals"))) if multi else \
+        ["animal0"]
+    extra = _dlc_extra(path)
+    skeleton = extra.get("skeleton") or Skeleton(nodes=bodyparts, edges=extra.get("edges", []),
+                                                 name=extra.get("task") or "skeleton")
+    missing = [b for b in bodyparts if b not in skeleton.nodes]
+    if missing:
+        raise LabelsError(f"{path.name} has body parts {missing} that its skeleton file lacks; "
+                          "remove the stale config.yaml/sidecar or fix it.")
+    rows = [_frame_of(idx) for idx in df.index]
+    order = np.argsort(rows, kind="stable")
+    frames = np.asarray(rows, dtype=np.int64)[order]
+    points = np.full((len(frames), len(tracks), len(skeleton), 2), np.nan)
+    for a, track in enumerate(tracks):
+        for node in bodyparts:
+            k = skeleton.index(node)
+            key = (track, node) if multi else (node,)
+            sub = df.xs(key, axis=1, level=["individuals", "bodyparts"] if multi else ["bodyparts"],
+                        drop_level=True)
+            sub = sub.droplevel([lvl for lvl in sub.columns.names if lvl != "coords"], axis=1)
+            points[:, a, k, 0] = np.asarray(sub["x"], dtype=np.float64)[order]
+            points[:, a, k, 1] = np.asarray(sub["y"], dtype=np.float64)[order]
+    poses = Poses(frames=frames, points=points, scores=np.full(points.shape[:3], np.nan),
+                  tracks=tracks, skeleton=skeleton)
+    video = extra.get("video")
+    folder = _image_folder(path, df.index)
+    if video is None or not Path(video).exists():
+        video = sio.Video(filename=str(folder), open_backend=False) if folder else "unknown.mp4"
+    labels = labels_from_poses(poses, [video], predicted=False)
+    if not extra.get("tracked", multi):
+        for lf in labels.labeled_frames:
+            for inst in lf.instances:
+                inst.track = None
+        labels.tracks.clear()
+    return labels
+
+
+def _read_dlc_csv(path: Path):
+    import pandas as pd
+
+    with open(path, encoding="utf-8") as f:
+        first = [f.readline().split(",", 1)[0].strip() for _ in range(4)]
+    n_header = 4 if first[1] == "individuals" else 3
+    with open(path, encoding="utf-8") as f:
+        for _ in range(n_header):
+            f.readline()
+        body = f.readline().split(",")
+    # newer DLC: three index columns (labeled-data, video, image); older: one path column
+    n_index = 3 if body and body[0] == "labeled-data" else 1
+    df = pd.read_csv(path, header=list(range(n_header)), index_col=list(range(n_index)))
+    if n_index == 3:
+        df.index = ["/".join(map(str, t)) for t in df.index]
+    return df
+
+
+def _frame_of(image_path) -> int:
+    numbers = _IMAGE_RE.findall(Path(str(image_path)).stem)
+    if not numbers:
+        raise LabelsError(f"cannot tell the frame number of image {image_path!r}; DLC names "
+                          "labelled frames img<frame>.png.")
+    return int(numbers[-1])
+
+
+def _image_folder(csv_path: Path, index) -> Path | None:
+    first = Path(str(index[0])) if len(index) else None
+    if first is None:
+        return None
+    for candidate in (csv_path.parent, csv_path.parent.parent.parent / first.parent):
+        if (candidate / first.name).exists():
+            return candidate
+    return None
+
+
+def _dlc_extra(csv_path: Path) -> dict:
+    """Skeleton, tracks flag and video from the sidecar, else from the project's config.yaml."""
+    import yaml
+
+    out: dict = {}
+    side = sidecar_path(csv_path)
+    if side.exists():
+        data = yaml.safe_load(side.read_text()) or {}
+        if SKELETON_KEY in data:
+            out["skeleton"] = Skeleton.from_dict(data[SKELETON_KEY])
+        out["tracked"] = data.get("tracked", True)
+        out["video"] = data.get("video")
+        return out
+    for folder in [csv_path.parent, *csv_path.resolve().parents][:4]:
+        config = folder / "config.yaml"
+        if not config.is_file():
+            continue
+        cfg = yaml.safe_load(config.read_text()) or {}
+        if not isinstance(cfg, dict) or "bodyparts" not in cfg and SKELETON_KEY not in cfg:
+            continue
+        if SKELETON_KEY in cfg:
+            out["skeleton"] = Skeleton.from_dict(cfg[SKELETON_KEY])
+        else:
+            parts = cfg.get("multianimalbodyparts") or cfg.get("bodyparts")
+            if isinstance(parts, list):
+                edges = [tuple(e) for e in cfg.get("skeleton") or [] if len(e) == 2
+                         and e[0] in parts and e[1] in parts]
+                out["skeleton"] = Skeleton(nodes=parts, edges=edges,
+                                           name=str(cfg.get("Task") or "skeleton"))
+        out["tracked"] = bool(cfg.get("identity")) or bool(cfg.get("multianimalproject"))
+        stem = csv_path.parent.name
+        for video in cfg.get("video_sets") or {}:
+            if Path(video).stem == stem and Path(video).exists():
+                out["video"] = str(video)
+        break
+    return out
+
+
+# -- LEAP and NWB ---------------------------------------------------------------------------
+
+
+def import_leap_mat(path: str | Path):
+    """A LEAP GUI ``labels.mat`` (through ``sleap_io.load_leap``)."""
+    return load_labels(path)
+
+
+def export_nwb(labels, path: str | Path) -> Path:
+    """NWB with ndx-pose: a person's labels as ``PoseTraining``, predictions as ``PoseEstimation``."""
+    _need_ndx_pose()
+    return save_labels(labels, path)
+
+
+def import_nwb(path: str | Path):
+    _need_ndx_pose()
+    return load_labels(path)
+
+
+def _need_ndx_pose() -> None:
+    try:
+        import ndx_pose  # noqa: F401
+        import pynwb  # noqa: F401
+    except ImportError:
+        raise LeapError("NWB needs the 'ndx-pose' and 'pynwb' packages; "
+                        "`pip install ndx-pose pynwb`.") from None
+
+
+# -- any labels file ------------------------------------------------------------------------
+
+
+def read_any_labels(path: str | Path):
+    """Labels from any file napari-leap reads: SLEAP, DLC CSV/H5, LEAP .mat, NWB and the rest."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if path.is_file() and suffix == ".csv" and is_dlc_csv(path):
+        return import_dlc(path)
+    if path.is_file() and suffix in (".h5", ".hdf5") and _is_pandas_hdf(path):
+        return import_dlc(path)
+    return load_labels(path)
+
+
+def _is_pandas_hdf(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return any("pandas_type" in f[k].attrs for k in f)
+    except (OSError, KeyError):
+        return False

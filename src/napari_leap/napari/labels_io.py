@@ -1,0 +1,58 @@
+"""Labels files as napari layers: what the reader returns for .slp, DLC, LEAP .mat and NWB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari_leap.napari import layers
+
+
+def find_video(filename, labels_path: Path) -> Path | None:
+    """The labels' video on this machine: its stored path, or a file of that name beside the labels."""
+    if not isinstance(filename, (str, Path)):
+        return None
+    stored = Path(str(filename))
+    candidates = [stored, labels_path.parent / stored, labels_path.parent / stored.name,
+                  labels_path.parent / Path(str(filename).replace("\\", "/")).name]
+    for c in candidates:
+        try:
+            if c.exists():
+                return c.resolve()
+        except OSError:
+            continue
+    return None
+
+
+def read_labels(path: str | Path) -> list[layers.LayerData]:
+    """Video (when found), skeleton edges and a pose Points layer for each video of a labels file.
+
+    Points are in video coordinates ``(frame, y, x)``; ``layer.metadata['skeleton']``
+    carries the skeleton, so saving the layer writes the same file back.
+    """
+    from napari_leap.io.formats import read_any_labels
+    from napari_leap.io.video import VideoError, open_video
+
+    path = Path(path)
+    labels = read_any_labels(path)
+    out: list[layers.LayerData] = []
+    for vi, video in enumerate(labels.videos):
+        if not any(lf.video is video for lf in labels.labeled_frames):
+            continue
+        video_path = find_video(video.filename, path)
+        name = path.stem if len(labels.videos) == 1 else f"{path.stem} [{vi}]"
+        if video_path is not None:
+            try:
+                out.append(layers.video_layer_data(open_video(video_path), path=video_path))
+            except VideoError:
+                video_path = None  # labels still open; the notification would hide them
+        points = layers.labels_to_layer_data(labels, vi, name=name, video_path=video_path)
+        points[1]["metadata"]["source"] = str(path.resolve())
+        edges = layers.edges_layer_data(points[0], points[1]["features"],
+                                        {**points[1]["metadata"], "name": name},
+                                        name=f"{name} edges")
+        out.extend([edges, points])
+    if not out:
+        from napari_leap.io.labels import LabelsError
+
+        raise LabelsError(f"{path.name} has no labelled frames.")
+    return out

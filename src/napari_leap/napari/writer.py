@@ -1,0 +1,81 @@
+"""napari writer: a pose Points layer saved as a SLEAP .slp or a DeepLabCut CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from napari_leap.errors import LeapError
+from napari_leap.napari import layers
+
+
+def _skeleton_metadata(data, attributes: dict) -> dict:
+    """The layer's pose metadata; a Points layer with only ``node`` features gets a bare skeleton."""
+    metadata = dict(attributes.get("metadata") or {})
+    features = attributes.get("features")
+    if "skeleton" in metadata and "tracks" in metadata:
+        return metadata
+    if features is None or "node" not in features:
+        raise LeapError("this Points layer has no body-part labels (feature 'node'); label it "
+                        "with the Label widget or open a labels file, then save.")
+    nodes = list(dict.fromkeys(features["node"].astype(str)))
+    tracks = list(dict.fromkeys(features["animal"].astype(str))) if "animal" in features \
+        else ["animal0"]
+    metadata.setdefault("skeleton", {"nodes": nodes, "edges": [], "symmetries": []})
+    metadata.setdefault("tracks", tracks)
+    metadata.setdefault("tracked", "animal" in features)
+    return metadata
+
+
+def _complete_features(features, metadata: dict, n: int):
+    import pandas as pd
+
+    features = pd.DataFrame(features).copy()
+    if "animal" not in features:
+        features["animal"] = metadata["tracks"][0]
+    if "status" not in features:
+        features["status"] = "user"
+    if "confidence" not in features:
+        features["confidence"] = np.nan
+    if len(features) != n:
+        raise LeapError("the layer's points and features differ in length; re-open the labels.")
+    return features
+
+
+def write_points(path: str, data, attributes: dict) -> list[str]:
+    """Write exactly the layer's points with its skeleton; ``.slp`` keeps predictions as such."""
+    from napari_leap.io.labels import save_labels
+
+    path = Path(path)
+    data = np.asarray(data, dtype=np.float64).reshape(-1, 3)
+    metadata = _skeleton_metadata(data, attributes)
+    features = _complete_features(attributes.get("features"), metadata, len(data))
+    suffix = path.suffix.lower()
+    if suffix == ".slp":
+        save_labels(layers.layer_to_labels(data, features, metadata), path)
+        return [str(path)]
+    if suffix == ".csv":
+        from napari_leap.io.formats import image_width, write_dlc_csv, write_frames
+
+        skeleton, tracks = layers.pose_metadata(metadata)
+        poses = layers.points_to_poses(data, features, skeleton, tracks)
+        video = metadata.get("video")
+        n_frames = None
+        if video and Path(video).exists():
+            from napari_leap.io.video import video_source
+
+            n_frames = video_source(video).shape[0]
+        name = Path(video).stem if video else path.parent.name
+        write_dlc_csv(poses, path, video_name=name, scorer=_scorer(path),
+                      tracked=bool(metadata.get("tracked", True)), n_frames=n_frames,
+                      video_path=video)
+        if n_frames is not None and len(poses.frames):
+            write_frames(video, poses.frames, path.parent, image_width(n_frames))
+        return [str(path)]
+    raise LeapError(f"pose points are saved as .slp or .csv (DeepLabCut), not {suffix or 'no suffix'}.")
+
+
+def _scorer(path: Path) -> str:
+    stem = path.stem
+    return stem.split("_", 1)[1] if stem.startswith("CollectedData_") else "napari-leap"
