@@ -559,3 +559,15 @@ def test_real_clip_with_gaussian_noise(tmp_path):
         aps.append(np.sum(np.linspace(0, 1, 101) <= r_t) / 101 / (1 + np.spacing(1)))
     assert d["map_oks"] == pytest.approx(float(np.mean(aps)), abs=1e-9)
     assert 0.8 < d["map_oks"] < 0.9  # missing points (OKS 0) and the 0.90/0.95 thresholds
+
+
+def test_single_animal_arrays_and_perfect_predictions():
+    gt, _ = hand_case()
+    one = gt[:, 0]  # (N, K, 2): one animal per frame
+    res = evaluate_arrays(one, one, NAMES4, node_sigmas="data")
+    d = res.to_dict()
+    assert d["n_points"] == 11 and d["n_missing"] == 0
+    assert d["mean_px"] == 0.0 and d["p95_px"] == 0.0
+    assert all(v == 1.0 for v in d["pck"].values())
+    # sigmas estimated as 0 from perfect predictions: exact points still score OKS 1
+    assert np.all(res.sigmas == 0) and d["map_oks"] == pytest.approx(1.0, abs=1e-12)

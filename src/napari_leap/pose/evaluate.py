@@ -222,9 +222,8 @@ class EvaluationResult:
 
     def plot(self, path: str | Path) -> Path:
         """Write a PNG: per-node error box plot (left) and PCK against threshold (right)."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
+        # a bare Figure renders with Agg whatever backend is active, and leaves pyplot (and a
+        # napari session's Qt backend) alone
         from matplotlib.figure import Figure
 
         from napari_leap.io.atomic import atomic_path
@@ -465,7 +464,8 @@ def evaluate_arrays(
 ) -> EvaluationResult:
     """Evaluate aligned frames: ``gt`` (N, A, K, 2) against ``pred`` (N, A', K, 2), x/y px.
 
-    NaN marks a missing point; an animal slot with every node NaN is absent. Nodes are in
+    NaN marks a missing point; an animal slot with every node NaN is absent; (N, K, 2)
+    arrays are read as one animal per frame. Nodes are in
     the same order in both (``node_names``); animals are matched here, per frame.
     ``pred_scores`` ranks predictions for mAP: (N, A') instance scores or (N, A', K) node
     confidences (averaged over visible nodes); default 1. ``node_sigmas``: ``None`` or
@@ -575,9 +575,10 @@ def _load(labels: Any, what: str):
     try:
         loaded = sio.load_file(str(path))
     except Exception as e:  # noqa: BLE001 - any reader failure is a bad input file
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise LeapError(
-            f"could not read {what} file {path} as labels ({type(e).__name__}: {e}); "
-            "pass a labels file sleap-io reads (.slp, .nwb, .h5, .json, ...)."
+            f"could not read {what} file {path} as labels ({reason}); "
+            "pass a labels file sleap-io reads (.slp, .nwb, .json, ...)."
         ) from e
     if not isinstance(loaded, sio.Labels):
         raise LeapError(f"{what} file {path} is a video, not a labels file; pass labels.")
