@@ -1,0 +1,20 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+.PHONY: setup demo test lint bench
+
+setup:
+	bash scripts/setup.sh
+
+# The main job on the bundled real clip; headless (screenshot + files in demo_out/) without a display.
+demo: setup
+	@if [ -n "$$DISPLAY" ]; then .venv/bin/napari-leap demo; \
+	else xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/napari-leap demo --headless demo_out; fi
+
+# The whole test suite; napari's tests need an X display with OpenGL, so they run under Xvfb.
+test: setup
+	xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m pytest -p no:cacheprovider
+
+lint: setup
+	.venv/bin/ruff check src tests benchmarks && .venv/bin/ruff format --check src tests benchmarks
+
+bench: setup
+	for b in benchmarks/*.py; do .venv/bin/python $$b; done
