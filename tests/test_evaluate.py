@@ -398,7 +398,9 @@ def test_labels_files_match_frames_and_videos(tmp_path):
     assert res.n_frames == 3
     # different names entirely: matched by order
     sio.save_file(make_labels(pred, NAMES4, video="/x/renamed.avi"), str(tmp_path / "pr2.slp"))
-    assert evaluate(tmp_path / "gt.slp", tmp_path / "pr2.slp").to_dict() == base
+    res = evaluate(tmp_path / "gt.slp", tmp_path / "pr2.slp")
+    assert res.to_dict() == base
+    assert any("matched by their order" in note for note in res.notes)
     # predictions cover only frames 0 and 2: frame 1 is skipped (counted), not missing
     sub = make_labels(pred[[0, 2]], NAMES4, video="/lab/videos/fly.mp4", frame_idx=[0, 2])
     res = evaluate(tmp_path / "gt.slp", sub)
@@ -439,7 +441,7 @@ def test_bad_inputs_raise_one_sentence(tmp_path):
         evaluate(gl, make_labels(pred, ["w", "x", "y", "z"]))
     bad = tmp_path / "bad.slp"
     bad.write_text("not a labels file")
-    with pytest.raises(LeapError, match="could not read"):
+    with pytest.raises(LeapError, match="cannot be read"):
         evaluate(bad, gl)
     sio.save_file(gl, str(tmp_path / "ok.slp"))
 

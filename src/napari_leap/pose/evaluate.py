@@ -572,17 +572,10 @@ def _load(labels: Any, what: str):
     path = Path(labels)
     if not path.exists():
         raise LeapError(f"{what} file {path} does not exist; check the path.")
-    try:
-        loaded = sio.load_file(str(path))
-    except Exception as e:  # noqa: BLE001 - any reader failure is a bad input file
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise LeapError(
-            f"could not read {what} file {path} as labels ({reason}); "
-            "pass a labels file sleap-io reads (.slp, .nwb, .json, ...)."
-        ) from e
-    if not isinstance(loaded, sio.Labels):
-        raise LeapError(f"{what} file {path} is a video, not a labels file; pass labels.")
-    return loaded
+    from napari_leap.io.labels import load_labels
+
+    # the project's reader: .mat through sleap-io's LEAP reader, DeepLabCut .csv, one-line errors
+    return load_labels(path)
 
 
 def _video_name(video) -> str:
@@ -728,6 +721,11 @@ def evaluate(
         result.notes.append(
             f"not in the prediction skeleton (all counted missing): {', '.join(absent)}"
         )
+    used = {key[0] for key in seen}
+    for i, j in sorted(vmap.items()):
+        a, b = _video_name(gt_labels.videos[i]), _video_name(pr_labels.videos[j])
+        if i in used and Path(a).name != Path(b).name:
+            result.notes.append(f"videos matched by their order in the files: {a} <-> {b}")
     if skipped:
         result.notes.append(
             f"{skipped} ground-truth frame(s) have no frame in the predictions file and were skipped"
