@@ -48,24 +48,11 @@ def get_reader(path):
     return None
 
 
-def video_layer_data(path, name: str | None = None) -> tuple:
-    """(data, kwargs, 'image') for a video, lazy and frame-exact; greyscale shown as 2-D."""
-    from napari_leap.io.video import open_video
-
-    video = open_video(path)
-    rgb = video.shape[-1] == 3
-    data = video if rgb else video[..., 0]
-    kwargs = {
-        "name": name or Path(path).stem,
-        "rgb": rgb,
-        "contrast_limits": [0, 255],
-        "metadata": {"video_path": str(Path(path).resolve())},
-    }
-    return data, kwargs, "image"
-
-
 def read_video(path):
-    return [video_layer_data(path)]
+    from napari_leap.io.video import open_video
+    from napari_leap.napari.layers import video_layer_data
+
+    return [video_layer_data(open_video(path), path=path)]
 
 
 def read_labels(path):

@@ -15,11 +15,8 @@ LEAP_MAT = SAMPLE_DIR / "leap_mat" / "labels.mat"
 def two_flies():
     """The 1500-frame clip of two flies (lazy video) and its proofread labels."""
     from napari_leap.napari.labels_io import read_labels
-    from napari_leap.napari.reader import video_layer_data
 
-    layers = [video_layer_data(CLIP, name="two flies")]
-    layers += [ld for ld in read_labels(CLIP_LABELS) if ld[2] != "image"]
-    return layers
+    return read_labels(CLIP_LABELS)
 
 
 def fly32_poses():
@@ -45,10 +42,9 @@ def fly32_poses():
 def fly32():
     """100 egocentric fly crops with 32 labelled body parts (LEAP's fly skeleton)."""
     from napari_leap.io.video import open_video
-    from napari_leap.napari.layers import poses_to_points_layer_data
+    from napari_leap.napari.layers import edges_layer_data, points_layer_data, video_layer_data
 
-    boxes = open_video(FLY32)
-    return [
-        (boxes[..., 0], {"name": "fly32 boxes", "contrast_limits": [0, 255]}, "image"),
-        poses_to_points_layer_data(fly32_poses(), name="fly32 labels"),
-    ]
+    points = points_layer_data(fly32_poses(), name="fly32 labels")
+    edges = edges_layer_data(points[0], points[1]["features"], points[1]["metadata"],
+                             name="fly32 labels edges")
+    return [video_layer_data(open_video(FLY32), name="fly32 boxes", path=FLY32), edges, points]
