@@ -24,6 +24,7 @@ has NaN centres and black boxes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -98,8 +99,18 @@ def _reader(video):
         return src, Path(src.path)
     if isinstance(video, FrameSource):
         return video, Path(video.path)
+    if callable(getattr(video, "read", None)) and len(getattr(video, "shape", ())) == 4:
+        path = getattr(video, "path", None)
+        return video, None if path is None else Path(path)  # any frame source (duck-typed)
     src = source_of(video)
-    if src is not None and tuple(src.shape) == tuple(video.shape):
+    shape = tuple(getattr(video, "shape", ()))
+    # the layer of a grey video drops the channel axis: same frames, same source
+    if (
+        src is not None
+        and len(shape) in (3, 4)
+        and tuple(src.shape[:3]) == shape[:3]
+        and (len(shape) == 3 and src.shape[3] == 1 or tuple(src.shape) == shape)
+    ):
         return src, Path(src.path)
     return _ArrayReader(video), None
 
@@ -143,11 +154,46 @@ def _prefetch(reader, indices: Iterable[int], depth: int = 6) -> Generator:
     finally:
         stop.set()
         while thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):
                 q.get(timeout=0.05)
-            except queue.Empty:
-                pass
         thread.join()
+
+
+def _keyframes(reader) -> np.ndarray | None:
+    """Frame indices of the keyframes of a container video (cheap to seek to), or None."""
+    pts = getattr(reader, "_pts", None)
+    path = getattr(reader, "path", None)
+    if pts is None or path is None:
+        return None
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            keys = sorted(
+                p.pts for p in c.demux(c.streams.video[0]) if p.is_keyframe and p.pts is not None
+            )
+    except Exception:  # noqa: BLE001 - fall back to even sampling
+        return None
+    idx = np.searchsorted(np.asarray(pts), keys)
+    return np.unique(idx[idx < len(pts)])
+
+
+def sample_frames(reader, n: int = 40, run: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, frames)``: about ``n`` frames spread over the video, cheap to decode.
+
+    Seeking in a compressed video decodes from the previous keyframe, so when
+    keyframes are sparse the samples are taken at keyframes plus a few frames
+    decoded forward (``run`` at most), instead of evenly.
+    """
+    n_frames = int(reader.shape[0])
+    idx = sample_indices(n_frames, n)
+    keys = _keyframes(reader)
+    if keys is not None and len(keys) and n_frames / len(keys) > 2 * run and len(keys) < n:
+        per = int(np.ceil(n / len(keys)))
+        step = max(1, run // per)
+        idx = np.unique(np.clip(keys[:, None] + step * np.arange(per)[None], 0, n_frames - 1))
+    frames = np.stack([reader.read(int(i)) for i in idx])
+    return idx, frames
 
 
 # -- options ------------------------------------------------------------------------------------
@@ -196,11 +242,15 @@ def setup_detector(video, n_animals: int = 1, **options) -> Detector:
     threshold, animal size), for a live preview with :func:`detect_frame`."""
     opts = _options(options)
     reader, _ = _reader(video)
-    idx = sample_indices(reader.shape[0], int(opts["samples"]))
-    samples = np.stack([reader.read(int(i)) for i in idx])
+    _, samples = sample_frames(reader, int(opts["samples"]))
     return make_detector(
-        samples, n_animals, opts["polarity"], opts["threshold"], opts["background"],
-        opts["scale"], opts["min_area"],
+        samples,
+        n_animals,
+        opts["polarity"],
+        opts["threshold"],
+        opts["background"],
+        opts["scale"],
+        opts["min_area"],
     )
 
 
@@ -228,26 +278,34 @@ def iter_align(
     try:
         n_animals = int(n_animals)
     except (TypeError, ValueError):
-        raise LeapError(f"the number of animals must be a whole number (got {n_animals!r}).") from None
+        raise LeapError(
+            f"the number of animals must be a whole number (got {n_animals!r})."
+        ) from None
     if n_animals < 1:
         raise LeapError(f"the number of animals must be at least 1 (got {n_animals}).")
     reader, path = _reader(video)
     n_frames, height, width, channels = (int(v) for v in reader.shape)
     if box_size is not None:
         box_size = _check_box_size(box_size, height, width)
-    idx = sample_indices(n_frames, int(opts["samples"]))
-    samples = []
-    for k, i in enumerate(idx):
-        samples.append(reader.read(int(i)))
-        if k % 8 == 0:
-            yield AlignProgress(k, len(idx), "background", "sampling frames for the background")
+    yield AlignProgress(0, 1, "background", "sampling frames for the background")
+    _, samples = sample_frames(reader, int(opts["samples"]))
+    yield AlignProgress(1, 1, "background", "sampling frames for the background")
     det = make_detector(
-        np.stack(samples), n_animals, opts["polarity"], opts["threshold"], opts["background"],
-        opts["scale"], opts["min_area"],
+        samples,
+        n_animals,
+        opts["polarity"],
+        opts["threshold"],
+        opts["background"],
+        opts["scale"],
+        opts["min_area"],
     )
     del samples
-    opts.update(polarity=det.polarity, threshold=float(det.threshold), scale=det.scale,
-                background=det.options.get("background", opts["background"]))
+    opts.update(
+        polarity=det.polarity,
+        threshold=float(det.threshold),
+        scale=det.scale,
+        background=det.options.get("background", opts["background"]),
+    )
     if box_size is None:
         box_size = _check_box_size(default_box_size(det.animal_length), height, width)
 
@@ -283,8 +341,10 @@ def iter_align(
                 prev_c[a] = b.center
                 prev_ax[a] = b.axis
                 if not b.merged:
-                    prev_area[a] = b.area if not np.isfinite(prev_area[a]) else (
-                        0.9 * prev_area[a] + 0.1 * b.area
+                    prev_area[a] = (
+                        b.area
+                        if not np.isfinite(prev_area[a])
+                        else (0.9 * prev_area[a] + 0.1 * b.area)
                     )
         if i % every == 0 or i == n_frames - 1:
             yield AlignProgress(i + 1, n_frames, "align", "finding animals")
@@ -292,9 +352,19 @@ def iter_align(
     _fill_lost(centers, axes, found)
     motion = np.stack([motion_evidence(centers[:, a], axes[:, a], length) for a in range(a_n)], 1)
     result = Alignment(
-        centers=centers, angles=axes.copy(), box_size=box_size, options=opts, video=reader,
-        video_path=path, frame_shape=(height, width, channels), axes=axes, cues=cues,
-        motion=motion, found=found, merged=merged, animal_length=length,
+        centers=centers,
+        angles=axes.copy(),
+        box_size=box_size,
+        options=opts,
+        video=reader,
+        video_path=path,
+        frame_shape=(height, width, channels),
+        axes=axes,
+        cues=cues,
+        motion=motion,
+        found=found,
+        merged=merged,
+        animal_length=length,
     )
     result.resolve_headings()
     yield AlignProgress(n_frames, n_frames, "done", "aligned")
@@ -324,8 +394,13 @@ def _drive(gen: Generator, progress: Callable | None):
             progress(event)
 
 
-def align(video, n_animals: int = 1, box_size: int | None = None,
-          progress: Callable[[AlignProgress], None] | None = None, **options) -> Alignment:
+def align(
+    video,
+    n_animals: int = 1,
+    box_size: int | None = None,
+    progress: Callable[[AlignProgress], None] | None = None,
+    **options,
+) -> Alignment:
     """Find ``n_animals`` animals in every frame of ``video`` and align them head-up.
 
     ``video``: a path (anything :func:`napari_leap.io.video.open_video` reads)
@@ -381,9 +456,23 @@ class Alignment:
     used); ``video_path``. ``boxes`` is a lazy dask array recomputed from the video.
     """
 
-    def __init__(self, centers, angles, box_size: int, flags=None, options=None, video=None,
-                 video_path=None, frame_shape=None, axes=None, cues=None, motion=None,
-                 found=None, merged=None, animal_length=float("nan")):
+    def __init__(
+        self,
+        centers,
+        angles,
+        box_size: int,
+        flags=None,
+        options=None,
+        video=None,
+        video_path=None,
+        frame_shape=None,
+        axes=None,
+        cues=None,
+        motion=None,
+        found=None,
+        merged=None,
+        animal_length=float("nan"),
+    ):
         self.centers = np.asarray(centers, dtype=np.float64)
         self.angles = wrap(np.asarray(angles, dtype=np.float64))
         if self.centers.ndim != 3 or self.centers.shape[2] != 2:
@@ -391,6 +480,9 @@ class Alignment:
         shape = self.centers.shape[:2]
         self.box_size = int(box_size)
         self.options = dict(DEFAULT_OPTIONS if options is None else options)
+        if video is not None and not hasattr(video, "read"):
+            video, found_path = _reader(video)
+            video_path = video_path if video_path is not None else found_path
         self._video = video
         self.video_path = None if video_path is None else Path(video_path)
         if frame_shape is None and video is not None:
@@ -422,8 +514,10 @@ class Alignment:
 
     def __repr__(self) -> str:
         n_flag = int((self.flags != "").sum())
-        return (f"Alignment({self.n_frames} frames, {self.n_animals} animals, box {self.box_size} px, "
-                f"{n_flag} flagged, video={self.video_path})")
+        return (
+            f"Alignment({self.n_frames} frames, {self.n_animals} animals, box {self.box_size} px, "
+            f"{n_flag} flagged, video={self.video_path})"
+        )
 
     # -- headings ----------------------------------------------------------------------------
     def evidence(self) -> np.ndarray:
@@ -432,8 +526,13 @@ class Alignment:
         cues = self.cues * float(o.get("cue_sign", 1.0))
         found_cues = np.abs(cues[self.found & (cues != 0)])
         scale = float(np.median(found_cues)) if found_cues.size else 1.0
-        ev = evidence(cues, self.motion, scale, float(o.get("cue_weight", 1.0)),
-                      float(o.get("motion_weight", 0.5)))
+        ev = evidence(
+            cues,
+            self.motion,
+            scale,
+            float(o.get("cue_weight", 1.0)),
+            float(o.get("motion_weight", 0.5)),
+        )
         ev[~self.found] = 0.0
         return ev
 
@@ -513,7 +612,9 @@ class Alignment:
         if not (np.issubdtype(f.dtype, np.integer) and np.issubdtype(a.dtype, np.integer)):
             raise LeapError("frame and animal must be integers (or integer arrays).")
         if f.ndim > lead_ndim or a.ndim > lead_ndim:
-            raise LeapError("frame and animal arrays must not have more dimensions than the points.")
+            raise LeapError(
+                "frame and animal arrays must not have more dimensions than the points."
+            )
         f = f.reshape(f.shape + (1,) * (lead_ndim - f.ndim))  # align with leading dims
         a = a.reshape(a.shape + (1,) * (lead_ndim - a.ndim))
         c = self.centers[f, a]
@@ -537,7 +638,9 @@ class Alignment:
         cos, sin = _rotation(ang)
         cb = (self.box_size - 1) / 2.0
         bx, by = p[..., 0] - cb, p[..., 1] - cb
-        return np.stack([-sin * bx - cos * by + c[..., 0], cos * bx - sin * by + c[..., 1]], axis=-1)
+        return np.stack(
+            [-sin * bx - cos * by + c[..., 0], cos * bx - sin * by + c[..., 1]], axis=-1
+        )
 
     def affine(self, frame: int, animal: int) -> np.ndarray:
         """2x3 video -> box matrix (as ``cv2.warpAffine`` takes it)."""
@@ -574,8 +677,14 @@ class Alignment:
         for k, a in enumerate(animals):
             if not np.all(np.isfinite(self.centers[frame, a])):
                 continue
-            box = cv2.warpAffine(img, self.affine(frame, a), (b, b), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            box = cv2.warpAffine(
+                img,
+                self.affine(frame, a),
+                (b, b),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
             out[k] = box.reshape(b, b, -1)
         return out if animal is None else out[0]
 
@@ -591,7 +700,11 @@ class Alignment:
 
             arr = _BoxArray(self)
             self._boxes = da.from_array(
-                arr, chunks=(1, *arr.shape[1:]), lock=False, fancy=False, asarray=False,
+                arr,
+                chunks=(1, *arr.shape[1:]),
+                lock=False,
+                fancy=False,
+                asarray=False,
                 meta=np.empty((0,) * 5, np.uint8),
                 name=f"boxes-{id(self)}-{abs(hash(self.angles.tobytes()))}",
             )
@@ -611,8 +724,15 @@ class Alignment:
         path.mkdir(parents=True, exist_ok=True)
         with atomic_path(path / "arrays.npz") as tmp, open(tmp, "wb") as f:
             np.savez_compressed(
-                f, centers=self.centers, angles=self.angles, flags=self.flags, axes=self.axes,
-                cues=self.cues, motion=self.motion, found=self.found, merged=self.merged,
+                f,
+                centers=self.centers,
+                angles=self.angles,
+                flags=self.flags,
+                axes=self.axes,
+                cues=self.cues,
+                motion=self.motion,
+                found=self.found,
+                merged=self.merged,
                 labels_disagree=self.labels_disagree,
             )
         video = None if self.video_path is None else Path(self.video_path)
@@ -627,8 +747,9 @@ class Alignment:
             "options": self.options,
             "pins": {str(a): {str(f): s for f, s in p.items()} for a, p in self.pins.items()},
             "video": None if video is None else str(video.resolve()),
-            "video_relative": None if video is None else os.path.relpath(video.resolve(),
-                                                                         path.resolve()),
+            "video_relative": None
+            if video is None
+            else os.path.relpath(video.resolve(), path.resolve()),
         }
         atomic_write_text(path / "alignment.json", json.dumps(meta, indent=1))
         return path
@@ -649,24 +770,36 @@ class Alignment:
         if video is not None:
             reader, vpath = _reader(video)
         else:
-            for cand in (meta.get("video"), meta.get("video_relative") and
-                         str(path / meta["video_relative"])):
+            for cand in (
+                meta.get("video"),
+                meta.get("video_relative") and str(path / meta["video_relative"]),
+            ):
                 if cand and Path(cand).exists():
                     vpath = Path(cand)
                     break
             else:
                 vpath = Path(meta["video"]) if meta.get("video") else None
         out = cls(
-            centers=arrays["centers"], angles=arrays["angles"], box_size=meta["box_size"],
-            flags=arrays["flags"], options=meta.get("options"), video=reader, video_path=vpath,
-            frame_shape=meta.get("frame_shape"), axes=arrays.get("axes"), cues=arrays.get("cues"),
-            motion=arrays.get("motion"), found=arrays.get("found"), merged=arrays.get("merged"),
+            centers=arrays["centers"],
+            angles=arrays["angles"],
+            box_size=meta["box_size"],
+            flags=arrays["flags"],
+            options=meta.get("options"),
+            video=reader,
+            video_path=vpath,
+            frame_shape=meta.get("frame_shape"),
+            axes=arrays.get("axes"),
+            cues=arrays.get("cues"),
+            motion=arrays.get("motion"),
+            found=arrays.get("found"),
+            merged=arrays.get("merged"),
             animal_length=meta.get("animal_length") or float("nan"),
         )
         if "labels_disagree" in arrays:
             out.labels_disagree = arrays["labels_disagree"]
-        out.pins = {int(a): {int(f): int(s) for f, s in p.items()}
-                    for a, p in meta.get("pins", {}).items()}
+        out.pins = {
+            int(a): {int(f): int(s) for f, s in p.items()} for a, p in meta.get("pins", {}).items()
+        }
         return out
 
 
@@ -718,22 +851,32 @@ def correct_headings(alignment: Alignment, frames, front, back, resmooth: bool =
         alignment._update_flags()
     alignment._boxes = None
     changed = int((np.abs(wrap(alignment.angles - before)) > np.pi / 2).sum())
-    return {"checked": int(len(frames)), "disagreed": int(disagree.sum()), "changed": changed,
-            "cue_sign": float(alignment.options.get("cue_sign", 1.0))}
+    return {
+        "checked": int(len(frames)),
+        "disagreed": int(disagree.sum()),
+        "changed": changed,
+        "cue_sign": float(alignment.options.get("cue_sign", 1.0)),
+    }
 
 
 # -- writing boxes ------------------------------------------------------------------------------
 
 
-def iter_write_boxes(alignment: Alignment, path: str | Path,
-                     batch: int = 16) -> Generator[AlignProgress, None, Path]:
+def iter_write_boxes(
+    alignment: Alignment, path: str | Path, batch: int = 16
+) -> Generator[AlignProgress, None, Path]:
     """Generator form of :func:`write_boxes`; closing it leaves no partial output."""
     import zarr
 
     path = Path(path)
     a = alignment
-    shape = (a.n_frames, a.n_animals, a.box_size, a.box_size, a.frame_shape[2] if a.frame_shape
-             else a.video.shape[3])
+    shape = (
+        a.n_frames,
+        a.n_animals,
+        a.box_size,
+        a.box_size,
+        a.frame_shape[2] if a.frame_shape else a.video.shape[3],
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     if tmp.exists():
@@ -741,9 +884,15 @@ def iter_write_boxes(alignment: Alignment, path: str | Path,
     ok = False
     try:
         arr = zarr.create_array(
-            store=str(tmp), shape=shape, chunks=(1, *shape[1:]), dtype="uint8",
-            attributes={"box_size": a.box_size, "video": None if a.video_path is None
-                        else str(a.video_path), "axes": ["frame", "animal", "y", "x", "channel"]},
+            store=str(tmp),
+            shape=shape,
+            chunks=(1, *shape[1:]),
+            dtype="uint8",
+            attributes={
+                "box_size": a.box_size,
+                "video": None if a.video_path is None else str(a.video_path),
+                "axes": ["frame", "animal", "y", "x", "channel"],
+            },
         )
         buf = np.zeros((batch, *shape[1:]), np.uint8)
         start = 0
@@ -768,8 +917,9 @@ def iter_write_boxes(alignment: Alignment, path: str | Path,
     return path
 
 
-def write_boxes(alignment: Alignment, path: str | Path,
-                progress: Callable[[AlignProgress], None] | None = None) -> Path:
+def write_boxes(
+    alignment: Alignment, path: str | Path, progress: Callable[[AlignProgress], None] | None = None
+) -> Path:
     """Write every box to a zarr array ``(frames, animals, box, box, channels)`` at ``path``,
     one chunk per frame, streamed (memory does not grow with the video); the array
     appears at ``path`` only when complete."""

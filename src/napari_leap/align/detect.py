@@ -74,7 +74,9 @@ def guess_polarity(frames: np.ndarray) -> str:
     return "light" if (hi - med) >= (med - lo) else "dark"
 
 
-def estimate_background(frames: np.ndarray, polarity: str, method: str = "percentile") -> np.ndarray:
+def estimate_background(
+    frames: np.ndarray, polarity: str, method: str = "percentile"
+) -> np.ndarray:
     """Background image from sampled grey frames ``(n, height, width)``.
 
     ``percentile``: a low percentile (light animals) or a high one (dark animals)
@@ -146,8 +148,15 @@ def _blob_from_pixels(xs: np.ndarray, ys: np.ndarray, w: np.ndarray, merged=Fals
         cue = 0.0
     if axis <= -np.pi / 2:
         axis += np.pi
-    return Blob(np.array([cx, cy]), float(axis), float(cue), float(n), float(np.sqrt(lam1)),
-                float(np.sqrt(lam2)), merged)
+    return Blob(
+        np.array([cx, cy]),
+        float(axis),
+        float(cue),
+        float(n),
+        float(np.sqrt(lam1)),
+        float(np.sqrt(lam2)),
+        merged,
+    )
 
 
 @dataclass
@@ -170,7 +179,9 @@ class Detector:
         self.background = to_gray(self.background)
         h, w = self.background.shape
         self._small_size = (max(1, w // self.scale), max(1, h // self.scale))
-        self._bg_small = cv2.resize(self.background, self._small_size, interpolation=cv2.INTER_AREA)
+        self._bg_small = cv2.resize(
+            self.background, self._small_size, interpolation=cv2.INTER_LINEAR
+        )
         self._kernel = np.ones((3, 3), np.uint8)
 
     # -- one frame ---------------------------------------------------------------------------
@@ -182,7 +193,9 @@ class Detector:
         import cv2
 
         s = self.scale
-        small = cv2.resize(gray, self._small_size, interpolation=cv2.INTER_AREA) if s > 1 else gray
+        small = (
+            cv2.resize(gray, self._small_size, interpolation=cv2.INTER_LINEAR) if s > 1 else gray
+        )
         c_small = contrast(small, self._bg_small, self.polarity)
         _, mask = cv2.threshold(c_small, self.threshold, 1, cv2.THRESH_BINARY)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -273,8 +286,9 @@ class Detector:
         if markers is not None:
             # nearest marker for every foreground pixel
             inv = (markers == 0).astype(np.uint8)
-            _, nearest = cv2.distanceTransformWithLabels(inv, cv2.DIST_L2, 3,
-                                                         labelType=cv2.DIST_LABEL_CCOMP)
+            _, nearest = cv2.distanceTransformWithLabels(
+                inv, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_CCOMP
+            )
             # map distance-transform labels to marker ids
             lut = np.zeros(nearest.max() + 1, np.int32)
             mk = markers > 0
@@ -307,8 +321,9 @@ class Detector:
         for _ in range(15):
             d = ((pts[:, None, :] - seeds[None]) ** 2).sum(-1)
             assign = d.argmin(1)
-            new = np.array([pts[assign == m].mean(0) if np.any(assign == m) else seeds[m]
-                            for m in range(k)])
+            new = np.array(
+                [pts[assign == m].mean(0) if np.any(assign == m) else seeds[m] for m in range(k)]
+            )
             if np.allclose(new, seeds, atol=0.05):
                 break
             seeds = new
@@ -340,7 +355,9 @@ def make_detector(
     if pol == "auto":
         pol = guess_polarity(gray)
     if background not in BACKGROUNDS:
-        raise LeapError(f"background {background!r} is not known; use one of {', '.join(BACKGROUNDS)}.")
+        raise LeapError(
+            f"background {background!r} is not known; use one of {', '.join(BACKGROUNDS)}."
+        )
     h, w = gray.shape[1:]
     if scale is None:
         scale = 4 if min(h, w) >= 1024 else 2 if min(h, w) >= 256 else 1
@@ -351,14 +368,23 @@ def make_detector(
     thr = auto_threshold(con) if threshold is None else float(threshold)
     if not 0 < thr < 255:
         raise LeapError(f"threshold {threshold} must be between 0 and 255 (grey levels).")
-    det = Detector(bg, pol, thr, int(n_animals), scale, 20.0 if min_area is None else float(min_area))
+    det = Detector(
+        bg, pol, thr, int(n_animals), scale, 20.0 if min_area is None else float(min_area)
+    )
     _measure(det, gray)
     if background == "auto" and not _found_enough(det, gray):
         # animals that never move are part of a percentile background: threshold instead
         flat = estimate_background(gray, pol, "none")
-        alt = Detector(flat, pol, thr if threshold is not None else
-                       auto_threshold(np.stack([contrast(g, flat, pol) for g in gray])),
-                       int(n_animals), scale, det.min_area)
+        alt = Detector(
+            flat,
+            pol,
+            thr
+            if threshold is not None
+            else auto_threshold(np.stack([contrast(g, flat, pol) for g in gray])),
+            int(n_animals),
+            scale,
+            det.min_area,
+        )
         _measure(alt, gray)
         if _found_enough(alt, gray) or not np.isfinite(det.animal_area):
             alt.options = {"background": "none"}

@@ -48,7 +48,9 @@ def assign(
     dist = np.linalg.norm(pc[:, None, :] - np.asarray(centers, float)[None], axis=-1) / length
     dax = np.abs(wrap(2 * (np.asarray(prev_axes, float)[:, None] - np.asarray(axes)[None]))) / np.pi
     with np.errstate(divide="ignore", invalid="ignore"):
-        dsize = np.abs(np.log(np.asarray(areas, float)[None] / np.asarray(prev_areas, float)[:, None]))
+        dsize = np.abs(
+            np.log(np.asarray(areas, float)[None] / np.asarray(prev_areas, float)[:, None])
+        )
     cost = dist + 0.5 * np.nan_to_num(dax, nan=0.0) + 1.0 * np.nan_to_num(dsize, nan=0.0)
     unknown = ~np.all(np.isfinite(pc), axis=1)
     cost[unknown] = np.nan_to_num(dsize[unknown], nan=0.0) + 10.0  # new animals take what is left
@@ -58,7 +60,9 @@ def assign(
     return out
 
 
-def motion_evidence(centers: np.ndarray, axes: np.ndarray, length: float, lag: int = 2) -> np.ndarray:
+def motion_evidence(
+    centers: np.ndarray, axes: np.ndarray, length: float, lag: int = 2
+) -> np.ndarray:
     """Signed speed along the axis in body lengths per ``2 * lag`` frames, 0 where still."""
     c = np.asarray(centers, float)
     t = len(c)
