@@ -1,0 +1,387 @@
+"""Skeleton dock widget: body parts, edges and left/right pairs, applied to the pose layer live.
+
+The skeleton lives in the pose layer's metadata (and from there in the project), so
+renaming a body part renames its labels and deleting one deletes its labels after
+asking. Left/right pairs are proposed from names (``wingL``/``wingR``,
+``left_ear``/``right_ear``): the trainer flips images and swaps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_leap.napari import layers
+from napari_leap.pose.skeleton import Skeleton, propose_symmetries
+
+
+def _ask(parent: QWidget, message: str) -> bool:
+    answer = QMessageBox.question(parent, "napari-leap", message,
+                                  QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    return answer == QMessageBox.Yes
+
+
+def _swatch(color) -> object:
+    from qtpy.QtGui import QColor, QIcon, QPixmap
+
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor.fromRgbF(*color))
+    return QIcon(pixmap)
+
+
+class SkeletonWidget(QWidget):
+    """Edit the skeleton of the active pose layer (or a new one) and save/load it."""
+
+    skeleton_changed = Signal(object)
+
+    def __init__(self, napari_viewer, confirm: Callable[[str], bool] | None = None, parent=None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        #: asked before labels are deleted; tests replace it
+        self.confirm = confirm or (lambda message: _ask(self, message))
+        self.skeleton = Skeleton(nodes=[])
+        self._layer = None
+        self._build()
+        self.viewer.layers.selection.events.active.connect(self._on_active)
+        self._on_active()
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        self.target = QLabel("no pose layer: edit here, then create one or save the skeleton")
+        self.target.setWordWrap(True)
+        root.addWidget(self.target)
+
+        nodes_box = QGroupBox("Body parts (double-click to rename, drag to reorder)")
+        grid = QGridLayout(nodes_box)
+        self.node_list = QListWidget()
+        self.node_list.setDragDropMode(QListWidget.InternalMove)
+        self.node_list.model().rowsMoved.connect(self._on_rows_moved)
+        self.node_list.itemDoubleClicked.connect(lambda item: self.rename_node_dialog(item.text()))
+        grid.addWidget(self.node_list, 0, 0, 1, 4)
+        for col, (text, slot) in enumerate((
+            ("Add…", self.add_node_dialog), ("Rename…", self._rename_selected),
+            ("Up", lambda: self._move_selected(-1)), ("Down", lambda: self._move_selected(1)),
+        )):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            grid.addWidget(b, 1, col)
+        self.remove_button = QPushButton("Delete")
+        self.remove_button.clicked.connect(self._remove_selected)
+        grid.addWidget(self.remove_button, 2, 0, 1, 4)
+        root.addWidget(nodes_box)
+
+        self.edge_list, self.edge_a, self.edge_b = self._pair_box(
+            root, "Edges (drawn between body parts)", self._add_edge, self._remove_edge)
+        self.sym_list, self.sym_a, self.sym_b = self._pair_box(
+            root, "Left/right pairs (swapped when training flips images)",
+            self._add_symmetry, self._remove_symmetry)
+        propose = QPushButton("Propose pairs from names")
+        propose.clicked.connect(self.propose_pairs)
+        root.addWidget(propose)
+
+        files = QHBoxLayout()
+        for text, slot in (("Load…", self._load_dialog), ("Save…", self._save_dialog)):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            files.addWidget(b)
+        root.addLayout(files)
+        new = QHBoxLayout()
+        self.n_animals = QSpinBox()
+        self.n_animals.setRange(1, 20)
+        self.n_animals.setPrefix("animals: ")
+        b = QPushButton("New labels layer")
+        b.setToolTip("an empty pose layer with this skeleton, for the Label widget")
+        b.clicked.connect(self.new_layer)
+        new.addWidget(self.n_animals)
+        new.addWidget(b)
+        root.addLayout(new)
+        root.addStretch(1)
+
+    def _pair_box(self, root, title, add, remove):
+        box = QGroupBox(title)
+        grid = QGridLayout(box)
+        lst = QListWidget()
+        lst.setMaximumHeight(110)
+        a, b = QComboBox(), QComboBox()
+        plus, minus = QPushButton("Add"), QPushButton("Remove")
+        plus.clicked.connect(add)
+        minus.clicked.connect(remove)
+        grid.addWidget(lst, 0, 0, 1, 4)
+        grid.addWidget(a, 1, 0)
+        grid.addWidget(b, 1, 1)
+        grid.addWidget(plus, 1, 2)
+        grid.addWidget(minus, 1, 3)
+        root.addWidget(box)
+        return lst, a, b
+
+    # -- target layer ---------------------------------------------------------------------
+    @property
+    def layer(self):
+        if self._layer is not None and self._layer in self.viewer.layers:
+            return self._layer
+        return None
+
+    def _on_active(self, event=None) -> None:
+        active = self.viewer.layers.selection.active
+        if active is not None and layers.is_pose_layer(active) and active is not self._layer:
+            self.set_layer(active)
+        elif self.layer is None:
+            found = [lay for lay in self.viewer.layers if layers.is_pose_layer(lay)]
+            if found:
+                self.set_layer(found[-1])
+
+    def set_layer(self, layer) -> None:
+        """Edit ``layer``'s skeleton from now on."""
+        self._layer = layer
+        self.skeleton = layers.pose_layer_skeleton(layer)
+        self.target.setText(f"editing the skeleton of layer “{layer.name}”")
+        if not self.skeleton.symmetries and self.skeleton.nodes:
+            self.propose_pairs()
+        self._refresh()
+
+    # -- edits (public: the same calls the buttons make) -------------------------------------
+    def add_node(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            return
+        sk = self._copy()
+        sk.add_node(name)
+        self._commit(sk, propose=True)
+
+    def rename_node(self, old: str, new: str) -> None:
+        new = new.strip()
+        if not new or new == old:
+            return
+        sk = self._copy()
+        sk.rename_node(old, new)
+        self._commit(sk, renames={old: new}, propose=True)
+
+    def remove_node(self, name: str) -> bool:
+        """Delete a body part; its labels go too, after :attr:`confirm` says yes."""
+        n = len(layers.points_of_nodes(self.layer, [name])) if self.layer is not None else 0
+        if n and not self.confirm(f"Delete body part “{name}” and its {n} labelled points?"):
+            return False
+        sk = self._copy()
+        sk.remove_node(name)
+        self._commit(sk)
+        return True
+
+    def move_node(self, name: str, index: int) -> None:
+        sk = self._copy()
+        sk.move_node(name, max(0, min(index, len(sk.nodes) - 1)))
+        self._commit(sk)
+
+    def add_edge(self, a: str, b: str) -> None:
+        sk = self._copy()
+        if a != b and (sk.index(a), sk.index(b)) not in sk.edges and \
+                (sk.index(b), sk.index(a)) not in sk.edges:
+            sk.edges.append((sk.index(a), sk.index(b)))
+            self._commit(sk)
+
+    def remove_edge(self, a: str, b: str) -> None:
+        sk = self._copy()
+        pair = {sk.index(a), sk.index(b)}
+        sk.edges = [e for e in sk.edges if set(e) != pair]
+        self._commit(sk)
+
+    def add_symmetry(self, a: str, b: str) -> None:
+        sk = self._copy()
+        ia, ib = sk.index(a), sk.index(b)
+        if ia == ib:
+            return
+        taken = {i for p in sk.symmetries for i in p}
+        if ia in taken or ib in taken:
+            self._error(f"“{a}” or “{b}” already has a partner; remove that pair first.")
+            return
+        sk.symmetries = sorted({*sk.symmetries, (min(ia, ib), max(ia, ib))})
+        self._commit(sk)
+
+    def remove_symmetry(self, a: str, b: str) -> None:
+        sk = self._copy()
+        pair = {sk.index(a), sk.index(b)}
+        sk.symmetries = [s for s in sk.symmetries if set(s) != pair]
+        self._commit(sk)
+
+    def propose_pairs(self) -> int:
+        """Add the left/right pairs the names suggest (keeps pairs already set); returns how many."""
+        sk = self._copy()
+        taken = {i for p in sk.symmetries for i in p}
+        new = [p for p in propose_symmetries(sk.nodes) if not (set(p) & taken)]
+        if new:
+            sk.symmetries = sorted({*sk.symmetries, *new})
+            self._commit(sk)
+        return len(new)
+
+    def load(self, path: str | Path) -> None:
+        """Skeleton from JSON/YAML/CSV or any labels file; labels keep the body parts found by name."""
+        loaded = Skeleton.load(path)
+        if not loaded.symmetries:
+            loaded.symmetries = propose_symmetries(loaded.nodes)
+        if self.layer is not None:
+            lost = [n for n in self.skeleton.nodes if n not in loaded.nodes]
+            n = len(layers.points_of_nodes(self.layer, lost))
+            if n and not self.confirm(
+                    f"The loaded skeleton lacks {', '.join(lost)}: delete their {n} labelled points?"):
+                return
+        self._commit(loaded)
+
+    def save(self, path: str | Path) -> None:
+        self.skeleton.save(path)
+
+    def new_layer(self) -> None:
+        """An empty pose layer with this skeleton (what the Label widget labels into)."""
+        if not self.skeleton.nodes:
+            self._error("add body parts first.")
+            return
+        import numpy as np
+
+        from napari_leap.io.labels import Poses
+
+        n = self.n_animals.value()
+        tracks = [f"animal{i}" for i in range(n)]
+        empty = Poses(np.zeros(0, np.int64), np.zeros((0, n, len(self.skeleton), 2)),
+                      np.zeros((0, n, len(self.skeleton))), tracks, self.skeleton)
+        video = next((lay.metadata.get("video_path") for lay in self.viewer.layers
+                      if lay.metadata.get("video_path")), None)
+        data, kwargs, _ = layers.points_layer_data(empty, name="labels", video=video,
+                                                   tracked=n > 1)
+        layer = self.viewer.add_points(data, ndim=3, **kwargs)
+        self.set_layer(layer)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _copy(self) -> Skeleton:
+        return Skeleton.from_dict(self.skeleton.to_dict())
+
+    def _commit(self, skeleton: Skeleton, renames: dict | None = None, propose: bool = False) -> None:
+        if propose:
+            taken = {i for p in skeleton.symmetries for i in p}
+            extra = [p for p in propose_symmetries(skeleton.nodes) if not (set(p) & taken)]
+            skeleton.symmetries = sorted({*skeleton.symmetries, *extra})
+        if self.layer is not None and skeleton.nodes:
+            layers.apply_skeleton(self.layer, skeleton, renames)
+        self.skeleton = skeleton
+        self._refresh()
+        self.skeleton_changed.emit(skeleton)
+
+    def _refresh(self) -> None:
+        sk = self.skeleton
+        colors = layers.node_colors(sk.nodes)
+        self.node_list.blockSignals(True)
+        self.node_list.clear()
+        for n in sk.nodes:
+            item = QListWidgetItem(_swatch(colors[n]), n)
+            item.setFlags(item.flags() | Qt.ItemIsDragEnabled)
+            self.node_list.addItem(item)
+        self.node_list.blockSignals(False)
+        for combo in (self.edge_a, self.edge_b, self.sym_a, self.sym_b):
+            current = combo.currentText()
+            combo.clear()
+            combo.addItems(sk.nodes)
+            if current in sk.nodes:
+                combo.setCurrentText(current)
+        self.edge_list.clear()
+        self.edge_list.addItems([f"{a} — {b}" for a, b in sk.edge_names])
+        self.sym_list.clear()
+        self.sym_list.addItems([f"{a} ↔ {b}" for a, b in sk.symmetry_names])
+
+    def _selected(self) -> str | None:
+        item = self.node_list.currentItem()
+        return item.text() if item is not None else None
+
+    def _error(self, message: str) -> None:
+        from napari.utils.notifications import show_error
+
+        show_error(message)
+
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except (ValueError, KeyError, OSError) as e:
+            self._error(str(e).strip("'\""))
+
+    def add_node_dialog(self) -> None:
+        name, ok = QInputDialog.getText(self, "Add body part", "Name:")
+        if ok:
+            self._guard(self.add_node, name)
+
+    def rename_node_dialog(self, old: str) -> None:
+        new, ok = QInputDialog.getText(self, "Rename body part", f"New name for “{old}”:", text=old)
+        if ok:
+            self._guard(self.rename_node, old, new)
+
+    def _rename_selected(self) -> None:
+        if self._selected():
+            self.rename_node_dialog(self._selected())
+
+    def _remove_selected(self) -> None:
+        if self._selected():
+            self._guard(self.remove_node, self._selected())
+
+    def _move_selected(self, step: int) -> None:
+        name = self._selected()
+        if name:
+            self._guard(self.move_node, name, self.skeleton.index(name) + step)
+            self.node_list.setCurrentRow(self.skeleton.index(name))
+
+    def _on_rows_moved(self, *args) -> None:
+        order = [self.node_list.item(i).text() for i in range(self.node_list.count())]
+        if order == self.skeleton.nodes:
+            return
+        sk = self._copy()
+        for i, name in enumerate(order):
+            sk.move_node(name, i)
+        self._commit(sk)
+
+    def _pair_names(self, a: QComboBox, b: QComboBox) -> tuple[str, str]:
+        return a.currentText(), b.currentText()
+
+    def _add_edge(self) -> None:
+        self._guard(self.add_edge, *self._pair_names(self.edge_a, self.edge_b))
+
+    def _remove_edge(self) -> None:
+        row = self.edge_list.currentRow()
+        if row >= 0:
+            self._guard(self.remove_edge, *self.skeleton.edge_names[row])
+
+    def _add_symmetry(self) -> None:
+        self._guard(self.add_symmetry, *self._pair_names(self.sym_a, self.sym_b))
+
+    def _remove_symmetry(self) -> None:
+        row = self.sym_list.currentRow()
+        if row >= 0:
+            self._guard(self.remove_symmetry, *self.skeleton.symmetry_names[row])
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load skeleton", "",
+            "Skeleton or labels (*.json *.yaml *.yml *.csv *.slp *.mat *.nwb *.h5);;All files (*)")
+        if path:
+            try:
+                self.load(path)
+            except Exception as e:  # noqa: BLE001 - any unreadable file: say why, stay usable
+                self._error(f"cannot load a skeleton from {Path(path).name}: {e}")
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save skeleton", "skeleton.yaml",
+                                              "YAML (*.yaml *.yml);;JSON (*.json)")
+        if path:
+            self._guard(self.save, path)

@@ -1,0 +1,179 @@
+"""The Label widget driven in a real viewer: clicks place body parts, drags move them,
+edges follow, labels survive closing napari, predictions become corrections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from napari.utils._proxies import ReadOnlyWrapper
+from napari.utils.interactions import (
+    mouse_move_callbacks,
+    mouse_press_callbacks,
+    mouse_release_callbacks,
+)
+
+from conftest import CLIP, CLIP_LABELS
+from napari_leap.io.labels import load_labels, poses_from_labels
+from napari_leap.io.project import Project
+from napari_leap.napari import layers
+from napari_leap.napari.widgets.labeling import SHORTCUTS, LabelingWidget
+from napari_leap.pose.skeleton import Skeleton, propose_symmetries
+
+pytestmark = pytest.mark.gui
+FRAME = 1200
+
+
+class _Event:
+    def __init__(self, **kwargs):
+        self.handled = False
+        self.__dict__.update(kwargs)
+
+
+def _event(kind, world, canvas_px, dragging=False):
+    return ReadOnlyWrapper(_Event(type=kind, position=tuple(float(v) for v in world),
+                                  pos=np.asarray(canvas_px, dtype=float), modifiers=[],
+                                  is_dragging=dragging, dims_displayed=[1, 2],
+                                  view_direction=None, dims_point=list(world)),
+                           exceptions=("handled",))
+
+
+def click(layer, world):
+    """A press and release at one spot, through napari's own mouse dispatch."""
+    mouse_press_callbacks(layer, _event("mouse_press", world, (100, 100)))
+    mouse_release_callbacks(layer, _event("mouse_release", world, (100, 100)))
+
+
+def drag(layer, start, stop, steps=4, check=None):
+    """Press at ``start``, move in ``steps`` to ``stop`` (calling ``check`` mid-way), release."""
+    mouse_press_callbacks(layer, _event("mouse_press", start, (100, 100)))
+    for i in range(1, steps + 1):
+        p = np.asarray(start) + (np.asarray(stop) - np.asarray(start)) * i / steps
+        mouse_move_callbacks(layer, _event("mouse_move", p, (100 + 10 * i, 100), dragging=True))
+        if check is not None and i == steps // 2:
+            check(p)
+    mouse_release_callbacks(layer, _event("mouse_release", stop, (100 + 10 * steps, 100)))
+
+
+@pytest.fixture
+def project(tmp_path):
+    reference = load_labels(CLIP_LABELS)
+    skeleton = Skeleton.from_sleap(reference.skeletons[0])
+    skeleton.symmetries = propose_symmetries(skeleton.nodes)
+    return Project.create(tmp_path / "proj", skeleton, videos=[CLIP],
+                          settings={"tracks": ["female", "male"], "tracked": True})
+
+
+def _truth(frame):
+    p = poses_from_labels(load_labels(CLIP_LABELS))
+    return p.points[np.searchsorted(p.frames, frame)]  # (animals, nodes, 2) x, y
+
+
+def test_click_every_node_drag_save_reopen(make_napari_viewer, project):
+    viewer = make_napari_viewer()
+    widget = LabelingWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.open_project(project.root)
+    layer = widget.layer
+    assert layer.mode == "add" and layers.is_pose_layer(layer)
+    widget.go_to(FRAME)
+    truth = _truth(FRAME)
+    sk = widget.skeleton
+    for k in range(len(sk)):
+        assert (widget.current_animal, widget.current_node) == (0, k)  # auto-advance
+        x, y = truth[0, k]
+        click(layer, (FRAME, y, x))
+    assert len(layer.data) == len(sk)
+    assert widget.current_animal == 1 and widget.current_node == 0  # on to the next fly
+    assert widget.labelled_frames() == {FRAME: len(sk)}
+    assert "1 frames labelled" in widget.count_label.text()
+    placed = {str(n): layer.data[i, 1:] for i, n in enumerate(layer.features["node"])}
+    for k, name in enumerate(sk.nodes):
+        np.testing.assert_allclose(placed[name], truth[0, k, ::-1], atol=1e-9)
+    # every edge of the skeleton is drawn once the fly is complete
+    assert len(widget.edges.data) == len(sk.edges)
+
+    # drag the head: the edges follow while it moves, and after it lands
+    head = sk.index("head")
+    hx, hy = truth[0, head]
+    target = np.array([FRAME, hy + 12.0, hx - 7.0])
+
+    def edges_follow(p):
+        starts_ends = np.concatenate([widget.edges.data[:, 0, 1:],
+                                      widget.edges.data[:, 0, 1:] + widget.edges.data[:, 1, 1:]])
+        assert np.min(np.linalg.norm(starts_ends - p[1:], axis=1)) < 1e-6
+
+    drag(layer, (FRAME, hy, hx), target, check=edges_follow)
+    idx = widget.point_index(FRAME, 0, head)
+    np.testing.assert_allclose(layer.data[idx], target, atol=1e-9)
+    edges_follow(target)
+    assert len(layer.data) == len(sk)  # a drag never adds a point
+
+    # Tab chooses the body part; V marks it not visible; undo brings back a deleted point
+    widget.set_current_node(0, animal=1)
+    layer.keymap["Tab"](layer) if "Tab" in layer.keymap else widget.cycle_node(1)
+    assert widget.current_node == 1
+    widget.delete_point(idx)
+    assert widget.point_index(FRAME, 0, head) is None
+    widget.undo()
+    assert widget.point_index(FRAME, 0, head) is not None
+
+    # moving to another frame saves; close napari; everything is on disk
+    widget.go_to(FRAME + 1)
+    assert not widget._dirty
+    viewer.close()
+    reopened = Project.open(project.root)
+    saved = poses_from_labels(reopened.labels)
+    assert saved.frames.tolist() == [FRAME]
+    assert saved.tracks == ["female", "male"]
+    expected = truth[0].copy()
+    expected[head] = target[[2, 1]]
+    np.testing.assert_allclose(saved.points[0, 0], expected, atol=1e-6)
+    assert np.isnan(saved.points[0, 1]).all()
+    assert reopened.skeleton == project.skeleton
+    assert reopened.skeleton.symmetries == project.skeleton.symmetries
+
+    # a new viewer shows the same points
+    viewer2 = make_napari_viewer()
+    widget2 = LabelingWidget(viewer2)
+    widget2.open_project(project.root)
+    np.testing.assert_allclose(np.sort(widget2.layer.data, axis=0), np.sort(layer.data, axis=0),
+                               atol=1e-6)
+
+
+def test_predictions_become_corrections(make_napari_viewer, project):
+    viewer = make_napari_viewer()
+    widget = LabelingWidget(viewer)
+    widget.open_project(project.root)
+    reference = poses_from_labels(load_labels(CLIP_LABELS))
+    frames = [1100, 1300]
+    pred = reference.select(np.isin(reference.frames, frames))
+    pred.scores = np.full(pred.points.shape[:3], 0.8)
+    widget.set_suggestions(frames)
+    widget.add_predictions(pred)
+    layer = widget.layer
+    assert set(layer.features["status"].astype(str)) == {"predicted"}
+    assert widget.labelled_frames() == {}
+    assert "labelled 0 of 2 suggested" in widget.count_label.text()
+    widget.go_to(1300)
+    thorax = widget.skeleton.index("thorax")
+    x, y = pred.points[1, 1, thorax]
+    drag(layer, (1300, y, x), (1300, y + 5, x + 5))
+    idx = widget.point_index(1300, 1, thorax)
+    assert str(layer.features["status"].iloc[idx]) == "corrected"
+    assert list(widget.labelled_frames()) == [1300]
+    assert "labelled 1 of 2 suggested" in widget.count_label.text()
+    widget.save()
+    saved = Project.open(project.root)
+    user = poses_from_labels(saved.labels, predicted=False)
+    assert user.frames.tolist() == [1300]
+    np.testing.assert_allclose(user.points[0, 1, thorax], [x + 5, y + 5], atol=1e-6)
+    preds = poses_from_labels(saved.predictions, user=False)
+    assert preds.frames.tolist() == [1100, 1300]  # the female of 1300 is still a prediction
+    assert saved.settings["suggestions"]["0"] == frames
+
+
+def test_shortcuts_listed():
+    keys = [k for k, _ in SHORTCUTS]
+    for needed in ("Tab / Shift+Tab", "V", "Delete / Backspace", "Right / Left",
+                   "Shift+Right / Shift+Left", "S / Shift+S"):
+        assert needed in keys
