@@ -10,6 +10,7 @@ closes, so nothing placed is lost.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -256,10 +257,8 @@ class LabelingWidget(QWidget):
     def _detach(self) -> None:
         layer = self.layer
         for ev, slot in ((layer.events.data, self._on_data), (layer.events.features, self._on_features)):
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 ev.disconnect(slot)
-            except (TypeError, ValueError):
-                pass
         if self.edges is not None and self.edges in self.viewer.layers:
             self.viewer.layers.remove(self.edges)
         self.edges = None
@@ -293,7 +292,7 @@ class LabelingWidget(QWidget):
     # -- project ---------------------------------------------------------------------------
     def open_project(self, root, video_index: int = 0) -> None:
         """Open a project folder: its video, labels and predictions, suggestions and skeleton."""
-        from napari_leap.io.labels import Poses, poses_from_labels
+        from napari_leap.io.labels import Poses
         from napari_leap.io.project import Project
         from napari_leap.io.video import open_video
 
