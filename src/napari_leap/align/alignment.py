@@ -49,6 +49,7 @@ DEFAULT_OPTIONS = {
     "scale": None,  # detection downscale factor; None: from the frame size
     "samples": 40,  # frames sampled for the background and the animal size
     "min_area": None,  # px; None: a tenth of an animal
+    "core_threshold": None,  # contrast of the body core used for the axis; None: measured
     "cue_weight": 1.0,
     "motion_weight": 0.5,
     "turn_weight": 8.0,
@@ -251,6 +252,7 @@ def setup_detector(video, n_animals: int = 1, **options) -> Detector:
         opts["background"],
         opts["scale"],
         opts["min_area"],
+        opts["core_threshold"],
     )
 
 
@@ -298,11 +300,13 @@ def iter_align(
         opts["background"],
         opts["scale"],
         opts["min_area"],
+        opts["core_threshold"],
     )
     del samples
     opts.update(
         polarity=det.polarity,
         threshold=float(det.threshold),
+        core_threshold=None if det.core_threshold is None else float(det.core_threshold),
         scale=det.scale,
         background=det.options.get("background", opts["background"]),
     )

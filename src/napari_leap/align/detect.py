@@ -125,7 +125,19 @@ class Blob:
     merged: bool = False
 
 
-def _blob_from_pixels(xs: np.ndarray, ys: np.ndarray, w: np.ndarray, merged=False) -> Blob | None:
+def _second_moments(dx, dy):
+    sxx, syy, sxy = (dx * dx).mean(), (dy * dy).mean(), (dx * dy).mean()
+    axis = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+    common = np.sqrt(((sxx - syy) / 2) ** 2 + sxy**2)
+    return axis, (sxx + syy) / 2 + common, max((sxx + syy) / 2 - common, 0.0)
+
+
+def _blob_from_pixels(
+    xs: np.ndarray, ys: np.ndarray, w: np.ndarray, merged=False, core: float | None = None
+) -> Blob | None:
+    """Moments of one animal's pixels. The centre and size come from every pixel; the
+    axis from the ``core`` (contrast above ``core``) when it holds enough of them, so an
+    extended wing or tail does not turn the axis."""
     n = len(xs)
     if n < 5:
         return None
@@ -133,11 +145,12 @@ def _blob_from_pixels(xs: np.ndarray, ys: np.ndarray, w: np.ndarray, merged=Fals
     ys = ys.astype(np.float64)
     cx, cy = xs.mean(), ys.mean()
     dx, dy = xs - cx, ys - cy
-    sxx, syy, sxy = (dx * dx).mean(), (dy * dy).mean(), (dx * dy).mean()
-    axis = 0.5 * np.arctan2(2 * sxy, sxx - syy)
-    common = np.sqrt(((sxx - syy) / 2) ** 2 + sxy**2)
-    lam1 = (sxx + syy) / 2 + common
-    lam2 = max((sxx + syy) / 2 - common, 0.0)
+    axis, lam1, lam2 = _second_moments(dx, dy)
+    if core is not None:
+        sel = w > core
+        if sel.sum() >= max(5, 0.2 * n):
+            cdx, cdy = xs[sel] - xs[sel].mean(), ys[sel] - ys[sel].mean()
+            axis = _second_moments(cdx, cdy)[0]
     ux, uy = np.cos(axis), np.sin(axis)
     wf = w.astype(np.float64)
     total = wf.sum()
@@ -171,6 +184,8 @@ class Detector:
     min_area: float = 20.0
     animal_area: float = float("nan")  # median full-resolution area of one animal
     animal_length: float = float("nan")  # median major-axis length (4 s.d.) of one animal
+    #: contrast of the animal's core (body without wings, legs, tail) used for its axis
+    core_threshold: float | None = None
     options: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -222,7 +237,7 @@ class Detector:
             ys, xs = np.nonzero(fg)
             if len(xs) < self.min_area:
                 continue
-            blob = _blob_from_pixels(xs + X0, ys + Y0, roi[ys, xs])
+            blob = _blob_from_pixels(xs + X0, ys + Y0, roi[ys, xs], core=self.core_threshold)
             if blob is not None:
                 blob._roi = (X0, Y0, roi, fg)  # kept for splitting merged animals
                 blobs.append(blob)
@@ -299,7 +314,9 @@ class Detector:
         parts = []
         for m in range(k):
             sel = assign == m
-            b = _blob_from_pixels(xs[sel] + X0, ys[sel] + Y0, roi[ys[sel], xs[sel]], merged=True)
+            b = _blob_from_pixels(
+                xs[sel] + X0, ys[sel] + Y0, roi[ys[sel], xs[sel]], True, self.core_threshold
+            )
             if b is not None and b.area >= self.min_area:
                 parts.append(b)
         return parts
@@ -342,6 +359,7 @@ def make_detector(
     background: str = "auto",
     scale: int | None = None,
     min_area: float | None = None,
+    core_threshold: float | None = None,
 ) -> Detector:
     """Set up a :class:`Detector` from sampled frames ``(n, height, width[, channels])``.
 
@@ -369,7 +387,13 @@ def make_detector(
     if not 0 < thr < 255:
         raise LeapError(f"threshold {threshold} must be between 0 and 255 (grey levels).")
     det = Detector(
-        bg, pol, thr, int(n_animals), scale, 20.0 if min_area is None else float(min_area)
+        bg,
+        pol,
+        thr,
+        int(n_animals),
+        scale,
+        20.0 if min_area is None else float(min_area),
+        core_threshold=core_threshold,
     )
     _measure(det, gray)
     if background == "auto" and not _found_enough(det, gray):
@@ -384,6 +408,7 @@ def make_detector(
             int(n_animals),
             scale,
             det.min_area,
+            core_threshold=core_threshold,
         )
         _measure(alt, gray)
         if _found_enough(alt, gray) or not np.isfinite(det.animal_area):
@@ -394,12 +419,24 @@ def make_detector(
 
 
 def _measure(det: Detector, gray: np.ndarray) -> None:
-    areas, lengths = [], []
+    """Typical animal area and length, and the core threshold: halfway between the
+    foreground threshold and Otsu's threshold over the animals' own contrast (bodies
+    are more contrasted than wings, legs and tails)."""
+    import cv2
+
+    areas, lengths, values = [], [], []
     for g in gray:
         blobs = sorted(det.candidates(g), key=lambda b: -b.area)[: det.n_animals]
         if len(blobs) == det.n_animals:
             areas += [b.area for b in blobs]
             lengths += [4 * b.major for b in blobs]
+            for b in blobs:
+                roi, fg = b._roi[2], b._roi[3]
+                values.append(roi[fg.astype(bool)])
+    if values and det.core_threshold is None:
+        v = np.ascontiguousarray(np.concatenate(values)).reshape(-1, 1)
+        otsu, _ = cv2.threshold(v, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        det.core_threshold = float((det.threshold + max(otsu, det.threshold)) / 2)
     if areas:
         det.animal_area = float(np.median(areas))
         det.animal_length = float(np.median(lengths))
