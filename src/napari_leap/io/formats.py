@@ -213,7 +213,7 @@ def import_dlc(path: str | Path):
     bodyparts = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
     tracks = list(dict.fromkeys(df.columns.get_level_values("individuals"))) if multi else \
         ["animal0"]
-    extra = _dlc_extra(path)
+    extra = dlc_metadata(path)
     skeleton = extra.get("skeleton") or Skeleton(nodes=bodyparts, edges=extra.get("edges", []),
                                                  name=extra.get("task") or "skeleton")
     missing = [b for b in bodyparts if b not in skeleton.nodes]
@@ -284,7 +284,7 @@ def _image_folder(csv_path: Path, index) -> Path | None:
     return None
 
 
-def _dlc_extra(csv_path: Path) -> dict:
+def dlc_metadata(csv_path: Path) -> dict:
     """Skeleton, tracks flag and video from the sidecar, else from the project's config.yaml."""
     import yaml
 
@@ -333,6 +333,12 @@ def import_leap_mat(path: str | Path):
 def export_nwb(labels, path: str | Path) -> Path:
     """NWB with ndx-pose: a person's labels as ``PoseTraining``, predictions as ``PoseEstimation``."""
     _need_ndx_pose()
+    for video in labels.videos:  # NWB links the video file, so it must be readable
+        if video.backend is None:
+            if not Path(str(video.filename)).exists():
+                raise LabelsError(f"NWB export needs the labelled video, and {video.filename} "
+                                  "cannot be found; put it back or re-link it, then export.")
+            video.open()
     return save_labels(labels, path)
 
 
@@ -372,3 +378,83 @@ def _is_pandas_hdf(path: Path) -> bool:
             return any("pandas_type" in f[k].attrs for k in f)
     except (OSError, KeyError):
         return False
+
+
+def import_labels(project, path: str | Path, *, save: bool = True) -> int:
+    """Add the labels of any readable file to ``project`` (videos added as needed).
+
+    Body parts are matched by name, so a file with fewer parts, or parts in
+    another order, fits; a file with parts the project lacks is refused before
+    anything changes. Frames already labelled in the project are replaced.
+    Returns the number of labelled frames imported.
+    """
+    from napari_leap.io.project import ProjectError
+
+    labels = read_any_labels(path)
+    path = Path(path)
+    names = list(labels.skeletons[0].node_names)
+    extra = [n for n in names if n not in project.skeleton.nodes]
+    if extra:
+        raise ProjectError(
+            f"{path.name} has body parts the project lacks ({', '.join(extra)}); add them in the "
+            "Skeleton widget or rename them, then import again.")
+    current = project.labels
+    count = 0
+    new = None
+    for vi, video in enumerate(labels.videos):
+        poses = poses_from_labels(labels, vi, user=True, predicted=False)
+        if not len(poses.frames):
+            continue
+        filename = video.filename if isinstance(video.filename, str) else str(path.parent)
+        found = Path(filename) if Path(filename).exists() else path.parent / Path(filename).name
+        if not found.exists():
+            raise ProjectError(f"the video of {path.name} ({filename}) cannot be found; put it "
+                               "beside the labels file or add it to the project first.")
+        index = project.add_video(found)
+        poses = _retarget(poses, project.skeleton)
+        if new is None:
+            new = _without_frames(current, project, {})
+        new = _without_frames(new, project, {index: set(poses.frames.tolist())})
+        labels_from_poses(poses, [_video_in(new, project, index)], predicted=False, labels=new)
+        count += len(poses.frames)
+    if new is not None:
+        project.labels = new
+        if save:
+            project.save()
+    return count
+
+
+def _retarget(poses: Poses, skeleton: Skeleton) -> Poses:
+    """The same points on ``skeleton``'s body parts (matched by name)."""
+    points = np.full((len(poses.frames), poses.n_animals, len(skeleton), 2), np.nan)
+    scores = np.full(points.shape[:3], np.nan)
+    for k, name in enumerate(skeleton.nodes):
+        if name in poses.skeleton.nodes:
+            j = poses.skeleton.index(name)
+            points[:, :, k], scores[:, :, k] = poses.points[:, :, j], poses.scores[:, :, j]
+    return Poses(poses.frames, points, scores, list(poses.tracks), skeleton)
+
+
+def _without_frames(labels, project, drop: dict[int, set[int]]):
+    """A copy of a project's labels on the project's skeleton, minus some frames per video."""
+    import sleap_io as sio
+
+    out = sio.Labels(skeletons=[project.skeleton.to_sleap()])
+    for vi, video in enumerate(labels.videos):
+        poses = poses_from_labels(labels, vi, user=True, predicted=False)
+        if not len(poses.frames):
+            continue
+        index = project.video_index(video)
+        keep = ~np.isin(poses.frames, list(drop.get(index, ())))
+        labels_from_poses(_retarget(poses.select(keep), project.skeleton),
+                          [_video_in(out, project, index)], predicted=False, labels=out)
+    return out
+
+
+def _video_in(labels, project, index: int):
+    """The labels' ``sleap_io.Video`` of project video ``index`` (one object per file)."""
+    target = project.video_path(index)
+    for video in labels.videos:
+        if isinstance(video.filename, str) and Path(video.filename).resolve() == target:
+            return video
+    return project.sleap_video(index)

@@ -38,6 +38,13 @@ def _mirror_name(name: str) -> list[str]:
     return out
 
 
+def _is_skeleton_table(path) -> bool:
+    """True for a LEAP/DeepPoseKit ``name,parent,swap`` table (not a labels CSV)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        header = [c.strip().lower() for c in f.readline().split(",")]
+    return "name" in header and "parent" in header
+
+
 def propose_symmetries(nodes: list[str]) -> list[tuple[int, int]]:
     """Left/right pairs guessed from names: ``wingL/wingR``, ``left_ear/right_ear``, ``forelegL4/forelegR4``."""
     index = {n: i for i, n in enumerate(nodes)}
@@ -173,11 +180,17 @@ class Skeleton:
             return cls.from_dict(yaml.safe_load(path.read_text()))
         if suffix == ".json":
             return cls.from_dict(json.loads(path.read_text()))
-        if suffix == ".csv":
+        if suffix == ".csv" and _is_skeleton_table(path):
             return cls.from_csv(path)
-        from napari_leap.io.labels import load_labels
+        from napari_leap.io.formats import read_any_labels
 
-        labels = load_labels(path)
+        if suffix == ".csv":  # a DeepLabCut CollectedData file: node order and pairs from its sidecar
+            from napari_leap.io.formats import dlc_metadata
+
+            found = dlc_metadata(path).get("skeleton")
+            if found is not None:
+                return found
+        labels = read_any_labels(path)
         return cls.from_sleap(labels.skeletons[0])
 
     @classmethod

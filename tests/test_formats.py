@@ -1,0 +1,143 @@
+"""Exchange formats: exact round trips of the real two-fly labels through a project,
+SLEAP .slp, DeepLabCut (CSV + images, read back by us and by sleap-io), LEAP .mat and NWB."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sleap_io as sio
+import yaml
+from conftest import CLIP, CLIP_LABELS, LEAP_MAT
+
+from napari_leap.errors import LeapError
+from napari_leap.io import formats
+from napari_leap.io.labels import load_labels, poses_from_labels, save_labels
+from napari_leap.io.project import Project
+from napari_leap.pose.skeleton import Skeleton, propose_symmetries
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return poses_from_labels(load_labels(CLIP_LABELS))
+
+
+@pytest.fixture
+def project(tmp_path):
+    labels = load_labels(CLIP_LABELS)
+    skeleton = Skeleton.from_sleap(labels.skeletons[0])
+    skeleton.symmetries = propose_symmetries(skeleton.nodes)  # the file stores none
+    project = Project.create(tmp_path / "proj", skeleton)
+    assert formats.import_labels(project, CLIP_LABELS) == 1500
+    return Project.open(project.root)
+
+
+def _same(a, b):
+    assert a.frames.tolist() == b.frames.tolist()
+    assert a.tracks == b.tracks
+    np.testing.assert_allclose(a.points, b.points, atol=1e-6, rtol=0)
+    assert np.array_equal(np.isnan(a.points), np.isnan(b.points))
+
+
+def test_project_slp_and_dlc_round_trips_are_exact(project, reference, tmp_path):
+    in_project = poses_from_labels(project.labels)
+    _same(in_project, reference)
+    assert project.skeleton.symmetry_names == [
+        ("wingL", "wingR"), ("forelegL4", "forelegR4"), ("midlegL4", "midlegR4"),
+        ("hindlegL4", "hindlegR4"), ("eyeL", "eyeR")]
+
+    slp = save_labels(project.labels, tmp_path / "out.slp")
+    back = poses_from_labels(load_labels(slp))
+    _same(back, reference)
+    assert back.skeleton == project.skeleton
+    assert back.skeleton.symmetries == project.skeleton.symmetries
+
+    csvs = formats.export_dlc(project.labels, tmp_path / "dlc", images=False)
+    dlc = poses_from_labels(formats.import_dlc(csvs[0]))
+    _same(dlc, reference)
+    assert dlc.skeleton == project.skeleton  # order, edges and pairs via config.yaml/sidecar
+    assert dlc.skeleton.symmetries == project.skeleton.symmetries
+    config = yaml.safe_load((tmp_path / "dlc" / "config.yaml").read_text())
+    assert config["individuals"] == ["female", "male"]
+    assert config["multianimalbodyparts"] == project.skeleton.nodes
+    assert config[formats.SKELETON_KEY]["symmetries"][0] == ["wingL", "wingR"]
+
+
+def test_dlc_images_are_read_by_sleap_io(project, reference, tmp_path):
+    frames = [0, 3, 700, 1100, 1250, 1499]
+    csvs = formats.export_dlc(project.labels, tmp_path / "dlc", frames={0: frames})
+    folder = csvs[0].parent
+    assert sorted(p.name for p in folder.glob("*.png")) == [f"img{f:04d}.png" for f in frames]
+    # DeepLabCut's own CSV layout: 4 header rows, 3 index columns
+    head = csvs[0].read_text().splitlines()[:5]
+    assert [h.split(",")[0] for h in head] == ["scorer", "individuals", "bodyparts", "coords",
+                                               "labeled-data"]
+    theirs = sio.load_dlc(str(csvs[0]))  # sleap-io finds the frames through the image names
+    assert len(theirs.labeled_frames) == len(frames)
+    for lf in sorted(theirs.labeled_frames, key=lambda lf: lf.frame_idx):
+        f = frames[lf.frame_idx]
+        assert lf.image.shape[:2] == (1024, 1024)
+        by_track = {i.track.name: i.numpy() for i in lf.instances}
+        names = list(theirs.skeletons[0].node_names)  # sleap-io sorts DLC body parts by name
+        row = int(np.searchsorted(reference.frames, f))
+        for a, track in enumerate(reference.tracks):
+            for k, node in enumerate(reference.skeleton.nodes):
+                np.testing.assert_allclose(by_track[track][names.index(node)],
+                                           reference.points[row, a, k], atol=1e-6)
+    ours = poses_from_labels(formats.import_dlc(csvs[0]))
+    _same(ours, reference.select(np.isin(reference.frames, frames)))
+
+
+def test_dlc_png_frames_are_the_video_frames(project, tmp_path):
+    import cv2
+
+    from napari_leap.io.video import video_source
+
+    csvs = formats.export_dlc(project.labels, tmp_path / "dlc", frames={0: [5, 900]})
+    src = video_source(CLIP)
+    for f in (5, 900):
+        png = cv2.imread(str(csvs[0].parent / f"img{f:04d}.png"), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(png, src.read(f)[..., 0])  # lossless
+
+
+def test_single_animal_dlc_and_leap_mat(tmp_path):
+    labels = formats.import_leap_mat(LEAP_MAT)
+    poses = poses_from_labels(labels)
+    assert poses.skeleton.nodes == ["head", "neck", "tailBase", "tailTip", "earL", "earR"]
+    assert len(poses.frames) > 0 and poses.n_animals == 1
+    csv = formats.write_dlc_csv(poses, tmp_path / "CollectedData_me.csv", video_name="cat",
+                                scorer="me", tracked=False)
+    assert csv.read_text().splitlines()[1].startswith("bodyparts")  # single-animal layout
+    back = formats.import_dlc(csv)
+    assert not back.tracks
+    _same(poses_from_labels(back), poses)
+    assert Skeleton.load(csv) == poses.skeleton
+    assert formats.read_any_labels(csv).skeletons[0].node_names == poses.skeleton.nodes
+
+
+def test_nwb_round_trip(reference, tmp_path):
+    from napari_leap.io.labels import labels_from_poses
+
+    sub = reference.select(slice(0, 8))
+    labels = labels_from_poses(sub, [str(CLIP)], predicted=False)
+    formats.export_nwb(labels, tmp_path / "x.nwb")
+    back = poses_from_labels(formats.import_nwb(tmp_path / "x.nwb"))
+    assert back.skeleton.nodes == sub.skeleton.nodes
+    assert back.frames.tolist() == sub.frames.tolist()
+    np.testing.assert_allclose(back.points, sub.points, atol=1e-6)  # NWB keeps instance order
+
+
+def test_import_refuses_a_foreign_skeleton(tmp_path):
+    project = Project.create(tmp_path / "p", Skeleton(["head", "tail"]))
+    before = (project.root / "napari-leap.yaml").read_bytes()
+    with pytest.raises(LeapError, match="body parts the project lacks"):
+        formats.import_labels(project, CLIP_LABELS)
+    assert (project.root / "napari-leap.yaml").read_bytes() == before
+    assert not project.labels_path.exists()
+
+
+def test_not_dlc(tmp_path):
+    bad = tmp_path / "CollectedData_x.csv"
+    bad.write_text("a,b\n1,2\n")
+    assert not formats.is_dlc_csv(bad)
+    with pytest.raises(LeapError):
+        formats.import_dlc(bad)
