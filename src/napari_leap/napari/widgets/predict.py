@@ -1,0 +1,440 @@
+"""Predict dock widget: run a trained model over a video and watch the poses appear.
+
+Reads its controls, runs :func:`napari_leap.pose.predict.iter_predict` in a
+``thread_worker`` and turns the chunks it yields into layers over the video
+(through :mod:`napari_leap.napari.layers`): predicted points coloured by body
+part, one track per animal and body part, and the skeleton between them.
+Cancel keeps the finished chunks; export writes .slp, .h5 or .csv.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QFont
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_leap.napari import layers
+
+PROJECT_ITEM = "all videos of a project…"
+#: seconds between layer refreshes while predictions stream in
+REFRESH_S = 0.5
+
+
+def _show_error(message: str) -> None:
+    from napari.utils.notifications import show_error
+
+    show_error(message)
+
+
+class PredictWidget(QWidget):
+    """Choose a model and a video (or a project), predict, inspect and export the poses."""
+
+    def __init__(self, napari_viewer, parent=None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.project_path: Path | None = None
+        self.result = None  # napari_leap.pose.predict.PredictResult of the last finished run
+        self.evaluation = None  # EvaluationResult against a person's labels, when there are some
+        self._worker = None
+        self._stop: threading.Event | None = None
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._skeleton = None
+        self._video_name = ""
+        self._shown_video = 0
+        self._last_refresh = 0.0
+        self._layers: dict[str, object] = {}
+        self._video_layer = None
+        self._poses_shown = None
+        self._build()
+        self.viewer.layers.events.inserted.connect(self._refresh_sources)
+        self.viewer.layers.events.removed.connect(self._refresh_sources)
+        self._refresh_sources()
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        form = QFormLayout()
+        row = QHBoxLayout()
+        self.model_edit = QLineEdit()
+        self.model_edit.setPlaceholderText("trained model folder")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_model)
+        row.addWidget(self.model_edit)
+        row.addWidget(browse)
+        form.addRow("Model", row)
+        self.source_combo = QComboBox()
+        self.source_combo.activated.connect(self._on_source_chosen)
+        form.addRow("Video", self.source_combo)
+        frames = QHBoxLayout()
+        self.start_spin = QSpinBox()
+        self.stop_spin = QSpinBox()
+        for spin in (self.start_spin, self.stop_spin):
+            spin.setRange(0, 10**9)
+        self.stop_spin.setSpecialValueText("end")
+        frames.addWidget(self.start_spin)
+        frames.addWidget(QLabel("to"))
+        frames.addWidget(self.stop_spin)
+        form.addRow("Frames", frames)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 4096)
+        self.batch_spin.setValue(64)
+        form.addRow("Batch (boxes)", self.batch_spin)
+        root.addLayout(form)
+
+        buttons = QHBoxLayout()
+        self.predict_button = QPushButton("Predict")
+        self.predict_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons.addWidget(self.predict_button)
+        buttons.addWidget(self.cancel_button)
+        root.addLayout(buttons)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setFormat("idle")
+        self.progress_bar.setTextVisible(True)
+        root.addWidget(self.progress_bar)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        root.addWidget(self.status)
+
+        display = QGroupBox("Display")
+        dform = QFormLayout(display)
+        self.threshold_slider = QSlider(Qt.Horizontal)
+        self.threshold_slider.setRange(0, 100)
+        self.threshold_slider.setValue(20)
+        self.threshold_label = QLabel()
+        self.threshold_slider.valueChanged.connect(self._apply_threshold)
+        trow = QHBoxLayout()
+        trow.addWidget(self.threshold_slider)
+        trow.addWidget(self.threshold_label)
+        dform.addRow("Hide below", trow)
+        self.tail_spin = QSpinBox()
+        self.tail_spin.setRange(0, 10000)
+        self.tail_spin.setValue(25)
+        self.tail_spin.valueChanged.connect(self._apply_tail)
+        dform.addRow("Track tail (frames)", self.tail_spin)
+        root.addWidget(display)
+
+        export = QGroupBox("Export")
+        erow = QHBoxLayout(export)
+        self.export_buttons = {}
+        for ext in (".slp", ".h5", ".csv"):
+            b = QPushButton(ext)
+            b.setEnabled(False)
+            b.clicked.connect(lambda _=False, e=ext: self._export_dialog(e))
+            erow.addWidget(b)
+            self.export_buttons[ext] = b
+        root.addWidget(export)
+
+        self.validation = QLabel("")
+        self.validation.setFont(QFont("monospace", 8))
+        self.validation.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        root.addWidget(self.validation)
+        root.addStretch(1)
+        self._apply_threshold()
+
+    # -- sources --------------------------------------------------------------------------
+    def _video_layers(self) -> list:
+        from napari_leap.io.video import source_of
+
+        out = []
+        for layer in self.viewer.layers:
+            if getattr(layer, "_type_string", "") != "image":
+                continue
+            if source_of(layer.data) is not None or (layer.metadata or {}).get("video_path"):
+                out.append(layer)
+        return out
+
+    def _refresh_sources(self, event=None) -> None:
+        current = self.source_combo.currentText()
+        self.source_combo.clear()
+        for layer in self._video_layers():
+            self.source_combo.addItem(layer.name)
+        self.source_combo.addItem(
+            PROJECT_ITEM if self.project_path is None else f"all videos of {self.project_path.name}"
+        )
+        idx = self.source_combo.findText(current)
+        if idx >= 0:
+            self.source_combo.setCurrentIndex(idx)
+
+    def _on_source_chosen(self, index: int) -> None:
+        if index == self.source_combo.count() - 1 and self.project_path is None:
+            folder = QFileDialog.getExistingDirectory(self, "Project folder")
+            if folder:
+                self.set_project(folder)
+
+    def set_project(self, path) -> None:
+        """Predict all videos of the project at ``path`` (results are saved in it)."""
+        self.project_path = Path(path)
+        self._refresh_sources()
+        self.source_combo.setCurrentIndex(self.source_combo.count() - 1)
+
+    def _browse_model(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Trained model folder")
+        if folder:
+            self.model_edit.setText(folder)
+
+    def _inputs(self):
+        """(what to predict, the video layer it is shown over or None)."""
+        from napari_leap.io.project import Project
+        from napari_leap.io.video import source_of, video_source
+
+        if self.source_combo.currentIndex() == self.source_combo.count() - 1:
+            if self.project_path is None:
+                raise FileNotFoundError("choose a project folder or a video layer first.")
+            return Project.open(self.project_path), None
+        name = self.source_combo.currentText()
+        layer = self.viewer.layers[name]
+        src = source_of(layer.data)
+        if src is None:
+            src = video_source(layer.metadata["video_path"])
+        return src, layer
+
+    # -- running --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start predicting with the chosen model, source and frames (in a thread)."""
+        from napari.qt.threading import thread_worker
+
+        from napari_leap.pose.predict import iter_predict
+
+        if self._worker is not None:
+            return
+        model_dir = self.model_edit.text().strip()
+        try:
+            if not model_dir:
+                raise FileNotFoundError("choose a trained model folder first.")
+            inputs, layer = self._inputs()
+        except Exception as e:  # noqa: BLE001 - every failure here is shown, none escapes
+            _show_error(str(e))
+            return
+        start, stop = self.start_spin.value(), self.stop_spin.value()
+        frames = None if (start == 0 and stop == 0) else slice(start, stop or None)
+        self._stop = threading.Event()
+        self._chunks = []
+        self._shown_video = 0
+        self._video_layer = layer
+        self._video_name = layer.name if layer is not None else "project"
+        self.result = None
+        self.evaluation = None
+        self.validation.setText("")
+        for b in self.export_buttons.values():
+            b.setEnabled(False)
+
+        def work():
+            from napari_leap.pose.predict import load_model
+
+            model = load_model(model_dir)
+            self._skeleton = model.skeleton
+            result = yield from iter_predict(
+                model, inputs, frames=frames, batch_size=self.batch_spin.value(), stop=self._stop
+            )
+            return result
+
+        self._worker = thread_worker(work, start_thread=False)()
+        self._worker.yielded.connect(self._on_event)
+        self._worker.returned.connect(self._on_done)
+        self._worker.errored.connect(self._on_error)
+        self._worker.finished.connect(self._on_finished)
+        self.predict_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress_bar.setFormat("starting…")
+        self._worker.start()
+
+    def cancel(self) -> None:
+        """Stop after the chunk in progress; what is finished stays on screen."""
+        if self._stop is not None:
+            self._stop.set()
+        self.status.setText("cancelling after the current chunk…")
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def _on_event(self, ev) -> None:
+        self.progress_bar.setMaximum(max(1, ev.total))
+        self.progress_bar.setValue(min(ev.done, ev.total))
+        rate = "" if not np.isfinite(ev.fps) else f" — {ev.fps:.1f} frames/s"
+        self.progress_bar.setFormat(f"{ev.phase}: %v / %m frames{rate}")
+        if ev.frames is not None and ev.video == self._shown_video:
+            self._chunks.append((ev.frames, ev.points, ev.scores))
+            if time.monotonic() - self._last_refresh > REFRESH_S:
+                self._show(self._partial_poses())
+
+    def _partial_poses(self):
+        from napari_leap.io.labels import Poses
+
+        f = np.concatenate([c[0] for c in self._chunks])
+        p = np.concatenate([c[1] for c in self._chunks])
+        s = np.concatenate([c[2] for c in self._chunks])
+        order = np.argsort(f, kind="stable")
+        tracks = [f"animal{a}" for a in range(p.shape[1])]
+        return Poses(f[order], p[order], s[order], tracks, self._skeleton)
+
+    def _on_done(self, result) -> None:
+        if result is None:  # cancelled: keep what streamed in
+            self.status.setText(
+                f"cancelled; {sum(len(c[0]) for c in self._chunks)} frames kept on screen"
+            )
+            if self._chunks:
+                self._show(self._partial_poses())
+            return
+        self.result = result
+        self._show(result.poses[self._shown_video])
+        for b in self.export_buttons.values():
+            b.setEnabled(True)
+        n = sum(len(p.frames) for p in result.poses)
+        self.status.setText(f"{n} frames predicted in {len(result.poses)} video(s)")
+        self._validate()
+
+    def _on_error(self, e) -> None:
+        _show_error(str(e) if str(e) else type(e).__name__)
+        self.status.setText(f"failed: {e}")
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        self.predict_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self.result is not None:
+            self.progress_bar.setFormat("done: %v / %m frames")
+
+    # -- layers ---------------------------------------------------------------------------
+    def _show(self, poses) -> None:
+        """Replace the prediction layers with ``poses`` (over the video layer's coordinates)."""
+        self._last_refresh = time.monotonic()
+        if not len(poses.frames):
+            return
+        tag = f" [{self._video_name}]"
+        data, kwargs, _ = layers.prediction_points_layer_data(poses, name="predictions" + tag)
+        self._poses_shown = poses
+        points = self._replace("points", data, kwargs, "points")
+        vec, vkw, _ = layers.edges_layer_data(
+            data, kwargs["features"], kwargs["metadata"], name="skeleton" + tag
+        )
+        self._replace("skeleton", vec, vkw, "vectors")
+        tdata, tkw, _ = layers.prediction_tracks_layer_data(
+            poses, name="tracks" + tag, tail_length=self.tail_spin.value()
+        )
+        self._replace("tracks", tdata, tkw, "tracks")
+        self._apply_threshold(points=points)
+
+    def _replace(self, key: str, data, kwargs: dict, kind: str):
+        """Update the layer in place when it exists (same index, same user settings)."""
+        old = self._layers.get(key)
+        if old is not None and old in self.viewer.layers:
+            index = self.viewer.layers.index(old)
+            self.viewer.layers.remove(old)
+        else:
+            index = None
+        layer = getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+        if index is not None:
+            self.viewer.layers.move(self.viewer.layers.index(layer), index)
+        self._layers[key] = layer
+        return layer
+
+    @property
+    def threshold(self) -> float:
+        return self.threshold_slider.value() / 100.0
+
+    def _apply_threshold(self, *_, points=None) -> None:
+        """Hide predicted points (and their skeleton edges) below the confidence threshold."""
+        self.threshold_label.setText(f"{self.threshold:.2f}")
+        points = points or self._layers.get("points")
+        if points is None or points not in self.viewer.layers or not len(points.data):
+            return
+        conf = np.asarray(points.features["confidence"], dtype=float)
+        shown = np.nan_to_num(conf, nan=0.0) >= self.threshold
+        points.shown = shown
+        edges = self._layers.get("skeleton")
+        if edges is not None and edges in self.viewer.layers:
+            vec, colors = layers.edge_vectors(
+                np.asarray(points.data)[shown],
+                points.features[shown].reset_index(drop=True),
+                *layers.pose_metadata(points.metadata),
+            )
+            edges.data = vec
+            if len(colors):
+                edges.edge_color = colors
+
+    def _apply_tail(self, value: int) -> None:
+        tracks = self._layers.get("tracks")
+        if tracks is not None and tracks in self.viewer.layers:
+            tracks.tail_length = int(value)
+
+    # -- export and validation --------------------------------------------------------------
+    def _export_dialog(self, ext: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Save predictions as {ext}", f"predictions{ext}", f"*{ext}"
+        )
+        if path:
+            self.export(path if path.endswith(ext) else path + ext)
+
+    def export(self, path) -> Path | None:
+        """Write the last predictions to ``path`` (.slp, .h5 or .csv, by extension)."""
+        from napari_leap.pose.predict import write_predictions
+
+        if self.result is None:
+            _show_error("nothing to export yet; run a prediction first.")
+            return None
+        try:
+            out = write_predictions(self.result, path)
+        except Exception as e:  # noqa: BLE001 - shown to the user, the widget stays usable
+            _show_error(str(e))
+            return None
+        self.status.setText(f"saved {out}")
+        return out
+
+    def _ground_truth(self):
+        """A person's labels for the predicted video: a pose layer over it, or the project's."""
+        from napari_leap.io.labels import labels_from_poses
+
+        if self.project_path is not None and self._video_layer is None:
+            from napari_leap.io.project import Project
+
+            labels = Project.open(self.project_path).labels
+            return labels if labels.labeled_frames else None
+        for layer in self.viewer.layers:
+            if not layers.is_pose_layer(layer) or not len(layer.data):
+                continue
+            if "status" not in layer.features:
+                continue
+            skeleton, tracks = layers.pose_metadata(layer.metadata)
+            user = layers.points_to_poses(
+                layer.data, layer.features, skeleton, tracks, statuses=("user", "corrected")
+            )
+            if len(user.frames):
+                return labels_from_poses(user, [self.result.videos[0]], predicted=False)
+        return None
+
+    def _validate(self) -> None:
+        """Per-body-part error against a person's labels on the frames both have."""
+        from napari_leap.pose.evaluate import evaluate
+
+        try:
+            gt = self._ground_truth()
+            if gt is None:
+                return
+            self.evaluation = evaluate(gt, self.result.to_labels())
+        except Exception as e:  # noqa: BLE001 - no common frames etc.: say so, keep the results
+            self.validation.setText(f"no validation: {e}")
+            return
+        self.validation.setText(self.evaluation.format_table())

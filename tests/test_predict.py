@@ -1,0 +1,329 @@
+"""Prediction: streamed outputs, labels inputs, resume after a kill, dask equals local, CLI.
+
+One small model is trained for two steps with the real trainer on a 48-frame
+lossless cut of the bundled clip (the trainer aligns the whole video, so a
+short one keeps this file fast); its poses are rough, but every property
+tested here (geometry, identities, files, resume, distribution) does not
+depend on how well it was trained. The full-clip check is benchmarks/predict.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import napari_leap
+from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels, save_labels
+from napari_leap.pose import predict as P
+
+SAMPLE = Path(napari_leap.__file__).parent / "sample_data" / "flies13"
+N_FRAMES = 48
+
+
+def short_clip(path: Path, n: int = N_FRAMES) -> Path:
+    """The first ``n`` frames of the bundled clip, losslessly (FFV1), so pixels are the clip's."""
+    import av
+
+    from napari_leap.io.video import video_source
+
+    src = video_source(SAMPLE / "clip.mp4")
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = src.shape[2], src.shape[1], "gray"
+        for i in range(n):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(src.read(i)[..., 0], format="gray")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return path
+
+
+def train_small_model(root: Path) -> tuple[Path, Path, Path]:
+    """(model folder, short video, its labels): a real model trained for two steps."""
+    from napari_leap.pose.train import train
+
+    video = short_clip(root / "clip48.mkv")
+    poses = poses_from_labels(load_labels(SAMPLE / "clip.slp"))
+    poses = poses.select(poses.frames < N_FRAMES)
+    labels_path = save_labels(
+        labels_from_poses(poses, [str(video)], predicted=False), root / "clip48.slp"
+    )
+    model_dir = root / "model"
+    train(
+        labels_path,
+        model_dir,
+        epochs=1,
+        steps_per_epoch=2,
+        box_size=128,
+        batch_size=4,
+        arch_params={"filters": 8, "max_filters": 32},
+    )
+    return model_dir, video, labels_path
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return train_small_model(tmp_path_factory.mktemp("predict"))
+
+
+@pytest.fixture(scope="module")
+def reference(small, tmp_path_factory):
+    """An uninterrupted single-process run over frames 0:24 (chunks of 8)."""
+    model_dir, video, _ = small
+    out = tmp_path_factory.mktemp("ref") / "ref.slp"
+    result = P.predict(model_dir, video, frames="0:24", out=out, batch_size=6, chunk_size=8)
+    return result, out
+
+
+def test_every_frame_has_both_animals_and_reopens(reference):
+    import sleap_io as sio
+
+    result, out = reference
+    poses = result.poses[0]
+    assert poses.points.shape == (24, 2, 13, 2)
+    assert np.array_equal(poses.frames, np.arange(24))
+    assert np.isfinite(poses.points).all() and np.isfinite(poses.scores).all()
+    labels = sio.load_slp(str(out))
+    assert len(labels.labeled_frames) == 24
+    assert [t.name for t in labels.tracks] == ["animal0", "animal1"]
+    assert all(len(lf.predicted_instances) == 2 for lf in labels.labeled_frames)
+    back = poses_from_labels(labels)
+    np.testing.assert_array_equal(back.points, poses.points)
+    np.testing.assert_allclose(back.scores, poses.scores)
+    assert not P.partial_dir(out).exists()  # chunks removed once the output is written
+    # identities from the alignment: each animal stays near its own thorax track
+    thorax = poses.skeleton.index("thorax")
+    steps = np.linalg.norm(np.diff(poses.points[:, :, thorax], axis=0), axis=-1)
+    gap = np.linalg.norm(poses.points[:, 0, thorax] - poses.points[:, 1, thorax], axis=-1)
+    assert np.median(steps) < 0.25 * np.median(gap)
+
+
+def test_streamed_slp_matches_sleap_io_writer(reference, tmp_path):
+    """The chunk-streamed frame tables read back exactly like sleap-io's own writer's."""
+    import sleap_io as sio
+
+    result, out = reference
+    theirs = tmp_path / "theirs.slp"
+    save_labels(result.to_labels(), theirs)
+    a, b = sio.load_slp(str(out)), sio.load_slp(str(theirs))
+    assert len(a.labeled_frames) == len(b.labeled_frames)
+    for la, lb in zip(a.labeled_frames, b.labeled_frames, strict=True):
+        assert la.frame_idx == lb.frame_idx
+        for ia, ib in zip(la.predicted_instances, lb.predicted_instances, strict=True):
+            assert ia.track.name == ib.track.name
+            assert ia.score == pytest.approx(ib.score, rel=1e-6)
+            np.testing.assert_array_equal(ia.numpy(scores=True), ib.numpy(scores=True))
+
+
+def test_boxes_and_mapping_are_the_alignments(small):
+    """Boxes equal Alignment.warp and points go back through Alignment.box_to_video."""
+    from napari_leap.align.alignment import align
+    from napari_leap.io.video import video_source
+
+    model_dir, video, _ = small
+    model = P.load_model(model_dir)
+    spec = model.config["alignment"]
+    src = video_source(video)
+    al = align(src, spec["n_animals"], spec["box_size"], **spec["options"])
+    job = P.VideoJob(src, np.arange(5, 9), alignment=al)
+    geo = P._Geometry.of(model)
+    affines = P._job_affines(job, geo)
+    frames = np.stack([src.read(i) for i in job.frames])
+    images, mats = P._prepare(frames, affines, geo, 1)
+    for i, f in enumerate(job.frames):
+        np.testing.assert_array_equal(images[2 * i : 2 * i + 2], al.warp(frames[i], int(f)))
+    pts = np.random.default_rng(0).uniform(0, 127, (4, 2, 13, 2))
+    fr = np.repeat(job.frames[:, None, None], 2, 1)
+    an = np.repeat(np.arange(2)[None, :, None], 4, 0)
+    np.testing.assert_allclose(P._to_video(pts, mats), al.box_to_video(pts, fr, an), atol=1e-9)
+
+
+def test_csv_is_exact_and_h5_opens(reference, tmp_path):
+    import h5py
+
+    result, _ = reference
+    csv = P.write_predictions(result, tmp_path / "p.csv")
+    frames, animals, nodes, pts, sc = P.read_csv(csv)
+    poses = result.poses[0]
+    assert animals == poses.tracks and nodes == poses.skeleton.nodes
+    np.testing.assert_array_equal(frames, poses.frames)
+    np.testing.assert_array_equal(pts, poses.points)  # repr floats: bit-exact
+    np.testing.assert_array_equal(sc, poses.scores)
+    first = csv.read_text().splitlines()[:2]
+    assert first[0] == "frame,animal,node,x,y,confidence"
+    assert first[1].startswith("0,animal0,head,")
+    h5 = P.write_predictions(result, tmp_path / "p.h5")
+    with h5py.File(h5) as f:
+        tracks = f["tracks"][:]  # (animals, 2, nodes, frames)
+        assert tracks.shape[:3] == (2, 2, 13)
+        np.testing.assert_allclose(tracks[0, :, 0, :24].T, poses.points[:, 0, 0])
+    if importlib.util.find_spec("ndx_pose") is None:
+        with pytest.raises(P.PredictError, match="ndx-pose"):
+            P.write_predictions(result, tmp_path / "p.nwb")
+    else:
+        assert P.write_predictions(result, tmp_path / "p.nwb").stat().st_size > 0
+
+
+def test_labels_input_keeps_videos_and_frames(small, tmp_path):
+    """A package's labelled frames are read from its embedded images; output lines up with it."""
+    import sleap_io as sio
+
+    model_dir, _, labels_path = small
+    labels = sio.load_slp(str(labels_path))
+    chosen = [lf for lf in labels.labeled_frames if lf.frame_idx in (3, 17, 30, 41)]
+    pkg = tmp_path / "four.pkg.slp"
+    sio.Labels(
+        labeled_frames=chosen,
+        videos=labels.videos,
+        skeletons=labels.skeletons,
+        tracks=labels.tracks,
+    ).save(str(pkg), embed="user", verbose=False)
+    out = tmp_path / "pred.slp"
+    result = P.predict(model_dir, pkg, out=out, batch_size=4, chunk_size=3)
+    assert result.poses[0].frames.tolist() == [3, 17, 30, 41]
+    back = sio.load_slp(str(out))
+    src = sio.load_slp(str(pkg))
+    assert len(back.videos) == len(src.videos) == 1
+    assert sorted(lf.frame_idx for lf in back.labeled_frames) == [3, 17, 30, 41]
+    # the output's video is the package's embedded one: same images at the same indices
+    np.testing.assert_array_equal(back.videos[0][17], src.videos[0][17])
+
+
+def test_stop_then_resume_reuses_finished_chunks(small, reference, tmp_path):
+    model_dir, video, _ = small
+    out = tmp_path / "r.slp"
+    stop = P.threading.Event()
+    seen = []
+
+    def on_event(ev):
+        if ev.phase == "predict" and ev.frames is not None:
+            seen.append(ev.frames[0])
+            if len(seen) == 2:
+                stop.set()
+
+    assert (
+        P.predict(
+            model_dir,
+            video,
+            frames="0:24",
+            out=out,
+            batch_size=6,
+            chunk_size=8,
+            progress=on_event,
+            stop=stop,
+        )
+        is None
+    )
+    kept = sorted(P.partial_dir(out).glob("*.npz"))
+    assert len(kept) == 2 and not out.exists()
+    result = P.predict(model_dir, video, frames="0:24", out=out, batch_size=6, chunk_size=8)
+    assert (result.reused_chunks, result.computed_chunks) == (2, 1)
+    np.testing.assert_array_equal(result.poses[0].points, reference[0].poses[0].points)
+    # another frame range is another request: nothing is reused
+    other = P.predict(model_dir, video, frames="0:16", out=tmp_path / "o.slp", chunk_size=8)
+    assert other.reused_chunks == 0
+
+
+def _cli(*args, **kw):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "napari_leap.cli", "predict", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kw,
+    )
+
+
+def test_killed_prediction_resumes_without_redoing_chunks(small, reference, tmp_path):
+    """SIGKILL mid-video, run the same command again: finished chunks are kept and reused."""
+    model_dir, video, _ = small
+    out = tmp_path / "k.slp"
+    args = (
+        model_dir,
+        video,
+        "--out",
+        out,
+        "--frames",
+        "0:24",
+        "--batch-size",
+        "2",
+        "--chunk-size",
+        "4",
+    )
+    proc = _cli(*args)
+    partial = P.partial_dir(out)
+    deadline = time.monotonic() + 120
+    while len(list(partial.glob("*.npz"))) < 2:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = {p.name: p.stat().st_mtime_ns for p in partial.glob("*.npz")}
+    assert 2 <= len(kept) < 6 and not out.exists()
+    proc = _cli(*args)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert f"{6 - len(kept)} chunks computed, {len(kept)} resumed" in stdout
+    got = poses_from_labels(load_labels(out))
+    np.testing.assert_array_equal(got.points, reference[0].poses[0].points)
+    np.testing.assert_allclose(got.scores, reference[0].poses[0].scores)
+
+
+def test_distributed_run_equals_local_run(small, reference, tmp_path):
+    """Two dask worker processes compute the chunks; the points are the local run's, bit for bit."""
+    from distributed import Client, LocalCluster
+
+    model_dir, video, _ = small
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        result = P.predict(
+            model_dir,
+            video,
+            frames="0:24",
+            out=tmp_path / "d.slp",
+            batch_size=6,
+            chunk_size=8,
+            client=client,
+        )
+        workers = set(client.run(os.getpid).values())
+    assert len(workers) == 2 and os.getpid() not in workers
+    assert result.computed_chunks == 3
+    ref = reference[0].poses[0]
+    np.testing.assert_array_equal(result.poses[0].frames, ref.frames)
+    np.testing.assert_array_equal(result.poses[0].points, ref.points)
+    np.testing.assert_array_equal(result.poses[0].scores, ref.scores)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{model}/nope", "{video}"], "does not exist"),
+        (["{video}", "{video}"], "is a file; give the trained model's folder"),
+        (["{model}", "{video}", "--frames", "40:90"], "out of range"),
+        (["{model}", "{video}", "--frames", "x"], "frame range"),
+        (["{model}", "{video}", "--batch-size", "0"], "at least 1"),
+    ],
+)
+def test_cli_user_errors_are_one_line(small, tmp_path, args, message):
+    model_dir, video, _ = small
+    args = [a.format(model=model_dir, video=video) for a in args]
+    proc = _cli(*args, "--out", tmp_path / "x.slp")
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], stderr
