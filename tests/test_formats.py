@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import sleap_io as sio
 import yaml
-from conftest import CLIP, CLIP_LABELS, LEAP_MAT
 
+from conftest import CLIP, CLIP_LABELS, LEAP_MAT
 from napari_leap.errors import LeapError
 from napari_leap.io import formats
 from napari_leap.io.labels import load_labels, poses_from_labels, save_labels
