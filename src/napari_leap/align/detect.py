@@ -89,9 +89,26 @@ def estimate_background(
     if method == "none" or n < 3:
         return np.full(frames.shape[1:], np.uint8(np.median(frames[:, ::4, ::4])))
     k = max(1, int(round(0.12 * (n - 1))))
-    if polarity == "light":
-        return np.partition(frames, k, axis=0)[k].copy()
-    return np.partition(frames, n - 1 - k, axis=0)[n - 1 - k].copy()
+    return kth_smallest(frames, k) if polarity == "light" else kth_largest(frames, k)
+
+
+def kth_smallest(frames, k: int) -> np.ndarray:
+    """Per pixel, the ``k``-th smallest (0-based) of the frames: a min/max insertion
+    network over ``k + 1`` running images (fast and cache-friendly for small ``k``)."""
+    it = iter(frames)
+    first = np.array(next(it))
+    best = [np.full_like(first, 255) for _ in range(k + 1)]  # sorted, smallest first
+    for x in (first, *it):
+        x = np.asarray(x)
+        for j in range(k + 1):
+            lo = np.minimum(best[j], x)
+            x = np.maximum(best[j], x)
+            best[j] = lo
+    return best[k]
+
+
+def kth_largest(frames, k: int) -> np.ndarray:
+    return 255 - kth_smallest((255 - np.asarray(f) for f in frames), k)
 
 
 def contrast(gray: np.ndarray, background: np.ndarray, polarity: str) -> np.ndarray:
@@ -198,13 +215,22 @@ class Detector:
             self.background, self._small_size, interpolation=cv2.INTER_LINEAR
         )
         self._kernel = np.ones((3, 3), np.uint8)
+        self._own_kernel = cv2.getStructuringElement(
+            cv2.MORPH_ELLIPSE, (2 * self.scale + 1, 2 * self.scale + 1)
+        )
 
     # -- one frame ---------------------------------------------------------------------------
     def contrast(self, gray: np.ndarray) -> np.ndarray:
         return contrast(gray, self.background, self.polarity)
 
     def candidates(self, gray: np.ndarray) -> list[Blob]:
-        """Every blob larger than ``min_area``, refined at full resolution."""
+        """Every blob larger than ``min_area``, refined at full resolution.
+
+        Blobs are outlined on the downscaled contrast (external contours: much
+        cheaper than labelling), then each is thresholded again at full
+        resolution inside its own window, limited to its (dilated) outline so a
+        neighbour in the window is left out.
+        """
         import cv2
 
         s = self.scale
@@ -213,35 +239,68 @@ class Detector:
         )
         c_small = contrast(small, self._bg_small, self.polarity)
         _, mask = cv2.threshold(c_small, self.threshold, 1, cv2.THRESH_BINARY)
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         min_small = max(2.0, self.min_area / (s * s))
         blobs = []
         h, w = gray.shape
-        for j in range(1, n):
-            x0, y0, bw, bh, area = stats[j]
-            if area < min_small:
+        pad = s + 1
+        for cnt in contours:
+            # pixel count of the outlined region, about: polygon area + half its perimeter + 1
+            if cv2.contourArea(cnt) + 0.5 * cv2.arcLength(cnt, True) + 1 < min_small:
                 continue
-            pad = 2
-            X0, Y0 = max((x0 - pad) * s, 0), max((y0 - pad) * s, 0)
-            X1, Y1 = min((x0 + bw + pad) * s, w), min((y0 + bh + pad) * s, h)
+            x0, y0, bw, bh = cv2.boundingRect(cnt)
+            X0, Y0 = max(x0 * s - pad, 0), max(y0 * s - pad, 0)
+            X1, Y1 = min((x0 + bw) * s + pad, w), min((y0 + bh) * s + pad, h)
             roi = contrast(gray[Y0:Y1, X0:X1], self.background[Y0:Y1, X0:X1], self.polarity)
-            # keep only the pixels of this low-resolution blob (not a neighbour in the window)
-            own_small = labels[Y0 // s : (Y1 + s - 1) // s, X0 // s : (X1 + s - 1) // s] == j
-            own_small = cv2.dilate(own_small.astype(np.uint8), self._kernel)
             own = np.zeros((Y1 - Y0, X1 - X0), np.uint8)
-            up = np.repeat(np.repeat(own_small, s, 0), s, 1) if s > 1 else own_small
-            up = up[: Y1 - Y0, : X1 - X0]
-            own[: up.shape[0], : up.shape[1]] = up
-            fg = (roi > self.threshold) & own.astype(bool)
-            fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, self._kernel)
-            ys, xs = np.nonzero(fg)
-            if len(xs) < self.min_area:
-                continue
-            blob = _blob_from_pixels(xs + X0, ys + Y0, roi[ys, xs], core=self.core_threshold)
+            pts = cnt * s + ((s - 1) // 2 - np.array([X0, Y0]))
+            cv2.drawContours(own, [pts.astype(np.int32)], -1, 1, thickness=-1)
+            if s > 1:
+                own = cv2.dilate(own, self._own_kernel)
+            fg = cv2.threshold(roi, self.threshold, 1, cv2.THRESH_BINARY)[1] & own
+            fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._kernel)
+            blob = self._blob_from_mask(fg, roi, X0, Y0)
             if blob is not None:
                 blob._roi = (X0, Y0, roi, fg)  # kept for splitting merged animals
                 blobs.append(blob)
         return blobs
+
+    def _blob_from_mask(self, fg, roi, X0, Y0) -> Blob | None:
+        """:func:`_blob_from_pixels` from image moments (all in OpenCV, no pixel lists)."""
+        import cv2
+
+        m = cv2.moments(fg, True)
+        n = m["m00"]
+        if n < max(5, self.min_area):
+            return None
+        cx, cy = m["m10"] / n, m["m01"] / n
+        sxx, syy, sxy = m["mu20"] / n, m["mu02"] / n, m["mu11"] / n
+        axis = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+        common = np.sqrt(((sxx - syy) / 2) ** 2 + sxy**2)
+        lam1 = (sxx + syy) / 2 + common
+        lam2 = max((sxx + syy) / 2 - common, 0.0)
+        if self.core_threshold is not None:
+            core = cv2.threshold(roi, self.core_threshold, 1, cv2.THRESH_BINARY)[1] & fg
+            mc = cv2.moments(core, True)
+            if mc["m00"] >= max(5, 0.2 * n):
+                axis = 0.5 * np.arctan2(2 * mc["mu11"], mc["mu20"] - mc["mu02"])
+        mw = cv2.moments(roi * fg, False)
+        ux, uy = np.cos(axis), np.sin(axis)
+        if mw["m00"] > 0:
+            wx, wy = mw["m10"] / mw["m00"], mw["m01"] / mw["m00"]
+            cue = ((wx - cx) * ux + (wy - cy) * uy) / max(np.sqrt(lam1), 1e-6)
+        else:
+            cue = 0.0
+        if axis <= -np.pi / 2:
+            axis += np.pi
+        return Blob(
+            np.array([cx + X0, cy + Y0]),
+            float(axis),
+            float(cue),
+            float(n),
+            float(np.sqrt(lam1)),
+            float(np.sqrt(lam2)),
+        )
 
     def detect(self, gray: np.ndarray, previous: np.ndarray | None = None) -> list[Blob]:
         """Up to ``n_animals`` blobs; touching animals split (and marked ``merged``).
