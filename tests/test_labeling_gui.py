@@ -177,3 +177,43 @@ def test_shortcuts_listed():
     for needed in ("Tab / Shift+Tab", "V", "Delete / Backspace", "Right / Left",
                    "Shift+Right / Shift+Left", "S / Shift+S"):
         assert needed in keys
+
+
+def test_label_on_aligned_boxes(make_napari_viewer, project):
+    from napari_leap.align.alignment import Alignment
+    from napari_leap.io.video import open_video
+
+    truth = poses_from_labels(load_labels(CLIP_LABELS))
+    d = truth.points[:, :, 0] - truth.points[:, :, 1]  # thorax -> head
+    alignment = Alignment(truth.points[:, :, 1], np.arctan2(d[..., 1], d[..., 0]), box_size=160,
+                          video=open_video(CLIP))
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((4, 4)), name="alignment holder", metadata={"alignment": alignment})
+    widget = LabelingWidget(viewer)
+    widget.open_project(project.root)
+    assert widget.box_check.isEnabled()
+    widget.go_to(FRAME)
+    widget.set_animal(1)
+    widget.box_check.setChecked(True)
+    box_layer = widget._box_layer
+    assert box_layer.data.shape == (1500, 160, 160)
+    layer = widget.layer
+    # click the male's head where the box shows it: straight above the box centre
+    head_box = alignment.video_to_box(truth.points[FRAME, 1, 0], FRAME, 1)
+    assert head_box[1] < 79.5 and abs(head_box[0] - 79.5) < 1e-6
+    widget.set_current_node(0, animal=1)
+    click(layer, (FRAME, head_box[1], head_box[0]))
+    idx = widget.point_index(FRAME, 1, 0)
+    np.testing.assert_allclose(layer.data[idx, [2, 1]], truth.points[FRAME, 1, 0], atol=1e-6)
+    # a point placed anywhere on the box lands at box_to_video of that spot
+    spot = np.array([30.0, 120.0])
+    click(layer, (FRAME, spot[1], spot[0]))
+    idx = widget.point_index(FRAME, 1, 1)
+    np.testing.assert_allclose(layer.data[idx, [2, 1]], alignment.box_to_video(spot, FRAME, 1),
+                               atol=1e-6)
+    # the next frame gets its own box transform
+    widget.go_to(FRAME + 50)
+    np.testing.assert_allclose(layer.affine.affine_matrix,
+                               layers.box_affine(alignment, FRAME + 50, 1), atol=1e-9)
+    widget.box_check.setChecked(False)
+    assert np.allclose(layer.affine.affine_matrix, np.eye(4))
