@@ -137,7 +137,7 @@ def test_boxes_and_mapping_are_the_alignments(small):
     geo = P._Geometry.of(model)
     affines = P._job_affines(job, geo)
     frames = np.stack([src.read(i) for i in job.frames])
-    images, mats = P._prepare(frames, affines, geo, 1)
+    images, mats = P._prepare(frames, len(frames), affines, geo, 1)
     for i, f in enumerate(job.frames):
         np.testing.assert_array_equal(images[2 * i : 2 * i + 2], al.warp(frames[i], int(f)))
     pts = np.random.default_rng(0).uniform(0, 127, (4, 2, 13, 2))

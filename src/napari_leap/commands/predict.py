@@ -46,9 +46,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--chunk-size",
         type=int,
-        default=256,
+        default=128,
         metavar="N",
-        help="frames per checkpointed chunk and per cluster task (default 256)",
+        help="frames per checkpointed chunk and per cluster task (default 128)",
     )
     parser.add_argument("--device", help="torch device, e.g. cuda:1 or cpu (default: GPU if any)")
     parser.add_argument(

@@ -35,7 +35,7 @@ from napari_leap.errors import LeapError
 from napari_leap.io.video import FrameSource
 
 #: frames per chunk: the unit of checkpointing, of decode-ahead and of distributed work
-CHUNK_SIZE = 256
+CHUNK_SIZE = 128
 LABELS_SUFFIXES = {".slp", ".mat", ".nwb", ".json"}
 OUTPUT_FORMATS = {"slp": ".slp", "h5": ".h5", "csv": ".csv", "nwb": ".nwb"}
 
@@ -382,52 +382,61 @@ class _Geometry:
 
 # -- frames -> model inputs (runs on decoder threads) ------------------------------------
 def _prepare(
-    frames: np.ndarray, affines: np.ndarray | None, geo: _Geometry, channels: int
+    frames: Iterable[np.ndarray],
+    n: int,
+    affines: np.ndarray | None,
+    geo: _Geometry,
+    channels: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs ``(n * A, H, W, C)`` uint8 and their 2x3 video->input affines ``(n, A, 2, 3)``.
 
-    Boxes are warped with bilinear interpolation and a black border, exactly as
-    :meth:`Alignment.warp` cuts them for training; an unaligned model takes
-    whole frames (it scales them itself by its ``input_scale``).
+    ``frames`` is consumed one frame at a time, so only boxes are kept, never a
+    batch of full frames. Boxes are warped with bilinear interpolation and a
+    black border, exactly as :meth:`Alignment.warp` cuts them for training; an
+    unaligned model takes whole frames (it scales them itself by its ``input_scale``).
     """
     import cv2
 
-    n = len(frames)
     h, w = geo.input_hw
     out = np.zeros((n, geo.n_animals, h, w, channels), dtype=np.uint8)
-    if geo.aligned:
-        for i in range(n):
-            for a in range(geo.n_animals):
-                m = affines[i, a]
-                if not np.isfinite(m).all():
-                    continue
+    for i, frame in enumerate(frames):
+        frame = _match_channels(frame, channels)
+        if not geo.aligned:
+            if frame.shape[:2] != (h, w):
+                raise PredictError(
+                    f"the frames are {frame.shape[1]}x{frame.shape[0]} px but the model was "
+                    f"trained on {w}x{h} px frames; use a model trained on videos of this size."
+                )
+            out[i, 0] = frame
+            continue
+        for a in range(geo.n_animals):
+            m = affines[i, a]
+            if np.isfinite(m).all():
                 warped = cv2.warpAffine(
-                    frames[i],
+                    frame,
                     m,
                     (w, h),
                     flags=cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_CONSTANT,
                     borderValue=0,
                 )
-                out[i, a] = (
-                    warped.reshape(h, w, -1)[..., :channels]
-                    if warped.ndim == 3
-                    else warped[..., None]
-                )
+                out[i, a] = warped.reshape(h, w, channels)
+    if geo.aligned:
         mats = affines
     else:
-        if frames.shape[1:3] != (h, w):
-            raise PredictError(
-                f"the frames are {frames.shape[2]}x{frames.shape[1]} px but the model was trained "
-                f"on {w}x{h} px frames; use a model trained on videos of this size."
-            )
-        out[:, 0] = frames[..., :channels]
         mats = np.broadcast_to(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (n, 1, 2, 3))
-    if out.shape[-1] != channels:
-        raise PredictError(
-            f"the model wants {channels}-channel images but the video has {out.shape[-1]}."
-        )
     return out.reshape(n * geo.n_animals, h, w, channels), np.asarray(mats, dtype=np.float64)
+
+
+def _match_channels(frame: np.ndarray, channels: int) -> np.ndarray:
+    """Grey frames for a grey model (RGB averaged, as the trainer does), RGB for a colour one."""
+    if frame.ndim == 2:
+        frame = frame[..., None]
+    if frame.shape[2] == channels:
+        return frame
+    if channels == 1:
+        return frame.mean(axis=2, keepdims=True).astype(np.uint8)
+    return np.repeat(frame[..., :1], channels, axis=2)
 
 
 def _to_video(points: np.ndarray, mats: np.ndarray) -> np.ndarray:
@@ -451,9 +460,8 @@ def _chunk_batches(
     """Decode ``frames`` in order (one sequential decoder) and yield prepared batches."""
     for s in range(0, len(frames), batch_frames):
         idx = frames[s : s + batch_frames]
-        imgs = np.stack([source.read(int(i)) for i in idx])
         aff = None if affines is None else affines[s : s + batch_frames]
-        images, mats = _prepare(imgs, aff, geo, channels)
+        images, mats = _prepare((source.read(int(i)) for i in idx), len(idx), aff, geo, channels)
         yield idx, images, mats
 
 
