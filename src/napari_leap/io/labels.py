@@ -84,6 +84,10 @@ def save_labels(labels, path: str | Path, format: str | None = None, **kwargs) -
             sio.save_file(labels, str(named), format=fmt, verbose=False, **kwargs) if fmt == "slp" \
                 else sio.save_file(labels, str(named), format=fmt, **kwargs)
             named.replace(tmp)
+        except (ValueError, IndexError, KeyError) as e:  # sleap-io refusing this content
+            raise LabelsError(
+                f"{path.name} cannot be written as {fmt} ({e}); save as .slp, which holds any labels."
+            ) from None
         finally:
             named.unlink(missing_ok=True)
     return path
@@ -119,7 +123,9 @@ def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = T
     A frame with both a person's instance and a prediction for the same track
     keeps the person's (what a proofreader meant).
     """
-    video_obj = labels.videos[video] if isinstance(video, int) else video
+    if isinstance(video, int) and not 0 <= video < max(len(labels.videos), 1):
+        raise LabelsError(f"the labels have {len(labels.videos)} video(s); there is no video {video}.")
+    video_obj = (labels.videos[video] if labels.videos else None) if isinstance(video, int) else video
     skeleton = labels.skeletons[0]
     node_names = list(skeleton.node_names)
     frames = sorted(
@@ -206,7 +212,7 @@ def labels_from_poses(poses: Poses | list[Poses], videos, *, predicted: bool, la
         labels = sio.Labels(skeletons=[skeleton.to_sleap()])
     sk = labels.skeletons[0]
     track_by_name = {t.name: t for t in labels.tracks}
-    for p, video in zip(poses_list, videos):
+    for p, video in zip(poses_list, videos, strict=True):
         if isinstance(video, (str, Path)):
             video = sio.Video(filename=str(video), open_backend=False)
         if video not in labels.videos:
