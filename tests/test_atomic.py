@@ -53,7 +53,10 @@ def tiny_tmpfs(folder: Path, size: str = "64k"):
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     old=st.binary(max_size=2048),
@@ -71,7 +74,10 @@ def test_any_content_round_trips_and_nothing_is_left_behind(tmp_path, old, new, 
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(text=st.text(max_size=500))
 def test_text_is_written_as_utf8(tmp_path, text):
@@ -81,7 +87,10 @@ def test_text_is_written_as_utf8(tmp_path, text):
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     old=st.binary(min_size=1, max_size=512),
