@@ -98,6 +98,11 @@ class PyAVSource(FrameSource):
             if not container.streams.video:
                 raise VideoError(f"{self.path.name} holds no video stream.")
             stream = container.streams.video[0]
+            if stream.codec_context is None:  # demuxed, but FFmpeg has no decoder for it
+                raise VideoError(
+                    f"{self.path.name} uses a video codec FFmpeg cannot decode; re-encode it, "
+                    "e.g. `ffmpeg -i in.avi -c:v libx264 -crf 15 out.mp4`."
+                )
             self.codec = stream.codec_context.name
             self.fps = float(stream.average_rate) if stream.average_rate else float("nan")
             pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0]
