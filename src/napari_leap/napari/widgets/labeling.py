@@ -35,12 +35,12 @@ from qtpy.QtWidgets import (
 from napari_leap.napari import layers
 
 SHORTCUTS = [
-    ("click", "place the current body part, then go on to the next one not yet placed (a click on a placed point, once its part is placed, makes that part current)"),
+    ("click", "place the current body part; moves on to the next one not yet placed"),
     ("drag a point", "move it (a predicted point becomes corrected)"),
     ("Tab / Shift+Tab", "next / previous body part"),
     ("A", "next animal"),
     ("V", "current body part is not visible (skip it)"),
-    ("Delete / Backspace", "delete the selected point, else the current body part's point"),
+    ("Delete / Backspace", "delete the selected (else the current) body part's point"),
     ("Ctrl+Z", "undo the last edit"),
     ("Right / Left", "next / previous frame"),
     ("Shift+Right / Shift+Left", "next / previous labelled frame"),
@@ -124,6 +124,7 @@ class LabelingWidget(QWidget):
         root.addLayout(where)
 
         self.node_list = QListWidget()
+        self.node_list.setMinimumHeight(150)
         self.node_list.itemClicked.connect(lambda item: self.set_current_node(self.node_list.row(item)))
         root.addWidget(self.node_list, 2)
 
@@ -181,15 +182,24 @@ class LabelingWidget(QWidget):
         self.frame_list = QListWidget()
         self.frame_list.itemClicked.connect(
             lambda item: self.go_to(int(item.data(Qt.UserRole))))
+        self.frame_list.setMinimumHeight(80)
         box.addWidget(self.count_label)
         box.addWidget(self.frame_list)
-        root.addWidget(frames, 2)
+        root.addWidget(frames, 1)
 
-        keys = QLabel("<small>" + "<br>".join(f"<b>{k}</b>: {v}" for k, v in SHORTCUTS) + "</small>")
-        keys.setWordWrap(True)
-        help_box = QGroupBox("Shortcuts")
-        QVBoxLayout(help_box).addWidget(keys)
-        root.addWidget(help_box)
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in SHORTCUTS)
+        self.keys = QLabel(f"<small><table cellspacing='0' cellpadding='1'>{rows}</table></small>")
+        self.keys.setWordWrap(True)
+        self.keys_button = QPushButton("Shortcuts ▾")
+        self.keys_button.setCheckable(True)
+        self.keys_button.setChecked(True)
+        self.keys_button.toggled.connect(self._toggle_keys)
+        root.addWidget(self.keys_button)
+        root.addWidget(self.keys)
+
+    def _toggle_keys(self, on: bool) -> None:
+        self.keys.setVisible(on)
+        self.keys_button.setText("Shortcuts ▾" if on else "Shortcuts ▸")
 
     # -- the labels --------------------------------------------------------------------------
     @property
@@ -333,6 +343,8 @@ class LabelingWidget(QWidget):
             user, pred, name=f"{project.name or project.root.name} labels", video=path,
             tracked=bool(project.settings.get("tracked", len(tracks) > 1)))
         layer = self.viewer.add_points(data, ndim=3, **kwargs)
+        if self.viewer.dims.ndim == 3:
+            self.viewer.dims.axis_labels = ("frame", "y", "x")
         self.suggestions = sorted(int(f) for f in
                                   project.settings.get("suggestions", {}).get(str(video_index), []))
         invisible = project.settings.get("not_visible", {}).get(str(video_index), [])
@@ -340,6 +352,8 @@ class LabelingWidget(QWidget):
         if models and self.model_dir is None:
             self.set_model(models[-1])
         self.attach(layer, image)
+        if project.labels_path.exists():
+            self.last_saved = project.labels_path.stat().st_mtime
         self.invisible = {tuple(int(v) for v in t) for t in invisible}
         self._after_change()
         self.status.setText(f"project {project.root}")
