@@ -421,3 +421,19 @@ def test_save_load_write_boxes_and_cli(tmp_path):
     args = parser.parse_args([str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "x")])
     with pytest.raises(LeapError, match="does not exist"):
         cmd.run(args)
+
+
+def test_open_video_array_and_top_level_call(tmp_path):
+    import napari_leap
+    import napari_leap.align.alignment  # noqa: F401 - the package attribute is now the module
+    from napari_leap.io.video import open_video
+
+    frames, centers, heads = make_video([circle_track(100, 80, 40, 0.05)], 24)
+    video = write_video(tmp_path / "one.mp4", frames)
+    arr = open_video(video)
+    by_path = align(video, 1, 48)
+    by_array = napari_leap.align(arr, 1, 48)  # the package is callable: the documented entry
+    np.testing.assert_array_equal(by_array.centers, by_path.centers)
+    assert by_array.video_path == by_path.video_path  # the frame source was found in the graph
+    grey_layer = napari_leap.align(arr[..., 0], 1, 48)  # what a napari layer of a grey video holds
+    np.testing.assert_array_equal(grey_layer.centers, by_path.centers)

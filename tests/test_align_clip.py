@@ -103,3 +103,20 @@ def test_labels_check_agrees_on_the_real_clip(clip_alignment):
         clip_alignment, f, np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
     )
     assert report["checked"] == len(rows) and report["disagreed"] == 0 and report["changed"] == 0
+
+
+def test_labels_as_poses_correct_a_deliberately_flipped_run(clip_alignment):
+    import copy
+
+    from napari_leap.align.alignment import correct_with_poses
+    from napari_leap.io.labels import load_labels, poses_from_labels
+
+    poses = poses_from_labels(load_labels(CLIP_LABELS)).select(slice(0, 1500, 150))
+    al = copy.deepcopy(clip_alignment)
+    al.flip(620, 0)  # a person's mistake: a whole run turned backwards
+    _, pts = clip_labels()
+    assert np.mean(clip_figures(al, pts)[0] > 90) > 0.1
+    report = correct_with_poses(al, poses, front="head", back="thorax")
+    assert report["disagreed"] > 0
+    herr, _, _ = clip_figures(al, pts)
+    assert np.mean(herr > 90) <= 0.01 and np.median(herr) <= 5

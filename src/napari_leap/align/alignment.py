@@ -845,6 +845,12 @@ def correct_headings(alignment: Alignment, frames, front, back, resmooth: bool =
         cue_state = (ev[informative] < 0).astype(int)
         if np.mean(cue_state != want[informative]) > 0.5:
             alignment.options["cue_sign"] = -float(alignment.options.get("cue_sign", 1.0))
+    for f, a in zip(frames, animal, strict=True):
+        # labels win over earlier hand flips on the same run of frames
+        start, stop = alignment.run_of(int(f), int(a))
+        pins = alignment.pins.get(int(a), {})
+        for p in [p for p in pins if start <= p < stop]:
+            del pins[p]
     for f, a, s in zip(frames, animal, want, strict=True):
         alignment.pins.setdefault(int(a), {})[int(f)] = int(s)
     if resmooth:
@@ -861,6 +867,38 @@ def correct_headings(alignment: Alignment, frames, front, back, resmooth: bool =
         "changed": changed,
         "cue_sign": float(alignment.options.get("cue_sign", 1.0)),
     }
+
+
+def correct_with_poses(
+    alignment: Alignment, poses, front="head", back="thorax", resmooth: bool = True
+) -> dict:
+    """:func:`correct_headings` from labelled poses (:class:`napari_leap.io.labels.Poses`).
+
+    ``front`` and ``back``: two body parts along the body (names or indices), by
+    default head and thorax; every labelled animal with both placed is used.
+    """
+    nodes = list(poses.skeleton.nodes)
+
+    def index(node):
+        if isinstance(node, (int, np.integer)):
+            return int(node)
+        if node not in nodes:
+            raise LeapError(
+                f"body part {node!r} is not in the skeleton ({', '.join(nodes)}); choose two "
+                "parts along the body, e.g. front='head', back='thorax'."
+            )
+        return nodes.index(node)
+
+    f, b = index(front), index(back)
+    pts = np.asarray(poses.points, float)  # (N, A, K, 2)
+    frames = np.repeat(np.asarray(poses.frames, int), pts.shape[1])
+    return correct_headings(
+        alignment,
+        frames,
+        pts[:, :, f].reshape(-1, 2),
+        pts[:, :, b].reshape(-1, 2),
+        resmooth=resmooth,
+    )
 
 
 # -- writing boxes ------------------------------------------------------------------------------
