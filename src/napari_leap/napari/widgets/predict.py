@@ -45,6 +45,13 @@ def _show_error(message: str) -> None:
     show_error(message)
 
 
+class _Failed:
+    """What the worker returns instead of raising, so errors never escape the event loop."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
 class PredictWidget(QWidget):
     """Choose a model and a video (or a project), predict, inspect and export the poses."""
 
@@ -243,17 +250,23 @@ class PredictWidget(QWidget):
         def work():
             from napari_leap.pose.predict import load_model
 
-            model = load_model(model_dir)
-            self._skeleton = model.skeleton
-            result = yield from iter_predict(
-                model, inputs, frames=frames, batch_size=self.batch_spin.value(), stop=self._stop
-            )
+            try:
+                model = load_model(model_dir)
+                self._skeleton = model.skeleton
+                result = yield from iter_predict(
+                    model,
+                    inputs,
+                    frames=frames,
+                    batch_size=self.batch_spin.value(),
+                    stop=self._stop,
+                )
+            except Exception as e:  # noqa: BLE001 - reported on the main thread, never raised
+                return _Failed(e)
             return result
 
         self._worker = thread_worker(work, start_thread=False)()
         self._worker.yielded.connect(self._on_event)
         self._worker.returned.connect(self._on_done)
-        self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._on_finished)
         self.predict_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -291,6 +304,9 @@ class PredictWidget(QWidget):
         return Poses(f[order], p[order], s[order], tracks, self._skeleton)
 
     def _on_done(self, result) -> None:
+        if isinstance(result, _Failed):
+            self._on_error(result.error)
+            return
         if result is None:  # cancelled: keep what streamed in
             self.status.setText(
                 f"cancelled; {sum(len(c[0]) for c in self._chunks)} frames kept on screen"
@@ -306,9 +322,12 @@ class PredictWidget(QWidget):
         self.status.setText(f"{n} frames predicted in {len(result.poses)} video(s)")
         self._validate()
 
-    def _on_error(self, e) -> None:
-        _show_error(str(e) if str(e) else type(e).__name__)
-        self.status.setText(f"failed: {e}")
+    def _on_error(self, e: Exception) -> None:
+        from napari_leap.errors import is_user_error
+
+        message = str(e) if is_user_error(e) else f"prediction failed ({type(e).__name__}: {e})"
+        _show_error(message)
+        self.status.setText(message)
 
     def _on_finished(self) -> None:
         self._worker = None

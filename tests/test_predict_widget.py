@@ -1,0 +1,79 @@
+"""The Predict dock widget in a real viewer: layers stream in, threshold, tails, export, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_leap.io.labels import load_labels, poses_from_labels
+from napari_leap.io.video import open_video
+from napari_leap.napari import layers
+from napari_leap.pose import predict as P
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    from test_predict import train_small_model
+
+    return train_small_model(tmp_path_factory.mktemp("predict_widget"))
+
+
+def test_widget_predicts_shows_and_exports(make_napari_viewer, qtbot, small, tmp_path, monkeypatch):
+    from napari_leap.napari.widgets import predict as widget_module
+    from napari_leap.napari.widgets.predict import PredictWidget
+
+    errors = []
+    monkeypatch.setattr(widget_module, "_show_error", errors.append)
+    model_dir, video, labels_path = small
+    viewer = make_napari_viewer()
+    data, kwargs, _ = layers.video_layer_data(open_video(video), path=video)
+    viewer.add_image(data, **kwargs)
+    user = poses_from_labels(load_labels(labels_path))
+    pdata, pkw, _ = layers.points_layer_data(user, name="labels", video=video)
+    viewer.add_points(pdata, **pkw)
+
+    w = PredictWidget(viewer)
+    assert w.source_combo.currentText() == kwargs["name"]
+    w.model_edit.setText(str(model_dir))
+    w.start_spin.setValue(0)
+    w.stop_spin.setValue(16)
+    w.batch_spin.setValue(8)
+    events = []
+    w.start()
+    w._worker.yielded.connect(events.append)
+    qtbot.waitUntil(lambda: not w.running, timeout=180_000)
+    assert not errors
+    assert w.result is not None and len(w.result.poses[0].frames) == 16
+    assert any(e.phase == "predict" and np.isfinite(e.fps) for e in events)
+    assert "done" in w.progress_bar.format()
+
+    tag = f" [{kwargs['name']}]"
+    points = viewer.layers["predictions" + tag]
+    assert len(points.data) == 16 * 2 * 13
+    assert {"animal", "node", "confidence"} <= set(points.features.columns)
+    np.testing.assert_array_equal(np.unique(points.data[:, 0]), np.arange(16))
+    tracks = viewer.layers["tracks" + tag]
+    assert len(np.unique(tracks.data[:, 0])) == 2 * 13  # one track per animal and body part
+    assert viewer.layers["skeleton" + tag].data.shape[1:] == (2, 3)
+
+    conf = np.asarray(points.features["confidence"])
+    for value in (0, int(round(float(np.median(conf)) * 100))):
+        w.threshold_slider.setValue(value)
+        np.testing.assert_array_equal(points.shown, conf >= w.threshold)
+    w.tail_spin.setValue(7)
+    assert tracks.tail_length == 7
+
+    out = w.export(tmp_path / "w.csv")
+    frames, animals, nodes, pts, _ = P.read_csv(out)
+    np.testing.assert_array_equal(frames, np.arange(16))
+    np.testing.assert_array_equal(pts, w.result.poses[0].points)
+    assert w.evaluation is not None and "thorax" in w.validation.text()
+
+    # a bad model folder: one notification, the widget stays usable
+    w.model_edit.setText(str(tmp_path / "missing"))
+    w.start()
+    qtbot.waitUntil(lambda: not w.running, timeout=60_000)
+    assert len(errors) == 1 and "does not exist" in errors[0]
+    assert w.predict_button.isEnabled()
