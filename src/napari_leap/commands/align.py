@@ -67,16 +67,16 @@ def _bar(quiet: bool):
 
     state = {"bar": None, "stage": None}
 
+    names = {"align": "aligning", "boxes": "writing boxes"}
+
     def update(event):
+        if event.stage not in names:  # background sampling is short; "done" ends a stage
+            return
         if event.stage != state["stage"]:
             if state["bar"] is not None:
                 state["bar"].close()
             state["stage"] = event.stage
-            state["bar"] = tqdm(
-                total=event.total,
-                desc=event.stage,
-                unit="frame" if event.stage in ("align", "boxes") else "step",
-            )
+            state["bar"] = tqdm(total=event.total, desc=names[event.stage], unit="frame")
         bar = state["bar"]
         bar.total = event.total
         bar.n = event.done
