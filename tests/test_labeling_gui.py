@@ -110,7 +110,7 @@ def test_click_every_node_drag_save_reopen(make_napari_viewer, project):
 
     # Tab chooses the body part; V marks it not visible; undo brings back a deleted point
     widget.set_current_node(0, animal=1)
-    layer.keymap["Tab"](layer) if "Tab" in layer.keymap else widget.cycle_node(1)
+    widget.cycle_node(1)
     assert widget.current_node == 1
     widget.delete_point(idx)
     assert widget.point_index(FRAME, 0, head) is None
@@ -217,3 +217,35 @@ def test_label_on_aligned_boxes(make_napari_viewer, project):
                                layers.box_affine(alignment, FRAME + 50, 1), atol=1e-9)
     widget.box_check.setChecked(False)
     assert np.allclose(layer.affine.affine_matrix, np.eye(4))
+
+
+def test_keys_on_the_canvas_and_nothing_lost_on_close(make_napari_viewer, project, qtbot):
+    from qtpy.QtCore import Qt
+
+    viewer = make_napari_viewer(show=True)
+    widget = LabelingWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.open_project(project.root)
+    layer = widget.layer
+    widget.go_to(FRAME)
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key_Tab)
+    assert widget.current_node == 1
+    qtbot.keyClick(canvas, Qt.Key_Backtab, Qt.ShiftModifier)
+    assert widget.current_node == 0
+    qtbot.keyClick(canvas, Qt.Key_V)  # head not visible: on to the thorax
+    assert widget.current_node == 1 and (FRAME, 0, 0) in widget.invisible
+    truth = _truth(FRAME)
+    click(layer, (FRAME, truth[0, 1, 1], truth[0, 1, 0]))
+    qtbot.keyClick(canvas, Qt.Key_Right)
+    assert widget.frame == FRAME + 1
+    qtbot.keyClick(canvas, Qt.Key_Left, Qt.ShiftModifier)  # back to the labelled frame
+    assert widget.frame == FRAME
+    click(layer, (FRAME, truth[0, 2, 1], truth[0, 2, 0]))  # abdomen, then close at once
+    assert widget._dirty
+    viewer.close()
+    saved = poses_from_labels(Project.open(project.root).labels)
+    np.testing.assert_allclose(saved.points[0, 0, 1:3], truth[0, 1:3], atol=1e-6)
+    assert np.isnan(saved.points[0, 0, 0]).all()
+    assert [FRAME, 0, 0] in Project.open(project.root).settings["not_visible"]["0"]

@@ -93,7 +93,21 @@ class LabelingWidget(QWidget):
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer.layers.selection.events.active.connect(self._on_active)
         self._frame = self.frame
+        self._canvas = getattr(getattr(getattr(napari_viewer, "window", None), "_qt_viewer", None),
+                               "canvas", None)
+        if self._canvas is not None:  # Qt spends Tab on moving focus unless we take it first
+            self._canvas.native.installEventFilter(self)
         self._on_active()
+
+    def eventFilter(self, obj, event) -> bool:
+        from qtpy.QtCore import QEvent
+
+        if (event.type() == QEvent.KeyPress and event.key() in (Qt.Key_Tab, Qt.Key_Backtab)
+                and self.layer is not None and self.viewer.layers.selection.active is self.layer):
+            back = event.key() == Qt.Key_Backtab or bool(event.modifiers() & Qt.ShiftModifier)
+            self.cycle_node(-1 if back else 1)
+            return True
+        return super().eventFilter(obj, event)
 
     # -- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -984,9 +998,7 @@ class LabelingWidget(QWidget):
 
     # -- keys ---------------------------------------------------------------------------------------------
     def _bind_keys(self, layer) -> None:
-        bindings = {
-            "Tab": lambda: self.cycle_node(1),
-            "Shift-Tab": lambda: self.cycle_node(-1),
+        bindings = {  # Tab / Shift+Tab: see eventFilter
             "A": self.cycle_animal,
             "V": self.mark_invisible,
             "Delete": self.delete_point,
