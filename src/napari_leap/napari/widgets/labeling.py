@@ -955,8 +955,13 @@ class LabelingWidget(QWidget):
         """Show predictions as points with status 'predicted', replacing older predictions there."""
         import pandas as pd
 
+        from napari_leap.io.labels import Poses
+
         self._push_undo()
         tracks, skeleton = self.tracks, self.skeleton
+        if not set(poses.tracks) & set(tracks):  # a model numbers animals in alignment order
+            poses = Poses(poses.frames, poses.points[:, :len(tracks)], poses.scores[:, :len(tracks)],
+                          tracks[:poses.n_animals], poses.skeleton)
         poses = layers._align_tracks(poses, tracks)
         labelled = {(int(f), a) for f in poses.frames for a in range(len(tracks))
                     if self._has_human(int(f), a)}
@@ -970,8 +975,6 @@ class LabelingWidget(QWidget):
             for a in range(len(tracks)):
                 if (int(f), a) in labelled:
                     points[i, a] = np.nan
-        from napari_leap.io.labels import Poses
-
         new_data, new_feat = layers.poses_to_points(
             Poses(poses.frames, points, poses.scores, tracks, skeleton), "predicted")
         data = np.concatenate([np.asarray(self.layer.data)[keep_rows], new_data])
