@@ -241,8 +241,29 @@ def test_touching_animals_are_split_not_swapped():
     al = align(frames, 2)
     idx, cerr, herr = errors(al, centers, heads)
     assert len(set(idx[:, 0])) == 1 and len(set(idx[:, 1])) == 1 and idx[0, 0] != idx[0, 1]
+    assert any("merged" in f for f in al.flags[:, 0])  # touching is flagged, not hidden
     assert np.median(cerr) < 2.0
     assert np.median(herr) < 10
+
+
+def test_animals_crossing_keep_their_identity_after_the_encounter():
+    # same size, paths cross in an X: while they overlap the split is ambiguous (flagged
+    # "merged"); afterwards each identity continues its own straight path
+    def a(t):
+        return 40 + 2.5 * t, 40 + 1.5 * t, np.arctan2(1.5, 2.5)
+
+    def b(t):
+        return 40 + 2.5 * t, 130 - 1.5 * t, np.arctan2(-1.5, 2.5)
+
+    frames, centers, heads = make_video([a, b], 60, size=(170, 220))
+    al = align(frames, 2)
+    idx, cerr, herr = errors(al, centers, heads)
+    touching = np.flatnonzero(np.char.find(al.flags[:, 0], "merged") >= 0)
+    assert len(touching) > 5
+    apart = np.setdiff1d(np.arange(60), np.arange(touching[0], touching[-1] + 1))
+    assert len(set(idx[apart, 0])) == 1 and len(set(idx[apart, 1])) == 1
+    assert idx[apart[0], 0] != idx[apart[0], 1]
+    assert np.median(herr[apart]) < 5
 
 
 def test_empty_frames_are_flagged_lost_and_carried_forward():

@@ -37,7 +37,14 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.align.detect import Detector, make_detector, sample_indices, to_gray
-from napari_leap.align.identity import assign, evidence, motion_evidence, smooth_headings, wrap
+from napari_leap.align.identity import (
+    assign,
+    evidence,
+    motion_evidence,
+    resolve_encounters,
+    smooth_headings,
+    wrap,
+)
 from napari_leap.errors import LeapError
 
 FORMAT_VERSION = 1
@@ -55,7 +62,14 @@ DEFAULT_OPTIONS = {
     "turn_weight": 8.0,
     "cue_sign": 1.0,  # -1 when labels showed the image cue points to the tail
 }
-FLAG_REASONS = ("lost", "merged", "heading_jump", "cue_disagrees", "labels_disagree")
+FLAG_REASONS = (
+    "lost",
+    "merged",
+    "identity_uncertain",
+    "heading_jump",
+    "cue_disagrees",
+    "labels_disagree",
+)
 
 
 @dataclass
@@ -319,29 +333,40 @@ def iter_align(
     cues = np.zeros((n_frames, a_n))
     found = np.zeros((n_frames, a_n), bool)
     merged = np.zeros((n_frames, a_n), bool)
+    areas = np.full((n_frames, a_n), np.nan)
     prev_c = np.full((a_n, 2), np.nan)
     prev_ax = np.zeros(a_n)
     prev_area = np.full(a_n, np.nan)
+    velocity = np.zeros((a_n, 2))  # smoothed px/frame, for predicting through encounters
+    seen_last = np.zeros(a_n, bool)
     length = det.animal_length if np.isfinite(det.animal_length) else 50.0
     every = max(1, n_frames // 200)
     yield AlignProgress(0, n_frames, "align", "finding animals")
     for i, frame in _prefetch(reader, range(n_frames)):
-        known = np.all(np.isfinite(prev_c), axis=1)
-        blobs = det.detect(to_gray(frame), previous=prev_c if known.any() else None)
+        predicted = prev_c + np.where(seen_last[:, None], velocity, 0.0)
+        known = np.all(np.isfinite(predicted), axis=1)
+        blobs = det.detect(to_gray(frame), previous=predicted if known.any() else None)
+        seen_now = np.zeros(a_n, bool)
         if blobs:
             bc = np.array([b.center for b in blobs])
             bax = np.array([b.axis for b in blobs])
             barea = np.array([np.nan if b.merged else b.area for b in blobs])
-            match = assign(prev_c, prev_ax, prev_area, bc, bax, barea, length)
+            match = assign(predicted, prev_ax, prev_area, bc, bax, barea, length)
             for a, j in enumerate(match):
                 if j < 0:
                     continue
                 b = blobs[j]
+                seen_now[a] = True
+                if seen_last[a]:
+                    velocity[a] = 0.6 * velocity[a] + 0.4 * (b.center - prev_c[a])
+                else:
+                    velocity[a] = 0.0
                 centers[i, a] = b.center
                 axes[i, a] = b.axis
                 cues[i, a] = b.cue
                 found[i, a] = True
                 merged[i, a] = b.merged
+                areas[i, a] = b.area
                 prev_c[a] = b.center
                 prev_ax[a] = b.axis
                 if not b.merged:
@@ -350,9 +375,17 @@ def iter_align(
                         if not np.isfinite(prev_area[a])
                         else (0.9 * prev_area[a] + 0.1 * b.area)
                     )
+        seen_last = seen_now
         if i % every == 0 or i == n_frames - 1:
             yield AlignProgress(i + 1, n_frames, "align", "finding animals")
 
+    encounters = resolve_encounters(
+        centers, found, merged, areas, length, arrays=(axes, cues, found, merged, areas)
+    )
+    uncertain = np.zeros((n_frames, a_n), bool)
+    for s, e, certain in encounters:
+        if not certain:
+            uncertain[e, merged[s:e].any(axis=0)] = True
     _fill_lost(centers, axes, found)
     motion = np.stack([motion_evidence(centers[:, a], axes[:, a], length) for a in range(a_n)], 1)
     result = Alignment(
@@ -370,6 +403,7 @@ def iter_align(
         merged=merged,
         animal_length=length,
     )
+    result.identity_uncertain = uncertain
     result.resolve_headings()
     yield AlignProgress(n_frames, n_frames, "done", "aligned")
     return result
@@ -500,6 +534,7 @@ class Alignment:
         self.animal_length = float(animal_length)
         self.pins: dict[int, dict[int, int]] = {}  # animal -> frame -> state fixed by hand/labels
         self.labels_disagree = np.zeros(shape, bool)
+        self.identity_uncertain = np.zeros(shape, bool)
         if flags is None:
             self.flags = np.full(shape, "", dtype="U64")
             self._update_flags()
@@ -566,6 +601,7 @@ class Alignment:
             "heading_jump": jump,
             "cue_disagrees": self.found & (signed < -1.0),
             "labels_disagree": self.labels_disagree,
+            "identity_uncertain": self.identity_uncertain,
         }
         animals = range(self.n_animals) if animals is None else list(animals)
         for a in animals:
@@ -738,6 +774,7 @@ class Alignment:
                 found=self.found,
                 merged=self.merged,
                 labels_disagree=self.labels_disagree,
+                identity_uncertain=self.identity_uncertain,
             )
         video = None if self.video_path is None else Path(self.video_path)
         meta = {
@@ -799,8 +836,9 @@ class Alignment:
             merged=arrays.get("merged"),
             animal_length=meta.get("animal_length") or float("nan"),
         )
-        if "labels_disagree" in arrays:
-            out.labels_disagree = arrays["labels_disagree"]
+        for name in ("labels_disagree", "identity_uncertain"):
+            if name in arrays:
+                setattr(out, name, arrays[name])
         out.pins = {
             int(a): {int(f): int(s) for f, s in p.items()} for a, p in meta.get("pins", {}).items()
         }

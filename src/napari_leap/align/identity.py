@@ -126,3 +126,81 @@ def smooth_headings(
     for k in range(t_n - 1, 0, -1):
         states[k - 1] = back[k, states[k]]
     return states
+
+
+def merged_runs(merged: np.ndarray) -> list[tuple[int, int, list[int]]]:
+    """``(start, stop, animals)`` of each run of consecutive frames where animals touch."""
+    any_m = merged.any(axis=1)
+    runs = []
+    t, n = 0, len(any_m)
+    while t < n:
+        if not any_m[t]:
+            t += 1
+            continue
+        s = t
+        while t < n and any_m[t]:
+            t += 1
+        runs.append((s, t, sorted(set(np.flatnonzero(merged[s:t].any(axis=0)).tolist()))))
+    return runs
+
+
+def resolve_encounters(
+    centers, found, merged, areas, length: float, arrays=(), margin: float = 0.3
+) -> list[tuple[int, int, bool]]:
+    """Check identities across every run of touching animals and undo a swap.
+
+    For each run, the animals' states before it (position extrapolated with
+    their velocity, size) are compared with their states after it, for every
+    permutation of the animals involved; when another permutation fits better
+    by more than ``margin``, the tracks (``centers`` and every array in
+    ``arrays``, all ``(frames, animals, ...)``, changed in place) are exchanged
+    from the middle of the run on. Returns ``(start, stop, certain)`` per run
+    checked; ``certain`` is False when two permutations fit about equally.
+    """
+    from itertools import permutations
+
+    length = max(float(length), 1.0) if np.isfinite(length) else 50.0
+    out = []
+    n = len(centers)
+    for s, e, animals in merged_runs(merged):
+        if len(animals) < 2 or len(animals) > 5 or s == 0 or e >= n:
+            continue
+        before = [a for a in animals if found[s - 1, a]]
+        after_ok = all(found[e, a] and not merged[e, a] for a in animals)
+        if len(before) != len(animals) or not after_ok:
+            continue
+        k = 1
+        while k < 5 and s - 1 - k >= 0 and all(found[s - 1 - k, a] for a in animals):
+            k += 1
+        k -= 1
+        pre = centers[s - 1, animals]
+        vel = (pre - centers[s - 1 - k, animals]) / k if k > 0 else np.zeros_like(pre)
+        pred = pre + vel * min(e - s + 1, 30)
+        post = centers[e, animals]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            size_pre = np.nanmedian(
+                np.where(
+                    merged[max(0, s - 30) : s, animals], np.nan, areas[max(0, s - 30) : s, animals]
+                ),
+                axis=0,
+            )
+            size_post = np.nanmedian(
+                np.where(merged[e : e + 30, animals], np.nan, areas[e : e + 30, animals]), axis=0
+            )
+        costs = {}
+        for perm in permutations(range(len(animals))):
+            p = list(perm)
+            d = np.linalg.norm(pred - post[p], axis=1).sum() / length
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sz = np.nansum(np.abs(np.log(size_post[p] / size_pre)))
+            costs[perm] = d + 2.0 * (sz if np.isfinite(sz) else 0.0)
+        ranked = sorted(costs, key=costs.get)
+        best, keep = ranked[0], tuple(range(len(animals)))
+        certain = len(ranked) < 2 or costs[ranked[1]] - costs[best] > margin
+        if best != keep and costs[keep] - costs[best] > margin:
+            mid = (s + e) // 2
+            src = [animals[j] for j in best]
+            for arr in (centers, *arrays):
+                arr[mid:, animals] = arr[mid:, src].copy()
+        out.append((s, e, bool(certain)))
+    return out
