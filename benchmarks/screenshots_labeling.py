@@ -63,9 +63,16 @@ def main() -> None:
     skeleton.symmetries = propose_symmetries(skeleton.nodes)
     suggested = suggest_frames(DATA / "clip.mp4", 20, "kmeans")
     root = Path(tempfile.mkdtemp()) / "two-flies"
-    project = Project.create(root, skeleton, videos=[DATA / "clip.mp4"],
-                             settings={"tracks": ["female", "male"], "tracked": True,
-                                       "suggestions": {"0": [int(f) for f in suggested]}})
+    project = Project.create(
+        root,
+        skeleton,
+        videos=[DATA / "clip.mp4"],
+        settings={
+            "tracks": ["female", "male"],
+            "tracked": True,
+            "suggestions": {"0": [int(f) for f in suggested]},
+        },
+    )
     done = suggested[:8]  # a person has labelled 8 of the 20 suggested frames
     current = int(suggested[8])  # and is half-way through the next one
     labelled = reference.select(np.isin(reference.frames, [*done, current]))

@@ -29,12 +29,20 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     quintiles = np.unique(frames * 5 // 1500)
     gaps = np.diff(frames)
-    result = {"method": args.method, "n": args.n, "video_frames": 1500, "seconds": round(seconds, 2),
-              "frames": frames.tolist(), "quintiles_covered": len(quintiles),
-              "min_gap": int(gaps.min()) if len(gaps) else None}
+    result = {
+        "method": args.method,
+        "n": args.n,
+        "video_frames": 1500,
+        "seconds": round(seconds, 2),
+        "frames": frames.tolist(),
+        "quintiles_covered": len(quintiles),
+        "min_gap": int(gaps.min()) if len(gaps) else None,
+    }
     print(f"suggest {args.method} n={args.n} on 1500 frames of 1024x1024: {seconds:.1f} s")
     print(f"frames: {frames.tolist()}")
-    print(f"fifths of the video covered: {len(quintiles)} of 5; smallest gap {result['min_gap']} frames")
+    print(
+        f"fifths of the video covered: {len(quintiles)} of 5; smallest gap {result['min_gap']} frames"
+    )
     out = Path(__file__).with_name("suggest.json")
     out.write_text(json.dumps(result, indent=2))
 

@@ -42,8 +42,12 @@ def test_project_slp_and_dlc_round_trips_are_exact(project, reference, tmp_path)
     in_project = poses_from_labels(project.labels)
     _same(in_project, reference)
     assert project.skeleton.symmetry_names == [
-        ("wingL", "wingR"), ("forelegL4", "forelegR4"), ("midlegL4", "midlegR4"),
-        ("hindlegL4", "hindlegR4"), ("eyeL", "eyeR")]
+        ("wingL", "wingR"),
+        ("forelegL4", "forelegR4"),
+        ("midlegL4", "midlegR4"),
+        ("hindlegL4", "hindlegR4"),
+        ("eyeL", "eyeR"),
+    ]
 
     slp = save_labels(project.labels, tmp_path / "out.slp")
     back = poses_from_labels(load_labels(slp))
@@ -69,8 +73,13 @@ def test_dlc_images_are_read_by_sleap_io(project, reference, tmp_path):
     assert sorted(p.name for p in folder.glob("*.png")) == [f"img{f:04d}.png" for f in frames]
     # DeepLabCut's own CSV layout: 4 header rows, 3 index columns
     head = csvs[0].read_text().splitlines()[:5]
-    assert [h.split(",")[0] for h in head] == ["scorer", "individuals", "bodyparts", "coords",
-                                               "labeled-data"]
+    assert [h.split(",")[0] for h in head] == [
+        "scorer",
+        "individuals",
+        "bodyparts",
+        "coords",
+        "labeled-data",
+    ]
     theirs = sio.load_dlc(str(csvs[0]))  # sleap-io finds the frames through the image names
     assert len(theirs.labeled_frames) == len(frames)
     for lf in sorted(theirs.labeled_frames, key=lambda lf: lf.frame_idx):
@@ -81,8 +90,9 @@ def test_dlc_images_are_read_by_sleap_io(project, reference, tmp_path):
         row = int(np.searchsorted(reference.frames, f))
         for a, track in enumerate(reference.tracks):
             for k, node in enumerate(reference.skeleton.nodes):
-                np.testing.assert_allclose(by_track[track][names.index(node)],
-                                           reference.points[row, a, k], atol=1e-6)
+                np.testing.assert_allclose(
+                    by_track[track][names.index(node)], reference.points[row, a, k], atol=1e-6
+                )
     ours = poses_from_labels(formats.import_dlc(csvs[0]))
     _same(ours, reference.select(np.isin(reference.frames, frames)))
 
@@ -104,8 +114,9 @@ def test_single_animal_dlc_and_leap_mat(tmp_path):
     poses = poses_from_labels(labels)
     assert poses.skeleton.nodes == ["head", "neck", "tailBase", "tailTip", "earL", "earR"]
     assert len(poses.frames) > 0 and poses.n_animals == 1
-    csv = formats.write_dlc_csv(poses, tmp_path / "CollectedData_me.csv", video_name="cat",
-                                scorer="me", tracked=False)
+    csv = formats.write_dlc_csv(
+        poses, tmp_path / "CollectedData_me.csv", video_name="cat", scorer="me", tracked=False
+    )
     assert csv.read_text().splitlines()[1].startswith("bodyparts")  # single-animal layout
     back = formats.import_dlc(csv)
     assert not back.tracks

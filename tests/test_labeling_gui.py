@@ -30,11 +30,19 @@ class _Event:
 
 
 def _event(kind, world, canvas_px, dragging=False):
-    return ReadOnlyWrapper(_Event(type=kind, position=tuple(float(v) for v in world),
-                                  pos=np.asarray(canvas_px, dtype=float), modifiers=[],
-                                  is_dragging=dragging, dims_displayed=[1, 2],
-                                  view_direction=None, dims_point=list(world)),
-                           exceptions=("handled",))
+    return ReadOnlyWrapper(
+        _Event(
+            type=kind,
+            position=tuple(float(v) for v in world),
+            pos=np.asarray(canvas_px, dtype=float),
+            modifiers=[],
+            is_dragging=dragging,
+            dims_displayed=[1, 2],
+            view_direction=None,
+            dims_point=list(world),
+        ),
+        exceptions=("handled",),
+    )
 
 
 def click(layer, world):
@@ -59,8 +67,12 @@ def project(tmp_path):
     reference = load_labels(CLIP_LABELS)
     skeleton = Skeleton.from_sleap(reference.skeletons[0])
     skeleton.symmetries = propose_symmetries(skeleton.nodes)
-    return Project.create(tmp_path / "proj", skeleton, videos=[CLIP],
-                          settings={"tracks": ["female", "male"], "tracked": True})
+    return Project.create(
+        tmp_path / "proj",
+        skeleton,
+        videos=[CLIP],
+        settings={"tracks": ["female", "male"], "tracked": True},
+    )
 
 
 def _truth(frame):
@@ -98,8 +110,9 @@ def test_click_every_node_drag_save_reopen(make_napari_viewer, project):
     target = np.array([FRAME, hy + 12.0, hx - 7.0])
 
     def edges_follow(p):
-        starts_ends = np.concatenate([widget.edges.data[:, 0, 1:],
-                                      widget.edges.data[:, 0, 1:] + widget.edges.data[:, 1, 1:]])
+        starts_ends = np.concatenate(
+            [widget.edges.data[:, 0, 1:], widget.edges.data[:, 0, 1:] + widget.edges.data[:, 1, 1:]]
+        )
         assert np.min(np.linalg.norm(starts_ends - p[1:], axis=1)) < 1e-6
 
     drag(layer, (FRAME, hy, hx), target, check=edges_follow)
@@ -136,8 +149,9 @@ def test_click_every_node_drag_save_reopen(make_napari_viewer, project):
     viewer2 = make_napari_viewer()
     widget2 = LabelingWidget(viewer2)
     widget2.open_project(project.root)
-    np.testing.assert_allclose(np.sort(widget2.layer.data, axis=0), np.sort(layer.data, axis=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        np.sort(widget2.layer.data, axis=0), np.sort(layer.data, axis=0), atol=1e-6
+    )
 
 
 def test_predictions_become_corrections(make_napari_viewer, project):
@@ -174,8 +188,14 @@ def test_predictions_become_corrections(make_napari_viewer, project):
 
 def test_shortcuts_listed():
     keys = [k for k, _ in SHORTCUTS]
-    for needed in ("Tab / Shift+Tab", "V", "Delete / Backspace", "Right / Left",
-                   "Shift+Right / Shift+Left", "S / Shift+S"):
+    for needed in (
+        "Tab / Shift+Tab",
+        "V",
+        "Delete / Backspace",
+        "Right / Left",
+        "Shift+Right / Shift+Left",
+        "S / Shift+S",
+    ):
         assert needed in keys
 
 
@@ -185,8 +205,12 @@ def test_label_on_aligned_boxes(make_napari_viewer, project):
 
     truth = poses_from_labels(load_labels(CLIP_LABELS))
     d = truth.points[:, :, 0] - truth.points[:, :, 1]  # thorax -> head
-    alignment = Alignment(truth.points[:, :, 1], np.arctan2(d[..., 1], d[..., 0]), box_size=160,
-                          video=open_video(CLIP))
+    alignment = Alignment(
+        truth.points[:, :, 1],
+        np.arctan2(d[..., 1], d[..., 0]),
+        box_size=160,
+        video=open_video(CLIP),
+    )
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((4, 4)), name="alignment holder", metadata={"alignment": alignment})
     widget = LabelingWidget(viewer)
@@ -209,12 +233,14 @@ def test_label_on_aligned_boxes(make_napari_viewer, project):
     spot = np.array([30.0, 120.0])
     click(layer, (FRAME, spot[1], spot[0]))
     idx = widget.point_index(FRAME, 1, 1)
-    np.testing.assert_allclose(layer.data[idx, [2, 1]], alignment.box_to_video(spot, FRAME, 1),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        layer.data[idx, [2, 1]], alignment.box_to_video(spot, FRAME, 1), atol=1e-6
+    )
     # the next frame gets its own box transform
     widget.go_to(FRAME + 50)
-    np.testing.assert_allclose(layer.affine.affine_matrix,
-                               layers.box_affine(alignment, FRAME + 50, 1), atol=1e-9)
+    np.testing.assert_allclose(
+        layer.affine.affine_matrix, layers.box_affine(alignment, FRAME + 50, 1), atol=1e-9
+    )
     widget.box_check.setChecked(False)
     assert np.allclose(layer.affine.affine_matrix, np.eye(4))
 
@@ -259,8 +285,12 @@ def test_predict_with_a_trained_model(make_napari_viewer, tmp_path, qtbot):
     model_dir, video, labels_path = train_small_model(tmp_path)
     reference = load_labels(CLIP_LABELS)
     skeleton = Skeleton.from_sleap(reference.skeletons[0])
-    project = Project.create(tmp_path / "proj", skeleton, videos=[video],
-                             settings={"tracks": ["female", "male"], "tracked": True})
+    project = Project.create(
+        tmp_path / "proj",
+        skeleton,
+        videos=[video],
+        settings={"tracks": ["female", "male"], "tracked": True},
+    )
     viewer = make_napari_viewer()
     widget = LabelingWidget(viewer)
     widget.open_project(project.root)

@@ -45,7 +45,9 @@ def test_person_hides_prediction_of_same_animal_frame(reference):
     frames = data[:, 0].astype(int)
     assert not ((status == "predicted") & (animal == "female") & (frames < 2)).any()
     visible = np.isfinite(pred.points).all(-1)
-    assert ((status == "predicted") & (animal == "male") & (frames < 2)).sum() == visible[:2, 1].sum()
+    assert ((status == "predicted") & (animal == "male") & (frames < 2)).sum() == visible[
+        :2, 1
+    ].sum()
     assert ((status == "predicted") & (frames == 2)).sum() == visible[2].sum()
     assert kwargs["symbol"][0] == "disc" and "diamond" in kwargs["symbol"]
     assert kwargs["metadata"]["skeleton"] == reference.skeleton.to_dict()
@@ -54,9 +56,14 @@ def test_person_hides_prediction_of_same_animal_frame(reference):
 def test_layer_to_labels_statuses():
     sk = Skeleton(["a", "b"], [(0, 1)])
     data = np.array([[3, 10, 20], [3, 11, 21], [4, 5, 6]], dtype=float)
-    feats = pd.DataFrame({"node": ["a", "b", "a"], "animal": ["m", "m", "m"],
-                          "status": ["corrected", "predicted", "predicted"],
-                          "confidence": [0.9, 0.8, 0.7]})
+    feats = pd.DataFrame(
+        {
+            "node": ["a", "b", "a"],
+            "animal": ["m", "m", "m"],
+            "status": ["corrected", "predicted", "predicted"],
+            "confidence": [0.9, 0.8, 0.7],
+        }
+    )
     labels = layers.layer_to_labels(data, feats, {"skeleton": sk.to_dict(), "tracks": ["m"]})
     by_frame = {lf.frame_idx: lf.instances[0] for lf in labels.labeled_frames}
     assert not hasattr(by_frame[3], "score")  # a corrected frame is a person's instance
@@ -70,8 +77,12 @@ def test_edge_vectors_join_the_right_points(reference):
     vectors, colors = layers.edge_vectors(data, features, reference.skeleton, reference.tracks)
     sk = reference.skeleton
     p = reference.points[0]
-    expected = [(p[a, i], p[a, j]) for a in range(2) for i, j in sk.edges
-                if np.isfinite(p[a, i]).all() and np.isfinite(p[a, j]).all()]
+    expected = [
+        (p[a, i], p[a, j])
+        for a in range(2)
+        for i, j in sk.edges
+        if np.isfinite(p[a, i]).all() and np.isfinite(p[a, j]).all()
+    ]
     assert len(vectors) == len(expected) == len(colors)
     got = {(tuple(v[0, [2, 1]]), tuple((v[0] + v[1])[[2, 1]])) for v in vectors}
     assert got == {(tuple(a), tuple(b)) for a, b in expected}
@@ -83,8 +94,9 @@ def test_box_affine_matches_alignment(reference):
 
     thorax, head = reference.points[:, :, 1], reference.points[:, :, 0]
     d = head - thorax
-    alignment = Alignment(thorax, np.arctan2(d[..., 1], d[..., 0]), box_size=128,
-                          frame_shape=(1024, 1024, 1))
+    alignment = Alignment(
+        thorax, np.arctan2(d[..., 1], d[..., 0]), box_size=128, frame_shape=(1024, 1024, 1)
+    )
     for frame, animal in ((0, 0), (1300, 1)):
         m = layers.box_affine(alignment, frame, animal)
         pts = reference.points[frame, animal]
@@ -123,7 +135,10 @@ def test_writer_slp_and_csv(tmp_path, reference):
     out = labels_io.read_labels(CLIP_LABELS)
     data, kwargs, _ = out[2]
     keep = data[:, 0] < 20
-    attrs = {"metadata": kwargs["metadata"], "features": kwargs["features"][keep].reset_index(drop=True)}
+    attrs = {
+        "metadata": kwargs["metadata"],
+        "features": kwargs["features"][keep].reset_index(drop=True),
+    }
     path = writer.write_points(str(tmp_path / "x.slp"), data[keep], attrs)
     back = poses_from_labels(load_labels(path[0]))
     sub = reference.select(reference.frames < 20)
@@ -138,7 +153,9 @@ def test_writer_slp_and_csv(tmp_path, reference):
     with pytest.raises(LeapError):
         writer.write_points(str(tmp_path / "x.txt"), data[keep], attrs)
     with pytest.raises(LeapError, match="no body-part labels"):
-        writer.write_points(str(tmp_path / "y.slp"), np.zeros((1, 3)), {"metadata": {}, "features": pd.DataFrame()})
+        writer.write_points(
+            str(tmp_path / "y.slp"), np.zeros((1, 3)), {"metadata": {}, "features": pd.DataFrame()}
+        )
 
 
 def test_empty_points_layer():

@@ -92,4 +92,3 @@ def test_new_layer_and_load(make_napari_viewer):
     widget.load(FLY32_SKELETON)  # LEAP's 32-part fly: this layer has no points, nothing to ask
     assert len(widget.skeleton) == 32 and layer.metadata["skeleton"]["nodes"][0] == "head"
     assert len(widget.skeleton.symmetries) == 13
-

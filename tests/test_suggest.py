@@ -29,8 +29,9 @@ def test_thumbnails_stream_the_right_frames(thumbs):
     import cv2
 
     frame = video_source(CLIP).read(300)[..., 0].astype(np.float32)
-    np.testing.assert_allclose(feats[100], cv2.resize(frame, (32, 32), interpolation=cv2.INTER_AREA).ravel(),
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        feats[100], cv2.resize(frame, (32, 32), interpolation=cv2.INTER_AREA).ravel(), atol=1e-3
+    )
 
 
 def test_kmeans_spreads_over_postures(thumbs):
@@ -87,8 +88,19 @@ def test_command(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     command.add_parser(parser)
     out = tmp_path / "frames.txt"
-    args = parser.parse_args([str(CLIP), "--method", "uniform", "--n", "4", "--out", str(out),
-                              "--exclude", str(CLIP_LABELS)])
+    args = parser.parse_args(
+        [
+            str(CLIP),
+            "--method",
+            "uniform",
+            "--n",
+            "4",
+            "--out",
+            str(out),
+            "--exclude",
+            str(CLIP_LABELS),
+        ]
+    )
     assert command.run(args) == 0
     # every frame of the clip is labelled already, so nothing is left to suggest
     assert out.read_text() == "" and capsys.readouterr().out == ""

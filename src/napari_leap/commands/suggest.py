@@ -14,15 +14,22 @@ import sys
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", metavar="VIDEO", help="video file, image folder or HDF5/zarr frames")
+    parser.add_argument(
+        "video", metavar="VIDEO", help="video file, image folder or HDF5/zarr frames"
+    )
     parser.add_argument("--n", type=int, default=20, help="how many frames (default 20)")
-    parser.add_argument("--method", choices=("kmeans", "uniform", "confidence"), default="kmeans",
-                        help="kmeans: cluster sampling (default); uniform; confidence: lowest "
-                             "prediction confidence")
+    parser.add_argument(
+        "--method",
+        choices=("kmeans", "uniform", "confidence"),
+        default="kmeans",
+        help="kmeans: cluster sampling (default); uniform; confidence: lowest "
+        "prediction confidence",
+    )
     parser.add_argument("--out", metavar="FILE", help="also write the frame numbers to FILE")
     parser.add_argument("--exclude", metavar="LABELS", help="skip frames labelled in this file")
-    parser.add_argument("--predictions", metavar="LABELS",
-                        help="predictions file (for --method confidence)")
+    parser.add_argument(
+        "--predictions", metavar="LABELS", help="predictions file (for --method confidence)"
+    )
     parser.add_argument("--alignment", metavar="FOLDER", help="cluster this alignment's boxes")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
@@ -47,8 +54,13 @@ def run(args: argparse.Namespace) -> int:
         from napari_leap.align.alignment import Alignment
 
         alignment = Alignment.load(args.alignment)
-    bar = tqdm(total=None, desc="reading frames", unit="frame", file=sys.stderr,
-               disable=args.method != "kmeans")
+    bar = tqdm(
+        total=None,
+        desc="reading frames",
+        unit="frame",
+        file=sys.stderr,
+        disable=args.method != "kmeans",
+    )
 
     def progress(done: int, total: int) -> None:
         bar.total = total
@@ -56,9 +68,16 @@ def run(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        frames = suggest_frames(args.video, args.n, args.method, exclude=exclude,
-                                predictions=predictions, alignment=alignment, seed=args.seed,
-                                progress=progress)
+        frames = suggest_frames(
+            args.video,
+            args.n,
+            args.method,
+            exclude=exclude,
+            predictions=predictions,
+            alignment=alignment,
+            seed=args.seed,
+            progress=progress,
+        )
     finally:
         bar.close()
     for f in frames:

@@ -53,8 +53,16 @@ def sidecar_path(csv_path: str | Path) -> Path:
     return csv_path.with_name(csv_path.stem + ".skeleton.yaml")
 
 
-def write_dlc_csv(poses: Poses, csv_path: str | Path, *, video_name: str, scorer: str,
-                  tracked: bool, n_frames: int | None = None, video_path: str | None = None) -> Path:
+def write_dlc_csv(
+    poses: Poses,
+    csv_path: str | Path,
+    *,
+    video_name: str,
+    scorer: str,
+    tracked: bool,
+    n_frames: int | None = None,
+    video_path: str | None = None,
+) -> Path:
     """Write one video's labels as DLC's ``CollectedData`` CSV (and ``.h5`` when pandas can).
 
     Multi-animal layout (``individuals`` row) when the labels have tracks or several
@@ -70,12 +78,15 @@ def write_dlc_csv(poses: Poses, csv_path: str | Path, *, video_name: str, scorer
     if multi:
         columns = pd.MultiIndex.from_product(
             [[scorer], poses.tracks, nodes, ["x", "y"]],
-            names=["scorer", "individuals", "bodyparts", "coords"])
+            names=["scorer", "individuals", "bodyparts", "coords"],
+        )
     else:
-        columns = pd.MultiIndex.from_product([[scorer], nodes, ["x", "y"]],
-                                             names=["scorer", "bodyparts", "coords"])
+        columns = pd.MultiIndex.from_product(
+            [[scorer], nodes, ["x", "y"]], names=["scorer", "bodyparts", "coords"]
+        )
     index = pd.MultiIndex.from_tuples(
-        [("labeled-data", video_name, f"img{int(f):0{width}d}.png") for f in poses.frames])
+        [("labeled-data", video_name, f"img{int(f):0{width}d}.png") for f in poses.frames]
+    )
     values = poses.points[:, : (None if multi else 1)].reshape(len(poses.frames), -1)
     df = pd.DataFrame(values, index=index, columns=columns)
     with atomic_path(csv_path) as tmp:
@@ -88,14 +99,25 @@ def write_dlc_csv(poses: Poses, csv_path: str | Path, *, video_name: str, scorer
         h5 = csv_path.with_suffix(".h5")
         with atomic_path(h5) as tmp:
             df.to_hdf(tmp, key="keypoints", mode="w")
-    side = {SKELETON_KEY: poses.skeleton.to_dict(), "tracked": bool(tracked),
-            "tracks": list(poses.tracks), "video": video_path}
+    side = {
+        SKELETON_KEY: poses.skeleton.to_dict(),
+        "tracked": bool(tracked),
+        "tracks": list(poses.tracks),
+        "video": video_path,
+    }
     atomic_write_text(sidecar_path(csv_path), yaml.safe_dump(side, sort_keys=False))
     return csv_path
 
 
-def export_dlc(labels, out_dir: str | Path, *, scorer: str = "napari-leap", images: bool = True,
-               frames: dict[int, list[int]] | None = None, progress=None) -> list[Path]:
+def export_dlc(
+    labels,
+    out_dir: str | Path,
+    *,
+    scorer: str = "napari-leap",
+    images: bool = True,
+    frames: dict[int, list[int]] | None = None,
+    progress=None,
+) -> list[Path]:
     """Export a person's labels as a DeepLabCut project folder; returns the CSVs written.
 
     ``out_dir/config.yaml`` (body parts, individuals, edges, video_sets and the
@@ -120,12 +142,23 @@ def export_dlc(labels, out_dir: str | Path, *, scorer: str = "napari-leap", imag
         name = _dlc_video_name(video, vi, [p.parent.name for p in written])
         folder = out_dir / "labeled-data" / name
         n_frames = _video_frame_count(video)
-        csv = write_dlc_csv(poses, folder / f"CollectedData_{scorer}.csv", video_name=name,
-                            scorer=scorer, tracked=tracked, n_frames=n_frames,
-                            video_path=str(video.filename))
+        csv = write_dlc_csv(
+            poses,
+            folder / f"CollectedData_{scorer}.csv",
+            video_name=name,
+            scorer=scorer,
+            tracked=tracked,
+            n_frames=n_frames,
+            video_path=str(video.filename),
+        )
         if images:
-            write_frames(video.filename, poses.frames, folder,
-                          image_width(n_frames or int(poses.frames.max()) + 1), progress)
+            write_frames(
+                video.filename,
+                poses.frames,
+                folder,
+                image_width(n_frames or int(poses.frames.max()) + 1),
+                progress,
+            )
         written.append(csv)
         video_sets[str(video.filename)] = {"crop": "0, 0, 0, 0"}
     if not written:
@@ -142,8 +175,12 @@ def export_dlc(labels, out_dir: str | Path, *, scorer: str = "napari-leap", imag
         SKELETON_KEY: skeleton.to_dict(),
     }
     if config["multianimalproject"]:
-        config.update(individuals=all_tracks, uniquebodyparts=[],
-                      multianimalbodyparts=list(skeleton.nodes), bodyparts="MULTI!")
+        config.update(
+            individuals=all_tracks,
+            uniquebodyparts=[],
+            multianimalbodyparts=list(skeleton.nodes),
+            bodyparts="MULTI!",
+        )
     else:
         config["bodyparts"] = list(skeleton.nodes)
     atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
@@ -202,7 +239,8 @@ def import_dlc(path: str | Path):
         except ImportError:
             raise LabelsError(
                 f"reading DeepLabCut's {path.name} needs the 'tables' package; open the "
-                "CollectedData CSV beside it, or `pip install tables`.") from None
+                "CollectedData CSV beside it, or `pip install tables`."
+            ) from None
     else:
         try:
             df = _read_dlc_csv(path)
@@ -211,15 +249,19 @@ def import_dlc(path: str | Path):
     levels = list(df.columns.names)
     multi = "individuals" in levels
     bodyparts = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
-    tracks = list(dict.fromkeys(df.columns.get_level_values("individuals"))) if multi else \
-        ["animal0"]
+    tracks = (
+        list(dict.fromkeys(df.columns.get_level_values("individuals"))) if multi else ["animal0"]
+    )
     extra = dlc_metadata(path)
-    skeleton = extra.get("skeleton") or Skeleton(nodes=bodyparts, edges=extra.get("edges", []),
-                                                 name=extra.get("task") or "skeleton")
+    skeleton = extra.get("skeleton") or Skeleton(
+        nodes=bodyparts, edges=extra.get("edges", []), name=extra.get("task") or "skeleton"
+    )
     missing = [b for b in bodyparts if b not in skeleton.nodes]
     if missing:
-        raise LabelsError(f"{path.name} has body parts {missing} that its skeleton file lacks; "
-                          "remove the stale config.yaml/sidecar or fix it.")
+        raise LabelsError(
+            f"{path.name} has body parts {missing} that its skeleton file lacks; "
+            "remove the stale config.yaml/sidecar or fix it."
+        )
     rows = [_frame_of(idx) for idx in df.index]
     order = np.argsort(rows, kind="stable")
     frames = np.asarray(rows, dtype=np.int64)[order]
@@ -228,13 +270,22 @@ def import_dlc(path: str | Path):
         for node in bodyparts:
             k = skeleton.index(node)
             key = (track, node) if multi else (node,)
-            sub = df.xs(key, axis=1, level=["individuals", "bodyparts"] if multi else ["bodyparts"],
-                        drop_level=True)
+            sub = df.xs(
+                key,
+                axis=1,
+                level=["individuals", "bodyparts"] if multi else ["bodyparts"],
+                drop_level=True,
+            )
             sub = sub.droplevel([lvl for lvl in sub.columns.names if lvl != "coords"], axis=1)
             points[:, a, k, 0] = np.asarray(sub["x"], dtype=np.float64)[order]
             points[:, a, k, 1] = np.asarray(sub["y"], dtype=np.float64)[order]
-    poses = Poses(frames=frames, points=points, scores=np.full(points.shape[:3], np.nan),
-                  tracks=tracks, skeleton=skeleton)
+    poses = Poses(
+        frames=frames,
+        points=points,
+        scores=np.full(points.shape[:3], np.nan),
+        tracks=tracks,
+        skeleton=skeleton,
+    )
     video = extra.get("video")
     folder = _image_folder(path, df.index)
     if video is None or not Path(video).exists():
@@ -269,8 +320,10 @@ def _read_dlc_csv(path: Path):
 def _frame_of(image_path) -> int:
     numbers = _IMAGE_RE.findall(Path(str(image_path)).stem)
     if not numbers:
-        raise LabelsError(f"cannot tell the frame number of image {image_path!r}; DLC names "
-                          "labelled frames img<frame>.png.")
+        raise LabelsError(
+            f"cannot tell the frame number of image {image_path!r}; DLC names "
+            "labelled frames img<frame>.png."
+        )
     return int(numbers[-1])
 
 
@@ -309,10 +362,14 @@ def dlc_metadata(csv_path: Path) -> dict:
         else:
             parts = cfg.get("multianimalbodyparts") or cfg.get("bodyparts")
             if isinstance(parts, list):
-                edges = [tuple(e) for e in cfg.get("skeleton") or [] if len(e) == 2
-                         and e[0] in parts and e[1] in parts]
-                out["skeleton"] = Skeleton(nodes=parts, edges=edges,
-                                           name=str(cfg.get("Task") or "skeleton"))
+                edges = [
+                    tuple(e)
+                    for e in cfg.get("skeleton") or []
+                    if len(e) == 2 and e[0] in parts and e[1] in parts
+                ]
+                out["skeleton"] = Skeleton(
+                    nodes=parts, edges=edges, name=str(cfg.get("Task") or "skeleton")
+                )
         out["tracked"] = bool(cfg.get("identity")) or bool(cfg.get("multianimalproject"))
         stem = csv_path.parent.name
         for video in cfg.get("video_sets") or {}:
@@ -336,8 +393,10 @@ def export_nwb(labels, path: str | Path) -> Path:
     for video in labels.videos:  # NWB links the video file, so it must be readable
         if video.backend is None:
             if not Path(str(video.filename)).exists():
-                raise LabelsError(f"NWB export needs the labelled video, and {video.filename} "
-                                  "cannot be found; put it back or re-link it, then export.")
+                raise LabelsError(
+                    f"NWB export needs the labelled video, and {video.filename} "
+                    "cannot be found; put it back or re-link it, then export."
+                )
             video.open()
     return save_labels(labels, path)
 
@@ -352,8 +411,9 @@ def _need_ndx_pose() -> None:
         import ndx_pose  # noqa: F401
         import pynwb  # noqa: F401
     except ImportError:
-        raise LeapError("NWB needs the 'ndx-pose' and 'pynwb' packages; "
-                        "`pip install ndx-pose pynwb`.") from None
+        raise LeapError(
+            "NWB needs the 'ndx-pose' and 'pynwb' packages; `pip install ndx-pose pynwb`."
+        ) from None
 
 
 # -- any labels file ------------------------------------------------------------------------
@@ -397,7 +457,8 @@ def import_labels(project, path: str | Path, *, save: bool = True) -> int:
     if extra:
         raise ProjectError(
             f"{path.name} has body parts the project lacks ({', '.join(extra)}); add them in the "
-            "Skeleton widget or rename them, then import again.")
+            "Skeleton widget or rename them, then import again."
+        )
     current = project.labels
     count = 0
     new = None
@@ -408,8 +469,10 @@ def import_labels(project, path: str | Path, *, save: bool = True) -> int:
         filename = video.filename if isinstance(video.filename, str) else str(path.parent)
         found = Path(filename) if Path(filename).exists() else path.parent / Path(filename).name
         if not found.exists():
-            raise ProjectError(f"the video of {path.name} ({filename}) cannot be found; put it "
-                               "beside the labels file or add it to the project first.")
+            raise ProjectError(
+                f"the video of {path.name} ({filename}) cannot be found; put it "
+                "beside the labels file or add it to the project first."
+            )
         index = project.add_video(found)
         poses = _retarget(poses, project.skeleton)
         if new is None:
@@ -446,8 +509,12 @@ def _without_frames(labels, project, drop: dict[int, set[int]]):
             continue
         index = project.video_index(video)
         keep = ~np.isin(poses.frames, list(drop.get(index, ())))
-        labels_from_poses(_retarget(poses.select(keep), project.skeleton),
-                          [_video_in(out, project, index)], predicted=False, labels=out)
+        labels_from_poses(
+            _retarget(poses.select(keep), project.skeleton),
+            [_video_in(out, project, index)],
+            predicted=False,
+            labels=out,
+        )
     return out
 
 

@@ -12,8 +12,12 @@ def find_video(filename, labels_path: Path) -> Path | None:
     if not isinstance(filename, (str, Path)):
         return None
     stored = Path(str(filename))
-    candidates = [stored, labels_path.parent / stored, labels_path.parent / stored.name,
-                  labels_path.parent / Path(str(filename).replace("\\", "/")).name]
+    candidates = [
+        stored,
+        labels_path.parent / stored,
+        labels_path.parent / stored.name,
+        labels_path.parent / Path(str(filename).replace("\\", "/")).name,
+    ]
     for c in candidates:
         try:
             if c.exists():
@@ -47,9 +51,12 @@ def read_labels(path: str | Path) -> list[layers.LayerData]:
                 video_path = None  # labels still open; the notification would hide them
         points = layers.labels_to_layer_data(labels, vi, name=name, video_path=video_path)
         points[1]["metadata"]["source"] = str(path.resolve())
-        edges = layers.edges_layer_data(points[0], points[1]["features"],
-                                        {**points[1]["metadata"], "name": name},
-                                        name=f"{name} edges")
+        edges = layers.edges_layer_data(
+            points[0],
+            points[1]["features"],
+            {**points[1]["metadata"], "name": name},
+            name=f"{name} edges",
+        )
         out.extend([edges, points])
     if not out:
         from napari_leap.io.labels import LabelsError

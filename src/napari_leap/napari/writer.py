@@ -17,11 +17,14 @@ def _skeleton_metadata(data, attributes: dict) -> dict:
     if "skeleton" in metadata and "tracks" in metadata:
         return metadata
     if features is None or "node" not in features:
-        raise LeapError("this Points layer has no body-part labels (feature 'node'); label it "
-                        "with the Label widget or open a labels file, then save.")
+        raise LeapError(
+            "this Points layer has no body-part labels (feature 'node'); label it "
+            "with the Label widget or open a labels file, then save."
+        )
     nodes = list(dict.fromkeys(features["node"].astype(str)))
-    tracks = list(dict.fromkeys(features["animal"].astype(str))) if "animal" in features \
-        else ["animal0"]
+    tracks = (
+        list(dict.fromkeys(features["animal"].astype(str))) if "animal" in features else ["animal0"]
+    )
     metadata.setdefault("skeleton", {"nodes": nodes, "edges": [], "symmetries": []})
     metadata.setdefault("tracks", tracks)
     metadata.setdefault("tracked", "animal" in features)
@@ -67,13 +70,21 @@ def write_points(path: str, data, attributes: dict) -> list[str]:
 
             n_frames = video_source(video).shape[0]
         name = Path(video).stem if video else path.parent.name
-        write_dlc_csv(poses, path, video_name=name, scorer=_scorer(path),
-                      tracked=bool(metadata.get("tracked", True)), n_frames=n_frames,
-                      video_path=video)
+        write_dlc_csv(
+            poses,
+            path,
+            video_name=name,
+            scorer=_scorer(path),
+            tracked=bool(metadata.get("tracked", True)),
+            n_frames=n_frames,
+            video_path=video,
+        )
         if n_frames is not None and len(poses.frames):
             write_frames(video, poses.frames, path.parent, image_width(n_frames))
         return [str(path)]
-    raise LeapError(f"pose points are saved as .slp or .csv (DeepLabCut), not {suffix or 'no suffix'}.")
+    raise LeapError(
+        f"pose points are saved as .slp or .csv (DeepLabCut), not {suffix or 'no suffix'}."
+    )
 
 
 def _scorer(path: Path) -> str:

@@ -45,9 +45,15 @@ def _source(video):
     return _Array()
 
 
-def thumbnails(video, frames: Iterable[int] | None = None, *, size: int = 48, alignment=None,
-               workers: int | None = None, progress: Callable[[int, int], None] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def thumbnails(
+    video,
+    frames: Iterable[int] | None = None,
+    *,
+    size: int = 48,
+    alignment=None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Shrunk grey frames (or boxes) as rows ``(n, size*size)`` float32 with their frame numbers.
 
     With ``alignment`` each row is one animal's box (so animals are clustered by
@@ -71,8 +77,9 @@ def thumbnails(video, frames: Iterable[int] | None = None, *, size: int = 48, al
 
     def shrink(image: np.ndarray) -> np.ndarray:
         grey = image.mean(axis=-1) if image.shape[-1] > 1 else image[..., 0]
-        return cv2.resize(np.ascontiguousarray(grey, dtype=np.float32), (size, size),
-                          interpolation=cv2.INTER_AREA).ravel()
+        return cv2.resize(
+            np.ascontiguousarray(grey, dtype=np.float32), (size, size), interpolation=cv2.INTER_AREA
+        ).ravel()
 
     def work(rows: np.ndarray) -> None:
         try:
@@ -98,9 +105,17 @@ def thumbnails(video, frames: Iterable[int] | None = None, *, size: int = 48, al
     return out.reshape(-1, size * size), np.repeat(frames, n_animals)
 
 
-def cluster_frames(features: np.ndarray, frame_ids: np.ndarray, n: int, *, n_clusters: int | None = None,
-                   n_components: int = 32, min_gap: int = 0, exclude: Iterable[int] = (),
-                   seed: int = 0) -> np.ndarray:
+def cluster_frames(
+    features: np.ndarray,
+    frame_ids: np.ndarray,
+    n: int,
+    *,
+    n_clusters: int | None = None,
+    n_components: int = 32,
+    min_gap: int = 0,
+    exclude: Iterable[int] = (),
+    seed: int = 0,
+) -> np.ndarray:
     """PCA + k-means on thumbnail rows, then the same number of frames from every cluster.
 
     Within a cluster frames are drawn at random, at least ``min_gap`` frames apart
@@ -120,8 +135,11 @@ def cluster_frames(features: np.ndarray, frame_ids: np.ndarray, n: int, *, n_clu
     n_clusters = min(n_clusters, len(features))
     x = features - features.mean(axis=0)
     comps = max(1, min(n_components, x.shape[0] - 1, x.shape[1]))
-    z = PCA(n_components=comps, svd_solver="randomized", random_state=seed).fit_transform(x) \
-        if x.shape[0] > 2 else x
+    z = (
+        PCA(n_components=comps, svd_solver="randomized", random_state=seed).fit_transform(x)
+        if x.shape[0] > 2
+        else x
+    )
     labels = KMeans(n_clusters=n_clusters, n_init=3, random_state=seed).fit_predict(z)
     rng = np.random.default_rng(seed)
     pools = [list(rng.permutation(np.flatnonzero(labels == c))) for c in range(n_clusters)]
@@ -146,19 +164,38 @@ def cluster_frames(features: np.ndarray, frame_ids: np.ndarray, n: int, *, n_clu
     return np.sort(np.asarray(picked, dtype=np.int64))
 
 
-def suggest_kmeans(video, n: int = 20, *, n_clusters: int | None = None, alignment=None,
-                   size: int = 48, n_components: int = 32, max_frames: int = 3000,
-                   exclude: Iterable[int] = (), seed: int = 0, workers: int | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+def suggest_kmeans(
+    video,
+    n: int = 20,
+    *,
+    n_clusters: int | None = None,
+    alignment=None,
+    size: int = 48,
+    n_components: int = 32,
+    max_frames: int = 3000,
+    exclude: Iterable[int] = (),
+    seed: int = 0,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """LEAP's cluster sampling over the video (every frame up to ``max_frames``, evenly strided after)."""
     n_total = _source(video).shape[0]
     stride = max(1, int(np.ceil(n_total / max_frames)))
     frames = np.arange(0, n_total, stride)
-    feats, ids = thumbnails(video, frames, size=size, alignment=alignment, workers=workers,
-                            progress=progress)
+    feats, ids = thumbnails(
+        video, frames, size=size, alignment=alignment, workers=workers, progress=progress
+    )
     min_gap = max(1, n_total // (4 * max(n, 1)))
-    return cluster_frames(feats, ids, n, n_clusters=n_clusters, n_components=n_components,
-                          min_gap=min_gap, exclude=exclude, seed=seed)
+    return cluster_frames(
+        feats,
+        ids,
+        n,
+        n_clusters=n_clusters,
+        n_components=n_components,
+        min_gap=min_gap,
+        exclude=exclude,
+        seed=seed,
+    )
 
 
 def suggest_uniform(n_frames: int, n: int = 20, *, exclude: Iterable[int] = ()) -> np.ndarray:
@@ -172,7 +209,9 @@ def suggest_uniform(n_frames: int, n: int = 20, *, exclude: Iterable[int] = ()) 
     return np.unique(candidates[idx])
 
 
-def suggest_low_confidence(frames, scores, n: int = 20, *, exclude: Iterable[int] = ()) -> np.ndarray:
+def suggest_low_confidence(
+    frames, scores, n: int = 20, *, exclude: Iterable[int] = ()
+) -> np.ndarray:
     """The ``n`` predicted frames whose worst animal has the lowest mean body-part confidence.
 
     ``scores`` is ``(frames, animals, nodes)`` (missing parts NaN, counted as 0:
@@ -188,9 +227,18 @@ def suggest_low_confidence(frames, scores, n: int = 20, *, exclude: Iterable[int
     return np.sort(frames[order[:n]])
 
 
-def suggest_frames(video, n: int = 20, method: str = "kmeans", *, exclude: Iterable[int] = (),
-                   predictions=None, alignment=None, seed: int = 0, progress=None,
-                   **options) -> np.ndarray:
+def suggest_frames(
+    video,
+    n: int = 20,
+    method: str = "kmeans",
+    *,
+    exclude: Iterable[int] = (),
+    predictions=None,
+    alignment=None,
+    seed: int = 0,
+    progress=None,
+    **options,
+) -> np.ndarray:
     """Frame numbers to label: ``kmeans`` (cluster sampling), ``uniform`` or ``confidence``.
 
     ``confidence`` needs ``predictions`` (a :class:`napari_leap.io.labels.Poses` of
@@ -202,12 +250,15 @@ def suggest_frames(video, n: int = 20, method: str = "kmeans", *, exclude: Itera
         raise LeapError(f"the number of frames to suggest must be positive, not {n}.")
     if method == "confidence":
         if predictions is None or not len(predictions.frames):
-            raise LeapError("suggesting by confidence needs predictions; run a trained model first.")
+            raise LeapError(
+                "suggesting by confidence needs predictions; run a trained model first."
+            )
         return suggest_low_confidence(predictions.frames, predictions.scores, n, exclude=exclude)
     if method == "uniform":
         return suggest_uniform(_source(video).shape[0], n, exclude=exclude)
-    return suggest_kmeans(video, n, alignment=alignment, exclude=exclude, seed=seed,
-                          progress=progress, **options)
+    return suggest_kmeans(
+        video, n, alignment=alignment, exclude=exclude, seed=seed, progress=progress, **options
+    )
 
 
 def save_suggestions(frames, path: str | Path) -> Path:

@@ -93,8 +93,9 @@ class LabelingWidget(QWidget):
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer.layers.selection.events.active.connect(self._on_active)
         self._frame = self.frame
-        self._canvas = getattr(getattr(getattr(napari_viewer, "window", None), "_qt_viewer", None),
-                               "canvas", None)
+        self._canvas = getattr(
+            getattr(getattr(napari_viewer, "window", None), "_qt_viewer", None), "canvas", None
+        )
         if self._canvas is not None:  # Qt spends Tab on moving focus unless we take it first
             self._canvas.native.installEventFilter(self)
         self._on_active()
@@ -102,8 +103,12 @@ class LabelingWidget(QWidget):
     def eventFilter(self, obj, event) -> bool:
         from qtpy.QtCore import QEvent
 
-        if (event.type() == QEvent.KeyPress and event.key() in (Qt.Key_Tab, Qt.Key_Backtab)
-                and self.layer is not None and self.viewer.layers.selection.active is self.layer):
+        if (
+            event.type() == QEvent.KeyPress
+            and event.key() in (Qt.Key_Tab, Qt.Key_Backtab)
+            and self.layer is not None
+            and self.viewer.layers.selection.active is self.layer
+        ):
             back = event.key() == Qt.Key_Backtab or bool(event.modifiers() & Qt.ShiftModifier)
             self.cycle_node(-1 if back else 1)
             return True
@@ -113,8 +118,10 @@ class LabelingWidget(QWidget):
     def _build(self) -> None:
         root = QVBoxLayout(self)
         proj = QHBoxLayout()
-        for text, slot in (("Open project…", self._open_project_dialog),
-                           ("New project…", self._new_project_dialog)):
+        for text, slot in (
+            ("Open project…", self._open_project_dialog),
+            ("New project…", self._new_project_dialog),
+        ):
             b = QPushButton(text)
             b.clicked.connect(slot)
             proj.addWidget(b)
@@ -139,20 +146,27 @@ class LabelingWidget(QWidget):
 
         self.node_list = QListWidget()
         self.node_list.setMinimumHeight(150)
-        self.node_list.itemClicked.connect(lambda item: self.set_current_node(self.node_list.row(item)))
+        self.node_list.itemClicked.connect(
+            lambda item: self.set_current_node(self.node_list.row(item))
+        )
         root.addWidget(self.node_list, 2)
 
         edit = QHBoxLayout()
-        for text, slot in (("Not visible (V)", self.mark_invisible), ("Delete (Del)", self.delete_point),
-                           ("Undo (Ctrl+Z)", self.undo)):
+        for text, slot in (
+            ("Not visible (V)", self.mark_invisible),
+            ("Delete (Del)", self.delete_point),
+            ("Undo (Ctrl+Z)", self.undo),
+        ):
             b = QPushButton(text)
             b.clicked.connect(slot)
             edit.addWidget(b)
         root.addLayout(edit)
         nav = QHBoxLayout()
-        for text, slot in (("◀ labelled", lambda: self.jump_labelled(-1)),
-                           ("labelled ▶", lambda: self.jump_labelled(1)),
-                           ("suggested ▶", lambda: self.jump_suggested(1))):
+        for text, slot in (
+            ("◀ labelled", lambda: self.jump_labelled(-1)),
+            ("labelled ▶", lambda: self.jump_labelled(1)),
+            ("suggested ▶", lambda: self.jump_suggested(1)),
+        ):
             b = QPushButton(text)
             b.clicked.connect(slot)
             nav.addWidget(b)
@@ -194,8 +208,7 @@ class LabelingWidget(QWidget):
         box = QVBoxLayout(frames)
         self.count_label = QLabel("labelled 0 of 0 suggested")
         self.frame_list = QListWidget()
-        self.frame_list.itemClicked.connect(
-            lambda item: self.go_to(int(item.data(Qt.UserRole))))
+        self.frame_list.itemClicked.connect(lambda item: self.go_to(int(item.data(Qt.UserRole))))
         self.frame_list.setMinimumHeight(80)
         box.addWidget(self.count_label)
         box.addWidget(self.frame_list)
@@ -261,12 +274,20 @@ class LabelingWidget(QWidget):
         stale = [lay for lay in self.viewer.layers if lay.name == name]
         for lay in stale:
             self.viewer.layers.remove(lay)
-        self.edges = self.viewer.add_vectors(np.zeros((0, 2, 3)), ndim=3, name=name, edge_width=1.5,
-                                             vector_style="line", length=1.0, opacity=0.9,
-                                             edge_color="white")
+        self.edges = self.viewer.add_vectors(
+            np.zeros((0, 2, 3)),
+            ndim=3,
+            name=name,
+            edge_width=1.5,
+            vector_style="line",
+            length=1.0,
+            opacity=0.9,
+            edge_color="white",
+        )
         self.edges.metadata["edges_of"] = layer.name
-        self.viewer.layers.move(self.viewer.layers.index(self.edges),
-                                self.viewer.layers.index(layer))
+        self.viewer.layers.move(
+            self.viewer.layers.index(self.edges), self.viewer.layers.index(layer)
+        )
         self.viewer.layers.selection.active = layer
         self.animal_combo.blockSignals(True)
         self.animal_combo.clear()
@@ -280,7 +301,10 @@ class LabelingWidget(QWidget):
 
     def _detach(self) -> None:
         layer = self.layer
-        for ev, slot in ((layer.events.data, self._on_data), (layer.events.features, self._on_features)):
+        for ev, slot in (
+            (layer.events.data, self._on_data),
+            (layer.events.features, self._on_features),
+        ):
             with contextlib.suppress(TypeError, ValueError):
                 ev.disconnect(slot)
         if self.edges is not None and self.edges in self.viewer.layers:
@@ -308,9 +332,13 @@ class LabelingWidget(QWidget):
                 from napari_leap.align.alignment import Alignment
 
                 try:
-                    self.alignment = Alignment.load(path, video=self.project.video_path(self.video_index))
+                    self.alignment = Alignment.load(
+                        path, video=self.project.video_path(self.video_index)
+                    )
                 except Exception as e:  # noqa: BLE001 - a stale alignment must not block labelling
-                    self._error(f"the project's alignment could not be loaded ({e}); labelling on frames.")
+                    self._error(
+                        f"the project's alignment could not be loaded ({e}); labelling on frames."
+                    )
         self.box_check.setEnabled(self.alignment is not None)
 
     # -- project ---------------------------------------------------------------------------
@@ -334,8 +362,11 @@ class LabelingWidget(QWidget):
         skeleton = project.skeleton
         user = self._project_poses(project.labels, path, user=True)
         pred = self._project_poses(project.predictions, path, user=False)
-        tracks = project.settings.get("tracks") or layers._merged_tracks(
-            user.tracks if user else [], pred.tracks if pred else []) or ["animal0"]
+        tracks = (
+            project.settings.get("tracks")
+            or layers._merged_tracks(user.tracks if user else [], pred.tracks if pred else [])
+            or ["animal0"]
+        )
 
         def retarget(p):
             if p is None:
@@ -351,16 +382,26 @@ class LabelingWidget(QWidget):
 
         user, pred = retarget(user), retarget(pred)
         if user is None:
-            user = Poses(np.zeros(0, np.int64), np.zeros((0, len(tracks), len(skeleton), 2)),
-                         np.zeros((0, len(tracks), len(skeleton))), tracks, skeleton)
+            user = Poses(
+                np.zeros(0, np.int64),
+                np.zeros((0, len(tracks), len(skeleton), 2)),
+                np.zeros((0, len(tracks), len(skeleton))),
+                tracks,
+                skeleton,
+            )
         data, kwargs, _ = layers.points_layer_data(
-            user, pred, name=f"{project.name or project.root.name} labels", video=path,
-            tracked=bool(project.settings.get("tracked", len(tracks) > 1)))
+            user,
+            pred,
+            name=f"{project.name or project.root.name} labels",
+            video=path,
+            tracked=bool(project.settings.get("tracked", len(tracks) > 1)),
+        )
         layer = self.viewer.add_points(data, ndim=3, **kwargs)
         if self.viewer.dims.ndim == 3:
             self.viewer.dims.axis_labels = ("frame", "y", "x")
-        self.suggestions = sorted(int(f) for f in
-                                  project.settings.get("suggestions", {}).get(str(video_index), []))
+        self.suggestions = sorted(
+            int(f) for f in project.settings.get("suggestions", {}).get(str(video_index), [])
+        )
         invisible = project.settings.get("not_visible", {}).get(str(video_index), [])
         models = [project.root / m for m in project.models if (project.root / m).exists()]
         if models and self.model_dir is None:
@@ -388,13 +429,19 @@ class LabelingWidget(QWidget):
 
         if self.layer is None:
             raise ValueError("make a labels layer first (Skeleton widget: New labels layer).")
-        video_path = video_path or self.layer.metadata.get("video") or (
-            self.image.metadata.get("video_path") if self.image is not None else None)
+        video_path = (
+            video_path
+            or self.layer.metadata.get("video")
+            or (self.image.metadata.get("video_path") if self.image is not None else None)
+        )
         if not video_path:
             raise ValueError("open the video first (drag it into napari), then create the project.")
-        project = Project.create(root, self.skeleton, videos=[video_path],
-                                 settings={"tracks": self.tracks,
-                                           "tracked": bool(self.layer.metadata.get("tracked"))})
+        project = Project.create(
+            root,
+            self.skeleton,
+            videos=[video_path],
+            settings={"tracks": self.tracks, "tracked": bool(self.layer.metadata.get("tracked"))},
+        )
         self.project, self.video_index = project, 0
         self.layer.metadata = {**self.layer.metadata, "video": str(Path(video_path).resolve())}
         self._dirty = True
@@ -420,13 +467,21 @@ class LabelingWidget(QWidget):
             u = [i for i in lf.instances if type(i) is sio.Instance]
             p = [i for i in lf.instances if type(i) is not sio.Instance]
             if u:
-                user_frames.append(sio.LabeledFrame(video=video, frame_idx=lf.frame_idx, instances=u))
+                user_frames.append(
+                    sio.LabeledFrame(video=video, frame_idx=lf.frame_idx, instances=u)
+                )
             if p:
-                pred_frames.append(sio.LabeledFrame(video=video, frame_idx=lf.frame_idx, instances=p))
+                pred_frames.append(
+                    sio.LabeledFrame(video=video, frame_idx=lf.frame_idx, instances=p)
+                )
 
         def merged(frames, old, predicted: bool):
-            labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=mine.skeletons,
-                                tracks=list(mine.tracks))
+            labels = sio.Labels(
+                labeled_frames=frames,
+                videos=[video],
+                skeletons=mine.skeletons,
+                tracks=list(mine.tracks),
+            )
             for i in range(len(project.videos)):  # other videos' labels stay as they were
                 if i == self.video_index:
                     continue
@@ -435,8 +490,9 @@ class LabelingWidget(QWidget):
                         p = poses_from_labels(old, vi, user=not predicted, predicted=predicted)
                         if len(p.frames) and p.skeleton.nodes == skeleton.nodes:
                             p.skeleton = skeleton
-                            labels_from_poses(p, [project.sleap_video(i)], predicted=predicted,
-                                              labels=labels)
+                            labels_from_poses(
+                                p, [project.sleap_video(i)], predicted=predicted, labels=labels
+                            )
             return labels
 
         project.labels = merged(user_frames, project.labels, False)
@@ -445,9 +501,12 @@ class LabelingWidget(QWidget):
         settings = dict(project.settings)
         settings["tracks"] = tracks
         settings["tracked"] = bool(md.get("tracked", True))
-        settings.setdefault("suggestions", {})[str(self.video_index)] = [int(f) for f in self.suggestions]
+        settings.setdefault("suggestions", {})[str(self.video_index)] = [
+            int(f) for f in self.suggestions
+        ]
         settings.setdefault("not_visible", {})[str(self.video_index)] = sorted(
-            list(t) for t in self.invisible)
+            list(t) for t in self.invisible
+        )
         project.settings = settings
         project.save()
         self._dirty = False
@@ -461,8 +520,10 @@ class LabelingWidget(QWidget):
         try:
             self.save()
         except Exception as e:  # noqa: BLE001 - the GUI must stay usable; the labels stay in the layer
-            self._error(f"autosave failed ({e}); your labels are still in the layer, "
-                        "free space or fix permissions and they will be saved.")
+            self._error(
+                f"autosave failed ({e}); your labels are still in the layer, "
+                "free space or fix permissions and they will be saved."
+            )
 
     def hideEvent(self, event) -> None:  # the window is closing or the dock was hidden
         self.autosave()
@@ -478,8 +539,11 @@ class LabelingWidget(QWidget):
         if not len(self.layer.data):
             return None
         f = self.layer.features
-        hit = self._frame_mask(frame) & np.asarray(f["node"].astype(str) == self.skeleton.nodes[node]) \
+        hit = (
+            self._frame_mask(frame)
+            & np.asarray(f["node"].astype(str) == self.skeleton.nodes[node])
             & np.asarray(f["animal"].astype(str) == self.tracks[animal])
+        )
         idx = np.flatnonzero(hit)
         return int(idx[-1]) if len(idx) else None
 
@@ -497,7 +561,9 @@ class LabelingWidget(QWidget):
         n_animals = len(self.tracks)
         for da in range(n_animals):
             a = (animal + da) % n_animals
-            done = self.placed(frame, a) | {n for f, aa, n in self.invisible if f == frame and aa == a}
+            done = self.placed(frame, a) | {
+                n for f, aa, n in self.invisible if f == frame and aa == a
+            }
             start = after + 1 if da == 0 else 0
             for step in range(k):
                 node = (start + step) % k
@@ -532,15 +598,19 @@ class LabelingWidget(QWidget):
     def _set_defaults(self, node: int, animal: int, status: str) -> None:
         import pandas as pd
 
-        self.layer.feature_defaults = pd.DataFrame({
-            "node": pd.Categorical([self.skeleton.nodes[node]], categories=self.skeleton.nodes),
-            "animal": pd.Categorical([self.tracks[animal]], categories=self.tracks),
-            "status": pd.Categorical([status], categories=layers.STATUSES),
-            "confidence": [np.nan],
-        })
+        self.layer.feature_defaults = pd.DataFrame(
+            {
+                "node": pd.Categorical([self.skeleton.nodes[node]], categories=self.skeleton.nodes),
+                "animal": pd.Categorical([self.tracks[animal]], categories=self.tracks),
+                "status": pd.Categorical([status], categories=layers.STATUSES),
+                "confidence": [np.nan],
+            }
+        )
         self.layer.current_symbol = layers.STATUS_SYMBOL[status]
 
-    def _set_position(self, idx: int, position, status: str | None = None, emit: bool = True) -> None:
+    def _set_position(
+        self, idx: int, position, status: str | None = None, emit: bool = True
+    ) -> None:
         data = np.asarray(self.layer.data).copy()
         data[idx] = position
         if emit:
@@ -610,13 +680,19 @@ class LabelingWidget(QWidget):
         self.invisible.add((self.frame, self.current_animal, self.current_node))
         self._dirty = True
         self.current_animal, self.current_node = self._next_unplaced(
-            self.frame, self.current_animal, self.current_node)
+            self.frame, self.current_animal, self.current_node
+        )
         self._after_change()
 
     def _push_undo(self) -> None:
-        self._undo.append((np.asarray(self.layer.data).copy(), self.layer.features.copy(),
-                           np.array(self.layer.symbol, dtype=object).reshape(-1).copy(),
-                           set(self.invisible)))
+        self._undo.append(
+            (
+                np.asarray(self.layer.data).copy(),
+                self.layer.features.copy(),
+                np.array(self.layer.symbol, dtype=object).reshape(-1).copy(),
+                set(self.invisible),
+            )
+        )
         del self._undo[:-UNDO_DEPTH]
 
     def undo(self) -> None:
@@ -698,9 +774,12 @@ class LabelingWidget(QWidget):
             return
         action = str(getattr(event, "action", ""))
         if action.endswith("changed") and getattr(event, "data_indices", None) and not self._own:
-            moved = [i for i in event.data_indices
-                     if i < len(self.layer.features)
-                     and str(self.layer.features["status"].iloc[i]) == "predicted"]
+            moved = [
+                i
+                for i in event.data_indices
+                if i < len(self.layer.features)
+                and str(self.layer.features["status"].iloc[i]) == "predicted"
+            ]
             if moved:  # moved with napari's own select tool
                 self._set_status(moved, "corrected")
         self._dirty = True
@@ -797,7 +876,10 @@ class LabelingWidget(QWidget):
         if on:
             self._show_boxes()
         else:
-            if getattr(self, "_box_layer", None) is not None and self._box_layer in self.viewer.layers:
+            if (
+                getattr(self, "_box_layer", None) is not None
+                and self._box_layer in self.viewer.layers
+            ):
                 self.viewer.layers.remove(self._box_layer)
             self._box_layer = None
             if self.image is not None:
@@ -814,9 +896,13 @@ class LabelingWidget(QWidget):
         if old is not None and old in self.viewer.layers:
             old.data = data
         else:
-            self._box_layer = self.viewer.add_image(data, name="aligned box", rgb=boxes.shape[-1] == 3,
-                                                    contrast_limits=[0, 255],
-                                                    metadata={"alignment": self.alignment})
+            self._box_layer = self.viewer.add_image(
+                data,
+                name="aligned box",
+                rgb=boxes.shape[-1] == 3,
+                contrast_limits=[0, 255],
+                metadata={"alignment": self.alignment},
+            )
             self.viewer.layers.move(self.viewer.layers.index(self._box_layer), 0)
         if self.image is not None:
             self.image.visible = False
@@ -861,8 +947,9 @@ class LabelingWidget(QWidget):
             video = self._video_for_work()
             predictions = None
             if method == "confidence":
-                predictions = layers.points_to_poses(self.layer.data, self.layer.features,
-                                                     self.skeleton, self.tracks, ("predicted",))
+                predictions = layers.points_to_poses(
+                    self.layer.data, self.layer.features, self.skeleton, self.tracks, ("predicted",)
+                )
             exclude = list(self.labelled_frames())
         except Exception as e:  # noqa: BLE001
             self._error(str(e))
@@ -883,9 +970,14 @@ class LabelingWidget(QWidget):
             def run():
                 try:
                     result["frames"] = suggest_frames(
-                        video, n, method, exclude=exclude, predictions=predictions,
+                        video,
+                        n,
+                        method,
+                        exclude=exclude,
+                        predictions=predictions,
                         alignment=self.alignment if self.box_animal is not None else None,
-                        progress=progress)
+                        progress=progress,
+                    )
                 except Exception as e:  # noqa: BLE001 - re-raised in the worker
                     result["error"] = e
 
@@ -911,8 +1003,9 @@ class LabelingWidget(QWidget):
 
     def _suggested(self, frames) -> None:
         self.progress.setText(f"{len(frames)} frames suggested")
-        self.set_suggestions(list(frames) + [f for f in self.suggestions
-                                             if f in self.labelled_frames()])
+        self.set_suggestions(
+            list(frames) + [f for f in self.suggestions if f in self.labelled_frames()]
+        )
 
     def set_model(self, model_dir) -> None:
         self.model_dir = Path(model_dir)
@@ -960,11 +1053,20 @@ class LabelingWidget(QWidget):
         self._push_undo()
         tracks, skeleton = self.tracks, self.skeleton
         if not set(poses.tracks) & set(tracks):  # a model numbers animals in alignment order
-            poses = Poses(poses.frames, poses.points[:, :len(tracks)], poses.scores[:, :len(tracks)],
-                          tracks[:poses.n_animals], poses.skeleton)
+            poses = Poses(
+                poses.frames,
+                poses.points[:, : len(tracks)],
+                poses.scores[:, : len(tracks)],
+                tracks[: poses.n_animals],
+                poses.skeleton,
+            )
         poses = layers._align_tracks(poses, tracks)
-        labelled = {(int(f), a) for f in poses.frames for a in range(len(tracks))
-                    if self._has_human(int(f), a)}
+        labelled = {
+            (int(f), a)
+            for f in poses.frames
+            for a in range(len(tracks))
+            if self._has_human(int(f), a)
+        }
         keep_rows = np.ones(len(self.layer.data), bool)
         if len(self.layer.data):
             frames_now = np.rint(np.asarray(self.layer.data)[:, 0]).astype(int)
@@ -976,10 +1078,15 @@ class LabelingWidget(QWidget):
                 if (int(f), a) in labelled:
                     points[i, a] = np.nan
         new_data, new_feat = layers.poses_to_points(
-            Poses(poses.frames, points, poses.scores, tracks, skeleton), "predicted")
+            Poses(poses.frames, points, poses.scores, tracks, skeleton), "predicted"
+        )
         data = np.concatenate([np.asarray(self.layer.data)[keep_rows], new_data])
         features = pd.concat([self.layer.features[keep_rows], new_feat], ignore_index=True)
-        for col, cats in (("node", skeleton.nodes), ("animal", tracks), ("status", layers.STATUSES)):
+        for col, cats in (
+            ("node", skeleton.nodes),
+            ("animal", tracks),
+            ("status", layers.STATUSES),
+        ):
             features[col] = pd.Categorical(features[col].astype(str), categories=cats)
         symbols = [layers.STATUS_SYMBOL[s] for s in features["status"].astype(str)]
         self._set_data(data)
@@ -995,8 +1102,11 @@ class LabelingWidget(QWidget):
         if not len(self.layer.data):
             return False
         f = self.layer.features
-        sel = self._frame_mask(frame) & np.asarray(f["animal"].astype(str) == self.tracks[animal]) \
+        sel = (
+            self._frame_mask(frame)
+            & np.asarray(f["animal"].astype(str) == self.tracks[animal])
             & np.asarray(f["status"].astype(str) != "predicted")
+        )
         return bool(sel.any())
 
     # -- keys ---------------------------------------------------------------------------------------------
@@ -1032,8 +1142,13 @@ class LabelingWidget(QWidget):
     def _refresh_edges(self) -> None:
         if self.edges is None or self.layer is None:
             return
-        vectors, colors = layers.edge_vectors(np.asarray(self.layer.data), self.layer.features,
-                                              self.skeleton, self.tracks, frame=self.frame)
+        vectors, colors = layers.edge_vectors(
+            np.asarray(self.layer.data),
+            self.layer.features,
+            self.skeleton,
+            self.tracks,
+            frame=self.frame,
+        )
         self.edges.data = vectors
         if len(colors):
             self.edges.edge_color = colors
@@ -1070,8 +1185,10 @@ class LabelingWidget(QWidget):
         self.frame_list.blockSignals(True)
         self.frame_list.clear()
         for f, count in labelled.items():
-            item = QListWidgetItem(f"frame {f}: {count}/{total} parts"
-                                   + ("  (suggested)" if f in self.suggestions else ""))
+            item = QListWidgetItem(
+                f"frame {f}: {count}/{total} parts"
+                + ("  (suggested)" if f in self.suggestions else "")
+            )
             item.setData(Qt.UserRole, f)
             self.frame_list.addItem(item)
         for f in self.suggestions:
@@ -1081,17 +1198,26 @@ class LabelingWidget(QWidget):
                 self.frame_list.addItem(item)
         self.frame_list.blockSignals(False)
         done = len(set(self.suggestions) & set(labelled))
-        self.count_label.setText(f"labelled {done} of {len(self.suggestions)} suggested "
-                                 f"({len(labelled)} frames labelled in all)")
+        self.count_label.setText(
+            f"labelled {done} of {len(self.suggestions)} suggested "
+            f"({len(labelled)} frames labelled in all)"
+        )
 
     def _show_status(self) -> None:
-        where = f"project {self.project.root.name}" if self.project is not None else \
-            "no project: labels live only in this layer (New project… keeps them safe)"
-        saved = time.strftime("%H:%M:%S", time.localtime(self.last_saved)) if self.last_saved else "—"
+        where = (
+            f"project {self.project.root.name}"
+            if self.project is not None
+            else "no project: labels live only in this layer (New project… keeps them safe)"
+        )
+        saved = (
+            time.strftime("%H:%M:%S", time.localtime(self.last_saved)) if self.last_saved else "—"
+        )
         node = self.skeleton.nodes[self.current_node] if self.layer is not None else ""
         animal = self.tracks[self.current_animal] if self.layer is not None else ""
-        self.status.setText(f"{where} · saved {saved}{' · unsaved edits' if self._dirty else ''}\n"
-                            f"frame {self.frame} · now placing: {node} of {animal}")
+        self.status.setText(
+            f"{where} · saved {saved}{' · unsaved edits' if self._dirty else ''}\n"
+            f"frame {self.frame} · now placing: {node} of {animal}"
+        )
 
     def _error(self, message: str) -> None:
         from napari.utils.notifications import show_error
@@ -1137,7 +1263,12 @@ def predict_frames(model_dir, video, frames, alignment=None):
     source = video_source(video) if isinstance(video, (str, Path)) else source_of(video)
     if source is None:
         raise ValueError("this image layer is not a video napari-leap opened; open the video file.")
-    job = VideoJob(source, np.asarray(sorted(frames), dtype=np.int64), None, alignment,
-                   Path(str(source.path)).name)
+    job = VideoJob(
+        source,
+        np.asarray(sorted(frames), dtype=np.int64),
+        None,
+        alignment,
+        Path(str(source.path)).name,
+    )
     result = predict(model_dir, job)
     return result.poses[0]

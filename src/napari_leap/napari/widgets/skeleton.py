@@ -34,8 +34,9 @@ from napari_leap.pose.skeleton import Skeleton, propose_symmetries
 
 
 def _ask(parent: QWidget, message: str) -> bool:
-    answer = QMessageBox.question(parent, "napari-leap", message,
-                                  QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    answer = QMessageBox.question(
+        parent, "napari-leap", message, QMessageBox.Yes | QMessageBox.No, QMessageBox.No
+    )
     return answer == QMessageBox.Yes
 
 
@@ -77,10 +78,14 @@ class SkeletonWidget(QWidget):
         self.node_list.model().rowsMoved.connect(self._on_rows_moved)
         self.node_list.itemDoubleClicked.connect(lambda item: self.rename_node_dialog(item.text()))
         grid.addWidget(self.node_list, 0, 0, 1, 4)
-        for col, (text, slot) in enumerate((
-            ("Add…", self.add_node_dialog), ("Rename…", self._rename_selected),
-            ("Up", lambda: self._move_selected(-1)), ("Down", lambda: self._move_selected(1)),
-        )):
+        for col, (text, slot) in enumerate(
+            (
+                ("Add…", self.add_node_dialog),
+                ("Rename…", self._rename_selected),
+                ("Up", lambda: self._move_selected(-1)),
+                ("Down", lambda: self._move_selected(1)),
+            )
+        ):
             b = QPushButton(text)
             b.clicked.connect(slot)
             grid.addWidget(b, 1, col)
@@ -90,10 +95,14 @@ class SkeletonWidget(QWidget):
         root.addWidget(nodes_box)
 
         self.edge_list, self.edge_a, self.edge_b = self._pair_box(
-            root, "Edges (drawn between body parts)", self._add_edge, self._remove_edge)
+            root, "Edges (drawn between body parts)", self._add_edge, self._remove_edge
+        )
         self.sym_list, self.sym_a, self.sym_b = self._pair_box(
-            root, "Left/right pairs (swapped when training flips images)",
-            self._add_symmetry, self._remove_symmetry)
+            root,
+            "Left/right pairs (swapped when training flips images)",
+            self._add_symmetry,
+            self._remove_symmetry,
+        )
         propose = QPushButton("Propose pairs from names")
         propose.clicked.connect(self.propose_pairs)
         root.addWidget(propose)
@@ -192,8 +201,11 @@ class SkeletonWidget(QWidget):
 
     def add_edge(self, a: str, b: str) -> None:
         sk = self._copy()
-        if a != b and (sk.index(a), sk.index(b)) not in sk.edges and \
-                (sk.index(b), sk.index(a)) not in sk.edges:
+        if (
+            a != b
+            and (sk.index(a), sk.index(b)) not in sk.edges
+            and (sk.index(b), sk.index(a)) not in sk.edges
+        ):
             sk.edges.append((sk.index(a), sk.index(b)))
             self._commit(sk)
 
@@ -240,7 +252,8 @@ class SkeletonWidget(QWidget):
             lost = [n for n in self.skeleton.nodes if n not in loaded.nodes]
             n = len(layers.points_of_nodes(self.layer, lost))
             if n and not self.confirm(
-                    f"The loaded skeleton lacks {', '.join(lost)}: delete their {n} labelled points?"):
+                f"The loaded skeleton lacks {', '.join(lost)}: delete their {n} labelled points?"
+            ):
                 return
         self._commit(loaded)
 
@@ -258,12 +271,22 @@ class SkeletonWidget(QWidget):
 
         n = self.n_animals.value()
         tracks = [f"animal{i}" for i in range(n)]
-        empty = Poses(np.zeros(0, np.int64), np.zeros((0, n, len(self.skeleton), 2)),
-                      np.zeros((0, n, len(self.skeleton))), tracks, self.skeleton)
-        video = next((lay.metadata.get("video_path") for lay in self.viewer.layers
-                      if lay.metadata.get("video_path")), None)
-        data, kwargs, _ = layers.points_layer_data(empty, name="labels", video=video,
-                                                   tracked=n > 1)
+        empty = Poses(
+            np.zeros(0, np.int64),
+            np.zeros((0, n, len(self.skeleton), 2)),
+            np.zeros((0, n, len(self.skeleton))),
+            tracks,
+            self.skeleton,
+        )
+        video = next(
+            (
+                lay.metadata.get("video_path")
+                for lay in self.viewer.layers
+                if lay.metadata.get("video_path")
+            ),
+            None,
+        )
+        data, kwargs, _ = layers.points_layer_data(empty, name="labels", video=video, tracked=n > 1)
         layer = self.viewer.add_points(data, ndim=3, **kwargs)
         self.set_layer(layer)
 
@@ -271,7 +294,9 @@ class SkeletonWidget(QWidget):
     def _copy(self) -> Skeleton:
         return Skeleton.from_dict(self.skeleton.to_dict())
 
-    def _commit(self, skeleton: Skeleton, renames: dict | None = None, propose: bool = False) -> None:
+    def _commit(
+        self, skeleton: Skeleton, renames: dict | None = None, propose: bool = False
+    ) -> None:
         if propose:
             taken = {i for p in skeleton.symmetries for i in p}
             extra = [p for p in propose_symmetries(skeleton.nodes) if not (set(p) & taken)]
@@ -372,8 +397,11 @@ class SkeletonWidget(QWidget):
 
     def _load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Load skeleton", "",
-            "Skeleton or labels (*.json *.yaml *.yml *.csv *.slp *.mat *.nwb *.h5);;All files (*)")
+            self,
+            "Load skeleton",
+            "",
+            "Skeleton or labels (*.json *.yaml *.yml *.csv *.slp *.mat *.nwb *.h5);;All files (*)",
+        )
         if path:
             try:
                 self.load(path)
@@ -381,7 +409,8 @@ class SkeletonWidget(QWidget):
                 self._error(f"cannot load a skeleton from {Path(path).name}: {e}")
 
     def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save skeleton", "skeleton.yaml",
-                                              "YAML (*.yaml *.yml);;JSON (*.json)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save skeleton", "skeleton.yaml", "YAML (*.yaml *.yml);;JSON (*.json)"
+        )
         if path:
             self._guard(self.save, path)
