@@ -33,7 +33,7 @@ def _widget(viewer, n=2):
     return widget
 
 
-def test_preview_follows_frame_and_parameters(clip_viewer):
+def test_preview_follows_frame_and_parameters(clip_viewer, qtbot):
     from napari_leap.napari.widgets.align import HEADING_NAME, PREVIEW_NAME
 
     viewer = clip_viewer
@@ -48,7 +48,14 @@ def test_preview_follows_frame_and_parameters(clip_viewer):
     np.testing.assert_allclose(starts, [302, 396], atol=15)
     before = vectors.data.copy()
     viewer.dims.set_current_step(0, 1400)
-    assert not np.allclose(vectors.data, before)
+    qtbot.waitUntil(lambda: not np.allclose(vectors.data, before), timeout=5000)
+    # the preview reuses the frame napari decoded for display
+    from napari_leap.io.video import source_of
+    from napari_leap.napari.widgets.align import _displayed_image
+
+    shown = _displayed_image(viewer.layers["clip"], 1400)
+    assert shown is not None
+    np.testing.assert_array_equal(shown, source_of(viewer.layers["clip"].data).read(1400))
     # one animal asked for: one box
     widget.animals_spin.setValue(1)
     assert len(viewer.layers[PREVIEW_NAME].data) == 1

@@ -52,6 +52,26 @@ def _show_error(message: str) -> None:
     show_error(message)
 
 
+def _displayed_image(layer, frame: int) -> np.ndarray | None:
+    """The image of ``frame`` as the layer currently holds it for display, if it is that frame.
+
+    Seeking in a compressed video can cost hundreds of decoded frames, so the preview
+    reuses napari's slice. Uses napari's private slice response; None if it changes.
+    """
+    try:
+        sl = layer._slice
+        if sl.empty or int(round(sl.slice_input.world_slice.point[0])) != int(frame):
+            return None
+        img = np.asarray(sl.image.raw)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3 or img.dtype != np.uint8 or img.shape[:2] != tuple(layer.data.shape[1:3]):
+        return None
+    return img
+
+
 class AlignWidget(QWidget):
     """Align a video: choose the video layer and the animals, preview, run, review flags."""
 
@@ -63,8 +83,16 @@ class AlignWidget(QWidget):
         self._aligned_layer = None  # the video layer the alignment belongs to
         self._detector = None
         self._detector_key = None
+        self._samples = None
+        self._samples_key = None
         self._worker = None
         self._progress = None
+        from qtpy.QtCore import QTimer
+
+        self._step_timer = QTimer(self)
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(80)
+        self._step_timer.timeout.connect(self.update_preview)
         self._build()
         self._refresh_layers()
         ev = self.viewer.layers.events
@@ -229,18 +257,27 @@ class AlignWidget(QWidget):
         self.update_preview()
 
     def _on_step(self, event=None) -> None:
-        self.update_preview()
+        # coalesce fast scrubbing/playback into one preview per 80 ms
+        self._step_timer.start()
 
     def detector(self):
         """The detector for the chosen layer and settings (set up once, then cached)."""
-        from napari_leap.align.alignment import setup_detector
+        from napari_leap.align.alignment import _reader, sample_frames
+        from napari_leap.align.detect import make_detector
 
         layer = self.video_layer
         if layer is None:
             return None
         key = (id(layer.data), self.animals_spin.value(), tuple(sorted(self.options().items())))
         if self._detector is None or self._detector_key != key:
-            self._detector = setup_detector(layer.data, self.animals_spin.value(), **self.options())
+            if self._samples_key != id(layer.data):
+                # decoding the sampled frames is the slow part: once per video
+                self._samples = sample_frames(_reader(layer.data)[0])[1]
+                self._samples_key = id(layer.data)
+            opts = self.options()
+            self._detector = make_detector(
+                self._samples, self.animals_spin.value(), opts["polarity"], opts["threshold"]
+            )
             self._detector_key = key
             d = self._detector
             length = d.animal_length
@@ -264,6 +301,10 @@ class AlignWidget(QWidget):
         return default_box_size(d.animal_length if d is not None else float("nan"))
 
     def _read_frame(self, layer, frame: int) -> np.ndarray:
+        """The frame napari already shows (no second decode) or, failing that, read it."""
+        shown = _displayed_image(layer, frame)
+        if shown is not None:
+            return shown
         from napari_leap.io.video import source_of
 
         src = source_of(layer.data)
