@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         print("napari-leap: interrupted; finished work was kept.", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - user-facing boundary
-        from napari_leap.errors import is_user_error
+        from napari_leap.errors import is_user_error, user_message
 
         if is_user_error(e):
-            print(f"napari-leap {args.command}: error: {e}", file=sys.stderr)
+            print(f"napari-leap {args.command}: error: {user_message(e)}", file=sys.stderr)
             return 2
         raise
     return int(result or 0)

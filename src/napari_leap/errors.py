@@ -15,3 +15,21 @@ def is_user_error(e: BaseException) -> bool:
                       NotADirectoryError, PermissionError, IndexError)):
         return True
     return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
+
+
+def user_message(e: BaseException) -> str:
+    """One line for a user error: what went wrong and what to do.
+
+    A full or read-only disk reaches us as a bare ``OSError`` ("[Errno 28] No
+    space left on device"); say which file and what to do instead.
+    """
+    if isinstance(e, OSError) and not isinstance(e, LeapError):
+        where = f" for {e.filename}" if e.filename else ""
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"the disk is full (no space left{where}); free some space or write to another disk."
+        if e.errno == errno.EROFS:
+            return f"the disk is read-only (cannot write{where}); choose a folder on a writable disk."
+        if e.errno == errno.EACCES:
+            return f"permission denied{where}; choose a folder you can write to."
+    text = " ".join(str(e).split())
+    return text or type(e).__name__
