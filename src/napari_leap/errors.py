@@ -24,12 +24,12 @@ def user_message(e: BaseException) -> str:
     space left on device"); say which file and what to do instead.
     """
     if isinstance(e, OSError) and not isinstance(e, LeapError):
-        where = f" for {e.filename}" if e.filename else ""
+        name = f" {e.filename}" if e.filename else ""
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            return f"the disk is full (no space left{where}); free some space or write to another disk."
+            return f"the disk is full (no space left{' for' + name if name else ''}); free some space or write to another disk."
         if e.errno == errno.EROFS:
-            return f"the disk is read-only (cannot write{where}); choose a folder on a writable disk."
+            return f"the disk is read-only (cannot write{name}); choose a folder on a writable disk."
         if e.errno == errno.EACCES:
-            return f"permission denied{where}; choose a folder you can write to."
+            return f"permission denied{' for' + name if name else ''}; choose a folder you can write to."
     text = " ".join(str(e).split())
     return text or type(e).__name__
