@@ -1,0 +1,95 @@
+"""On-the-fly augmentation of a batch in torch: one affine warp per image, points moved with it.
+
+Rotation, scale jitter and left/right flip are composed into one matrix per
+image and applied with ``grid_sample`` (no per-image Python work beyond
+drawing the parameters); a flip also swaps the channels of symmetric body
+parts, so "wingL" stays the fly's left wing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass
+class AugmentConfig:
+    rotation: float = 15.0  # degrees, uniform in +-rotation (LEAP: 15 on aligned boxes)
+    scale: float = 0.05  # relative, uniform in 1 +- scale
+    flip: bool = True  # left/right flip with swapped symmetric nodes (p = 0.5)
+    brightness: float = 0.1  # additive, fraction of full range
+    contrast: float = 0.1  # multiplicative around the image mean
+    translate: float = 0.0  # pixels, uniform in +-translate
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def affine_matrices(n: int, height: int, width: int, cfg: AugmentConfig, generator=None, device=None):
+    """Forward pixel-space 3x3 matrices (input -> augmented) and the flip flags, about the centre."""
+    import torch
+
+    def uniform(lo, hi):
+        return torch.rand(n, generator=generator).to(device) * (hi - lo) + lo
+
+    angle = uniform(-cfg.rotation, cfg.rotation) * (math.pi / 180)
+    scale = uniform(1 - cfg.scale, 1 + cfg.scale)
+    flip = (torch.rand(n, generator=generator).to(device) < 0.5) if cfg.flip \
+        else torch.zeros(n, dtype=torch.bool, device=device)
+    tx, ty = uniform(-cfg.translate, cfg.translate), uniform(-cfg.translate, cfg.translate)
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+    fx = 1.0 - 2.0 * flip.float()
+    # p' = R S (F (p - c)) + c + t, F flips x about the centre
+    m = torch.zeros(n, 3, 3, device=device)
+    m[:, 0, 0], m[:, 0, 1] = cos * fx, -sin
+    m[:, 1, 0], m[:, 1, 1] = sin * fx, cos
+    m[:, 0, 2] = cx + tx - (m[:, 0, 0] * cx + m[:, 0, 1] * cy)
+    m[:, 1, 2] = cy + ty - (m[:, 1, 0] * cx + m[:, 1, 1] * cy)
+    m[:, 2, 2] = 1
+    return m, flip
+
+
+def warp_images(images, matrices):
+    """Apply forward pixel matrices to (B, C, H, W) float images (bilinear, zeros outside)."""
+    import torch
+
+    b, _, h, w = images.shape
+    inv = torch.linalg.inv(matrices)
+    # pixel -> normalised with align_corners=True: x_n = 2 x / (W - 1) - 1
+    norm = torch.tensor([[2 / (w - 1), 0, -1], [0, 2 / (h - 1), -1], [0, 0, 1]],
+                        device=images.device, dtype=inv.dtype)
+    theta = norm @ inv @ torch.linalg.inv(norm)
+    grid = torch.nn.functional.affine_grid(theta[:, :2].to(images.dtype), (b, 1, h, w),
+                                           align_corners=True)
+    return torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="zeros",
+                                           align_corners=True)
+
+
+def transform_points(points, matrices, flip, flip_permutation):
+    """Move (B, K, 2) points by ``matrices``; flipped images take each node from its partner."""
+    import torch
+
+    ones = torch.ones_like(points[..., :1])
+    moved = (torch.cat([points, ones], -1) @ matrices.transpose(1, 2).to(points.dtype))[..., :2]
+    perm = torch.as_tensor(flip_permutation, device=points.device)
+    swapped = moved[:, perm]
+    return torch.where(flip[:, None, None], swapped, moved)
+
+
+def augment_batch(images, points, cfg: AugmentConfig, flip_permutation, generator=None):
+    """Augment float images (B, C, H, W) in [0, 1] and their (B, K, 2) points together."""
+    import torch
+
+    b, _, h, w = images.shape
+    m, flip = affine_matrices(b, h, w, cfg, generator=generator, device=images.device)
+    images = warp_images(images, m)
+    points = transform_points(points, m, flip, flip_permutation)
+    if cfg.contrast or cfg.brightness:
+        def uniform(r):
+            return (torch.rand(b, 1, 1, 1, generator=generator).to(images.device) * 2 - 1) * r
+
+        mean = images.mean((1, 2, 3), keepdim=True)
+        images = ((images - mean) * (1 + uniform(cfg.contrast)) + mean + uniform(cfg.brightness))
+        images = images.clamp(0, 1)
+    return images, points

@@ -1,0 +1,478 @@
+"""Training: labels -> a model folder, as a generator of progress events.
+
+``iter_train`` yields :class:`TrainStarted`, :class:`Message`,
+:class:`BatchEnd` (throttled) and :class:`EpochEnd` events and returns the
+:class:`~napari_leap.pose.trained.TrainedModel`; the widget, the CLI and the
+tests all consume the same events. Closing the generator, setting ``stop``
+or reaching ``time_limit`` ends after the current batch, validates once more
+and keeps the best checkpoint. ``last.pt`` is written after every epoch, so a
+run killed at any moment resumes (``resume=True``) losing at most one epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from napari_leap.errors import LeapError
+from napari_leap.pose.trained import BEST, CONFIG, HISTORY, LAST, TrainedModel
+
+DEFAULT_ARCH = "unet"
+
+
+# -- events -------------------------------------------------------------------------------
+@dataclass
+class Message:
+    text: str
+
+
+@dataclass
+class TrainStarted:
+    n_train: int
+    n_val: int
+    device: str
+    arch: str
+    aligned: bool
+    input_size: tuple[int, int]
+    input_scale: float
+    start_epoch: int
+    epochs: int
+
+
+@dataclass
+class BatchEnd:
+    epoch: int  # 1-based epoch in progress
+    batch: int  # 1-based
+    n_batches: int
+    loss: float
+
+
+@dataclass
+class EpochEnd:
+    epoch: int  # 1-based, completed
+    epochs: int
+    train_loss: float
+    val_loss: float
+    val_error_px: float  # mean over validation points, input-image pixels
+    val_error_median_px: float
+    per_node_val_error: list[float]
+    lr: float
+    elapsed: float  # seconds since this run started
+    best: bool
+    partial: bool = False  # ended early by stop / time limit
+
+
+@dataclass
+class TrainFinished:
+    reason: str  # "epochs", "early_stopping", "time_limit", "stopped"
+    best_epoch: int
+    best_val_error_px: float
+    model_dir: str
+    history: list[dict] = field(default_factory=list, repr=False)
+
+
+def default_input_scale(arch: str, input_size, boxes: bool) -> float:
+    """LEAP's networks at full box resolution; the U-Net sees ~96-112 px boxes; frames <= 512 px.
+
+    Boxes hold one animal at ~1.4x its length, so 96-112 px leave ~70 px per
+    animal: enough for subpixel peaks, and 3-4x less compute than full size.
+    """
+    if boxes and arch == "unet":
+        return float(min(1.0, 112 / min(input_size)))
+    return float(min(1.0, 512 / max(input_size)))
+
+
+def train(source, out_dir, *, progress: Callable | None = None, **kwargs) -> TrainedModel:
+    """Train to completion (see :func:`iter_train`); ``progress`` is called with every event."""
+    gen = iter_train(source, out_dir, **kwargs)
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as done:
+            return done.value
+        if progress is not None:
+            progress(event)
+
+
+def iter_train(
+    source,
+    out_dir,
+    *,
+    arch: str = DEFAULT_ARCH,
+    arch_params: dict | None = None,
+    epochs: int = 60,
+    steps_per_epoch: int | None = None,
+    time_limit: float | None = None,
+    input_scale: float | None = None,
+    align: bool | None = None,
+    box_size: int | None = None,
+    align_options: dict | None = None,
+    seed: int = 0,
+    batch_size: int | None = None,
+    sigma: float = 5.0,
+    lr: float = 1e-3,
+    val_fraction: float = 0.1,
+    val_data=None,
+    patience: int = 15,
+    augment=None,
+    resume: bool = False,
+    device=None,
+    stop: threading.Event | None = None,
+) -> Generator[object, None, TrainedModel]:
+    """Train a pose model from ``source`` into the folder ``out_dir``.
+
+    ``source``: labels file, ``sleap_io.Labels``, project (folder), box ``.h5`` or
+    :class:`~napari_leap.pose.dataset.TrainingData`. ``val_data``: held-out
+    :class:`TrainingData` instead of a block split of ``source``. ``time_limit``
+    (seconds) covers everything from this call on, alignment included.
+    """
+    import torch
+
+    from napari_leap.pose.augment import AugmentConfig
+    from napari_leap.pose.dataset import load_training_data, split_blocks
+    from napari_leap.pose.models import DEFAULT_PARAMS, build_model
+    from napari_leap.pose.skeleton import propose_symmetries
+    from napari_leap.pose.trained import Preprocessor, choose_device
+
+    t0 = time.monotonic()
+    deadline = t0 + time_limit if time_limit else None
+    out_dir = Path(out_dir)
+    last_path = out_dir / LAST
+    if not resume and (last_path.exists() or (out_dir / BEST).exists()):
+        raise LeapError(f"{out_dir} holds a model already; choose another folder or resume it.")
+    resuming = resume and last_path.exists()
+    ckpt = _load_checkpoint(last_path) if resuming else None
+    if ckpt is not None:  # the saved settings win: a resumed run is the same run
+        saved = ckpt["settings"]
+        arch, arch_params, input_scale, sigma, seed = (saved[k] for k in
+                                                       ("arch", "arch_params", "input_scale", "sigma", "seed"))
+        batch_size, lr, steps_per_epoch = saved["batch_size"], saved["lr"], saved["steps_per_epoch"]
+        augment = AugmentConfig(**saved["augment"])
+        align = saved["aligned"]
+        box_size = saved.get("box_size") or box_size
+
+    messages: list[str] = []
+    data = load_training_data(source, align=align, box_size=box_size, align_options=align_options,
+                              progress=messages.append, deadline=deadline)
+    for text in messages:
+        yield Message(text)
+    if isinstance(val_data, (str, Path)):
+        val_data = load_training_data(val_data)
+    aligned = data.alignment is not None
+    skeleton = data.skeleton
+    pairs = skeleton.symmetries or propose_symmetries(skeleton.nodes)
+    flip_perm = list(range(len(skeleton)))
+    for a, b in pairs:
+        flip_perm[a], flip_perm[b] = b, a
+    if augment is None:
+        # aligned boxes are head-up: small rotations; anything else may face any way
+        augment = AugmentConfig(rotation=15.0 if aligned else 180.0, flip=bool(pairs))
+    elif isinstance(augment, dict):
+        augment = AugmentConfig(**augment)
+
+    dev = choose_device(device)
+    cuda = dev.type == "cuda"
+    if batch_size is None:
+        batch_size = 32 if cuda else 8
+    if input_scale is None:
+        boxes = data.alignment is not None or data.description.startswith("box file")
+        input_scale = default_input_scale(arch, data.input_size, boxes)
+    params = {**DEFAULT_PARAMS.get(arch, {}), **(arch_params or {})}
+    _seed_everything(seed)
+    net = build_model(arch, data.channels, len(skeleton), **params).to(dev)
+    stride = int(getattr(net, "output_stride", 1))
+    multiple = int(getattr(net, "size_multiple", 1))
+    if cuda:
+        net = net.to(memory_format=torch.channels_last)
+    prep = Preprocessor(data.input_size, input_scale, data.channels, multiple, dev)
+
+    # split: contiguous blocks of time, or the given held-out set
+    if val_data is not None:
+        train_idx, val_idx = np.arange(len(data)), np.arange(0)
+    else:
+        train_idx, val_idx = split_blocks(data.groups, val_fraction, seed=seed)
+    train_set = data.subset(train_idx)
+    val_set = val_data if val_data is not None else data.subset(val_idx)
+    if len(val_set) == 0:
+        val_set = train_set
+        yield Message("too few labelled frames for a validation split; validating on training data")
+    if steps_per_epoch is None:
+        steps_per_epoch = max(math.ceil(len(train_set) / batch_size), 25)
+
+    x_train, p_train = _prepare(prep, train_set)
+    x_val, p_val = _prepare(prep, val_set)
+    p_val_input = torch.as_tensor(val_set.points, dtype=torch.float32)
+    out_h, out_w = prep.padded[0] // stride, prep.padded[1] // stride
+    sigma_scaled = sigma * float(np.mean(prep.ratio))
+
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=5,
+                                                       min_lr=lr / 64)
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+    gen = torch.Generator().manual_seed(seed)
+    history: list[dict] = []
+    best = {"metric": math.inf, "epoch": 0, "per_node": [], "median": math.nan}
+    bad_epochs = 0
+    start_epoch = 0
+    if ckpt is not None:
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        gen.set_state(ckpt["rng"]["generator"])
+        _set_rng(ckpt["rng"])
+        history, best, bad_epochs, start_epoch = (ckpt["history"], ckpt["best"], ckpt["bad_epochs"],
+                                                  ckpt["epoch"])
+    settings = {"arch": arch, "arch_params": params, "input_scale": float(input_scale),
+                "sigma": float(sigma), "seed": int(seed), "batch_size": int(batch_size), "lr": float(lr),
+                "steps_per_epoch": int(steps_per_epoch), "augment": augment.to_dict(),
+                "aligned": data.alignment is not None,
+                "box_size": (data.alignment or {}).get("box_size")}
+    config = {
+        "format_version": 1,
+        "arch": arch,
+        "arch_params": params,
+        "skeleton": skeleton.to_dict(),
+        "channels": data.channels,
+        "input_size": list(data.input_size),
+        "input_scale": float(input_scale),
+        "output_stride": stride,
+        "size_multiple": multiple,
+        "sigma": float(sigma),
+        "alignment": data.alignment,
+        "training": {
+            "source": data.description, "n_train": len(train_set), "n_val": len(val_set),
+            "epochs": int(epochs), "batch_size": int(batch_size), "steps_per_epoch": int(steps_per_epoch),
+            "lr": float(lr), "seed": int(seed), "val_fraction": float(val_fraction),
+            "augment": augment.to_dict(), "flip_pairs": [list(p) for p in pairs],
+            "device": str(dev),
+        },
+    }
+    _write_json(out_dir / CONFIG, config)
+    yield TrainStarted(len(train_set), len(val_set), str(dev), arch, data.alignment is not None,
+                       data.input_size, float(input_scale), start_epoch, int(epochs))
+
+    reason = "epochs"
+    batch_seconds = None
+    val_seconds = 0.0
+    run_start = time.monotonic()
+    epoch = start_epoch
+    try:
+        while epoch < epochs:
+            epoch += 1
+            net.train()
+            losses = []
+            partial = False
+            every = max(1, steps_per_epoch // 10)
+            for step in range(steps_per_epoch):
+                now = time.monotonic()
+                if stop is not None and stop.is_set():
+                    reason, partial = "stopped", True
+                    break
+                if deadline is not None and batch_seconds is not None and \
+                        now + batch_seconds + val_seconds + 1.0 > deadline:
+                    reason, partial = "time_limit", True
+                    break
+                idx = torch.randint(0, len(x_train), (batch_size,), generator=gen)
+                loss = _train_step(net, opt, scaler, x_train, p_train, idx, augment, flip_perm, gen,
+                                   out_h, out_w, stride, sigma_scaled, cuda)
+                losses.append(loss)
+                dt = time.monotonic() - now
+                batch_seconds = dt if batch_seconds is None else 0.8 * batch_seconds + 0.2 * dt
+                if (step + 1) % every == 0 or step + 1 == steps_per_epoch:
+                    yield BatchEnd(epoch, step + 1, steps_per_epoch, loss)
+            if not losses:  # stopped before this epoch trained anything
+                epoch -= 1
+                break
+            t_val = time.monotonic()
+            event, improved = _end_epoch(net, prep, x_val, p_val, p_val_input, out_h, out_w, stride,
+                                         sigma_scaled, epoch, epochs, losses, opt, run_start, best,
+                                         partial, cuda)
+            val_seconds = time.monotonic() - t_val
+            sched.step(event.val_loss)
+            bad_epochs = 0 if improved else bad_epochs + 1
+            history.append(asdict(event))
+            _save(out_dir, net, opt, sched, scaler, gen, epoch, history, best, bad_epochs, settings,
+                  improved)
+            yield event
+            if partial:
+                break
+            if bad_epochs >= patience:
+                reason = "early_stopping"
+                break
+    except GeneratorExit:
+        reason = "stopped"
+    if not (out_dir / BEST).exists():  # nothing validated yet: keep what there is
+        _save(out_dir, net, opt, sched, scaler, gen, epoch, history, best, bad_epochs, settings, True)
+    config["training"].update({
+        "epochs_done": epoch, "stopped_reason": reason, "best_epoch": best["epoch"],
+        "best_val_error_px": best["metric"] if math.isfinite(best["metric"]) else None,
+        "best_val_error_median_px": best.get("median"),
+        "per_node_val_error": best.get("per_node", []),
+        "seconds": round(time.monotonic() - t0, 2),
+    })
+    _write_json(out_dir / CONFIG, config)
+    model = TrainedModel.load(out_dir, device=dev)
+    if reason != "stopped" or stop is not None:
+        with contextlib.suppress(GeneratorExit):
+            yield TrainFinished(reason, best["epoch"], best["metric"], str(out_dir), history)
+    return model
+
+
+# -- steps --------------------------------------------------------------------------------
+def _prepare(prep, data):
+    """Scaled images once, as uint8 on the device (small), and points in scaled pixels."""
+    import torch
+
+    chunks = []
+    for i in range(0, len(data), 64):
+        chunks.append((prep(data.images[i:i + 64]) * 255).round().to(torch.uint8))
+    points = prep.to_scaled(torch.as_tensor(data.points, dtype=torch.float32)).to(prep.device)
+    return torch.cat(chunks), points
+
+
+def _train_step(net, opt, scaler, x_all, p_all, idx, augment, flip_perm, gen, out_h, out_w,
+                stride, sigma, cuda) -> float:
+    import torch
+
+    from napari_leap.pose.augment import augment_batch
+    from napari_leap.pose.confmaps import make_confmaps
+
+    idx = idx.to(x_all.device)
+    x = x_all[idx].float() / 255
+    x, p = augment_batch(x, p_all[idx], augment, flip_perm, generator=gen)
+    target = make_confmaps(p, out_h, out_w, stride, sigma)
+    if cuda:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(x.device.type, enabled=cuda, dtype=torch.float16):
+        out = net(x)
+    loss = torch.nn.functional.mse_loss(out.float(), target)
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    return float(loss.detach())
+
+
+def evaluate_batches(net, prep, x, out_h, out_w, stride, sigma, cuda, targets=None, batch=32):
+    """Peaks (N, K, 2) in input pixels, scores, and the MSE against ``targets`` (scaled points)."""
+    import torch
+
+    from napari_leap.pose.confmaps import find_peaks, make_confmaps
+
+    net.eval()
+    pts, scores, loss_sum = [], [], 0.0
+    with torch.inference_mode(), torch.autocast(x.device.type, enabled=cuda, dtype=torch.float16):
+        for i in range(0, len(x), batch):
+            xb = x[i:i + batch].float() / 255
+            if cuda:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            out = net(xb).float()
+            if targets is not None:
+                t = make_confmaps(targets[i:i + batch], out_h, out_w, stride, sigma)
+                loss_sum += float(torch.nn.functional.mse_loss(out, t, reduction="sum"))
+            p, s = find_peaks(out, stride)
+            pts.append(prep.to_input(p).cpu())
+            scores.append(s.cpu())
+    n_el = len(x) * out_h * out_w * (targets.shape[1] if targets is not None else 1)
+    return torch.cat(pts), torch.cat(scores), loss_sum / max(n_el, 1)
+
+
+def _end_epoch(net, prep, x_val, p_val, p_val_input, out_h, out_w, stride, sigma, epoch, epochs,
+               losses, opt, run_start, best, partial, cuda):
+    import torch
+
+    pts, _, val_loss = evaluate_batches(net, prep, x_val, out_h, out_w, stride, sigma, cuda,
+                                        targets=p_val)
+    err = torch.linalg.norm(pts - p_val_input, dim=-1).numpy()  # (N, K), NaN where unlabelled
+    per_node = [float(v) for v in np.nanmean(np.where(np.isfinite(err), err, np.nan), 0)] \
+        if np.isfinite(err).any() else []
+    mean_err = float(np.nanmean(err)) if np.isfinite(err).any() else math.inf
+    median_err = float(np.nanmedian(err)) if np.isfinite(err).any() else math.inf
+    improved = mean_err < best["metric"]
+    if improved:
+        best.update(metric=mean_err, epoch=epoch, per_node=per_node, median=median_err)
+    event = EpochEnd(epoch, epochs, float(np.mean(losses)), val_loss, mean_err, median_err, per_node,
+                     float(opt.param_groups[0]["lr"]), time.monotonic() - run_start, improved, partial)
+    return event, improved
+
+
+# -- persistence --------------------------------------------------------------------------
+def _save(out_dir: Path, net, opt, sched, scaler, gen, epoch, history, best, bad_epochs, settings,
+          improved) -> None:
+    """``best.pt`` when improved, then ``last.pt`` and ``history.json``, each atomically."""
+    import torch
+
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    if improved:
+        _atomic_torch_save(out_dir / BEST, {"model": state, "epoch": epoch})
+    _atomic_torch_save(out_dir / LAST, {
+        "model": state, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+        "scaler": scaler.state_dict(), "epoch": epoch, "history": history, "best": best,
+        "bad_epochs": bad_epochs, "settings": settings,
+        "rng": {"generator": gen.get_state(), "torch": torch.get_rng_state(),
+                "numpy": np.random.get_state(),  # noqa: NPY002 - restore global state too "python": random.getstate(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+    })
+    _write_json(out_dir / HISTORY, history)
+
+
+def _atomic_torch_save(path: Path, obj) -> None:
+    import torch
+
+    from napari_leap.io.atomic import atomic_write_bytes
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _write_json(path: Path, obj) -> None:
+    from napari_leap.io.atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default))
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer, np.floating)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _load_checkpoint(path: Path) -> dict:
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001
+        raise LeapError(f"{path} is damaged ({type(e).__name__}); train into a new folder.") from None
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - third-party code may draw from it
+    torch.manual_seed(seed)
+
+
+def _set_rng(rng: dict) -> None:
+    import torch
+
+    torch.set_rng_state(rng["torch"])
+    np.random.set_state(rng["numpy"])  # noqa: NPY002
+    random.setstate(rng["python"])
+    if rng.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])

@@ -1,0 +1,192 @@
+"""A trained model folder, loaded for inference: everything ``predict`` needs and nothing else.
+
+Folder layout: ``config.json`` (architecture, skeleton, preprocessing,
+alignment settings, training summary), ``best.pt`` (weights of the best
+validation epoch), ``last.pt`` (full checkpoint for resuming) and
+``history.json`` (per-epoch losses and errors).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from napari_leap.errors import LeapError
+from napari_leap.pose.skeleton import Skeleton
+
+CONFIG = "config.json"
+BEST = "best.pt"
+LAST = "last.pt"
+HISTORY = "history.json"
+
+
+class ModelError(LeapError):
+    """A model folder that is missing, incomplete or damaged."""
+
+
+def choose_device(device=None):
+    """``device`` as given, else CUDA, then Apple MPS, then CPU."""
+    import torch
+
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def scaled_size(input_size, input_scale: float, multiple: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(scaled h, w) of the image content and the padded (h, w) the network takes."""
+    h, w = (max(1, int(round(s * input_scale))) for s in input_size)
+    ph, pw = (int(math.ceil(s / multiple) * multiple) for s in (h, w))
+    return (h, w), (ph, pw)
+
+
+class Preprocessor:
+    """uint8 (B, H, W, C) images -> scaled, padded float (B, C, h, w) tensors, and back for points.
+
+    Scaling uses ``F.interpolate`` (half-pixel centres), so an input coordinate
+    ``x`` sits at ``(x + 0.5) * r - 0.5`` in the scaled image with
+    ``r = scaled / original``; padding goes right and bottom, moving nothing.
+    """
+
+    def __init__(self, input_size, input_scale: float, channels: int, multiple: int, device):
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.input_scale = float(input_scale)
+        self.channels = int(channels)
+        self.device = device
+        self.scaled, self.padded = scaled_size(self.input_size, self.input_scale, multiple)
+        self.ratio = (self.scaled[1] / self.input_size[1], self.scaled[0] / self.input_size[0])  # x, y
+
+    def __call__(self, images, dtype=None):
+        import torch
+
+        x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+        if x.ndim == 3:
+            x = x[..., None]
+        if tuple(x.shape[1:3]) != self.input_size:
+            raise LeapError(f"images are {x.shape[2]}x{x.shape[1]} but the model takes "
+                            f"{self.input_size[1]}x{self.input_size[0]}; crop or align them first.")
+        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        if x.shape[1] != self.channels:
+            x = x.float().mean(1, keepdim=True) if self.channels == 1 else x.expand(-1, 3, -1, -1)
+        x = x.to(dtype or torch.float32) / 255.0
+        if self.scaled != self.input_size:
+            x = torch.nn.functional.interpolate(x, size=self.scaled, mode="bilinear",
+                                                align_corners=False, antialias=self.input_scale < 1)
+        if self.padded != self.scaled:
+            x = torch.nn.functional.pad(x, (0, self.padded[1] - self.scaled[1],
+                                            0, self.padded[0] - self.scaled[0]))
+        return x
+
+    def to_scaled(self, points):
+        """Input-pixel points (..., 2) to scaled-image pixels (torch or numpy)."""
+        r = points.new_tensor(self.ratio) if hasattr(points, "new_tensor") else np.array(self.ratio)
+        return (points + 0.5) * r - 0.5
+
+    def to_input(self, points):
+        r = points.new_tensor(self.ratio) if hasattr(points, "new_tensor") else np.array(self.ratio)
+        return (points + 0.5) / r - 0.5
+
+
+class TrainedModel:
+    """A model folder loaded on a device: ``predict_images`` maps images to body-part positions."""
+
+    def __init__(self, config: dict, net, device, model_dir: Path | None = None):
+        import torch
+
+        self.config = config
+        self.skeleton = Skeleton.from_dict(config["skeleton"])
+        self.device = torch.device(device)
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.output_stride = int(config["output_stride"])
+        self.net = net.to(self.device).eval()
+        self.use_amp = self.device.type == "cuda"
+        if self.device.type == "cuda":
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.preprocessor = Preprocessor(config["input_size"], config["input_scale"],
+                                         config["channels"], int(config["size_multiple"]), self.device)
+
+    # -- loading -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, model_dir: str | Path, device=None) -> TrainedModel:
+        import torch
+
+        model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise ModelError(f"{model_dir} is not a model folder; give the folder `train` wrote.")
+        cfg_path = model_dir / CONFIG
+        weights = model_dir / BEST
+        if not cfg_path.exists() or not weights.exists():
+            missing = CONFIG if not cfg_path.exists() else BEST
+            raise ModelError(f"{model_dir} has no {missing}; it is not a finished model folder "
+                             "(train again or resume with --resume).")
+        try:
+            config = json.loads(cfg_path.read_text())
+            net = build_net(config)
+        except (ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"{cfg_path} is damaged ({e}); train the model again.") from None
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            net.load_state_dict(state.get("model", state))
+        except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
+            raise ModelError(f"{weights} is corrupt or from another model ({type(e).__name__}); "
+                             "train the model again.") from None
+        return cls(config, net, choose_device(device), model_dir)
+
+    # -- inference stages ----------------------------------------------------------------
+    def preprocess(self, images):
+        """uint8 (B, H, W, C) at ``input_size`` -> network input on the device."""
+        import torch
+
+        x = self.preprocessor(images)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def forward_confmaps(self, x):
+        """Raw network output (B, K, h, w) as float32."""
+        import torch
+
+        with torch.inference_mode(), torch.autocast(self.device.type, enabled=self.use_amp,
+                                                    dtype=torch.float16):
+            return self.net(x).float()
+
+    def peaks(self, confmaps):
+        """Peaks (B, K, 2) in input-image pixels and their confidences (B, K), as torch tensors."""
+        from napari_leap.pose.confmaps import find_peaks
+
+        pts, scores = find_peaks(confmaps, self.output_stride)
+        return self.preprocessor.to_input(pts), scores
+
+    def predict_images(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """Body-part positions (B, K, 2) x,y float64 and peak confidences (B, K) of a batch."""
+        import torch
+
+        with torch.inference_mode():
+            pts, scores = self.peaks(self.forward_confmaps(self.preprocess(images)))
+        return pts.double().cpu().numpy(), scores.double().cpu().numpy()
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return tuple(self.config["input_size"])
+
+    @property
+    def alignment(self) -> dict | None:
+        return self.config.get("alignment")
+
+    def __repr__(self) -> str:
+        return (f"TrainedModel({self.config['arch']}, {len(self.skeleton)} nodes, input "
+                f"{self.input_size} x{self.config['input_scale']}, device={self.device})")
+
+
+def build_net(config: dict):
+    from napari_leap.pose.models import build_model
+
+    return build_model(config["arch"], int(config["channels"]), len(config["skeleton"]["nodes"]),
+                       **config.get("arch_params", {}))
