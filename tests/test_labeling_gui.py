@@ -304,3 +304,25 @@ def test_predict_with_a_trained_model(make_napari_viewer, tmp_path, qtbot):
     assert set(layer.features["animal"].astype(str)) <= {"female", "male"}
     assert np.isfinite(layer.features["confidence"]).all()
     assert widget.labelled_frames() == {}
+
+
+def test_suggest_button_runs_in_a_worker(make_napari_viewer, project, qtbot):
+    viewer = make_napari_viewer()
+    widget = LabelingWidget(viewer)
+    widget.open_project(project.root)
+    widget.go_to(375)
+    click(widget.layer, (375, 500.0, 500.0))  # frame 375 is labelled, so it is not suggested again
+    widget.method.setCurrentText("uniform")
+    widget.n_suggest.setValue(4)
+    widget.suggest_button.click()
+    qtbot.waitUntil(
+        lambda: widget.suggest_button.isEnabled() and bool(widget.suggestions), timeout=60_000
+    )
+    assert 375 not in widget.suggestions and len(widget.suggestions) == 4
+    assert widget.suggestions[0] == 0 and widget.suggestions[-1] == 1499
+    assert "labelled 0 of 4 suggested" in widget.count_label.text()
+    widget.go_to(0)
+    widget.jump_suggested(1)
+    assert widget.frame == widget.suggestions[1]
+    widget.save()
+    assert Project.open(project.root).settings["suggestions"]["0"] == widget.suggestions

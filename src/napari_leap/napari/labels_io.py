@@ -43,7 +43,8 @@ def read_labels(path: str | Path) -> list[layers.LayerData]:
         if not any(lf.video is video for lf in labels.labeled_frames):
             continue
         video_path = find_video(video.filename, path)
-        name = path.stem if len(labels.videos) == 1 else f"{path.stem} [{vi}]"
+        stem = f"{path.stem} labels"
+        name = stem if len(labels.videos) == 1 else f"{stem} [{vi}]"
         if video_path is not None:
             try:
                 out.append(layers.video_layer_data(open_video(video_path), path=video_path))
