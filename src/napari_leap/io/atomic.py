@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO)
 
 
 @contextlib.contextmanager
@@ -17,20 +20,29 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     so a failed or interrupted save never damages what was there.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    tmp_path = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
         if tmp_path.is_file():
             with open(tmp_path, "rb+") as f:
                 os.fsync(f.fileno())
         os.replace(tmp_path, path)
         _fsync_dir(path.parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+    except BaseException as e:
+        if tmp_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
+        for folder in created:  # deepest first: leave no empty folders behind a failed save
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if (isinstance(e, OSError) and e.errno in _DISK_ERRORS
+                and (e.filename is None or str(e.filename) == str(tmp_path))):
+            e.filename = str(path)  # name the file the user asked for, not our temporary one
         raise
 
 
