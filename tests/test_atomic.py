@@ -109,6 +109,18 @@ def test_a_failing_writer_leaves_the_old_file(tmp_path, old, partial, error):
     assert _leftovers(tmp_path) == []
 
 
+def test_a_failed_save_leaves_no_new_folders_and_names_the_target(tmp_path, monkeypatch):
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    target = tmp_path / "models" / "m" / "best.pt"
+    with pytest.raises(OSError) as info:
+        atomic_write_bytes(target, b"weights")
+    assert info.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_parent_folders_are_created(tmp_path):
     atomic_write_text(tmp_path / "a" / "b" / "c.txt", "hi")
     assert (tmp_path / "a" / "b" / "c.txt").read_text() == "hi"
