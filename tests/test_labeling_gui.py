@@ -212,9 +212,11 @@ def test_label_on_aligned_boxes(make_napari_viewer, project):
         video=open_video(CLIP),
     )
     viewer = make_napari_viewer()
-    viewer.add_image(np.zeros((4, 4)), name="alignment holder", metadata={"alignment": alignment})
     widget = LabelingWidget(viewer)
     widget.open_project(project.root)
+    assert not widget.box_check.isEnabled()
+    # the Align widget's boxes layer carries the alignment; labelling on boxes becomes possible
+    viewer.add_image(np.zeros((4, 4)), name="aligned boxes", metadata={"alignment": alignment})
     assert widget.box_check.isEnabled()
     widget.go_to(FRAME)
     widget.set_animal(1)

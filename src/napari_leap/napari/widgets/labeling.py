@@ -91,6 +91,7 @@ class LabelingWidget(QWidget):
         self._timer.start(AUTOSAVE_SECONDS * 1000)
         self.viewer.dims.events.current_step.connect(self._on_frame)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self.viewer.layers.events.inserted.connect(self._on_layer_inserted)
         self.viewer.layers.selection.events.active.connect(self._on_active)
         self._frame = self.frame
         self._canvas = getattr(
@@ -253,6 +254,15 @@ class LabelingWidget(QWidget):
         if event.value is self.edges:
             self.edges = None
 
+    def _on_layer_inserted(self, event) -> None:
+        """An alignment made after the labels opened (Align widget) enables box labelling."""
+        if (
+            self.layer is not None
+            and self.alignment is None
+            and "alignment" in getattr(event.value, "metadata", {})
+        ):
+            self._find_alignment()
+
     def attach(self, layer, image=None) -> None:
         """Label into ``layer`` (a pose Points layer) shown over ``image`` (found if None)."""
         if self.layer is not None and self.layer is not layer:
@@ -313,7 +323,11 @@ class LabelingWidget(QWidget):
 
     def _find_image(self):
         video = self.layer.metadata.get("video") if self.layer is not None else None
-        images = [lay for lay in self.viewer.layers if lay._type_string == "image"]
+        images = [
+            lay
+            for lay in self.viewer.layers
+            if lay._type_string == "image" and "alignment" not in lay.metadata
+        ]
         for lay in images:
             if video and lay.metadata.get("video_path") == str(Path(video).resolve()):
                 return lay
