@@ -458,3 +458,36 @@ def test_open_video_array_and_top_level_call(tmp_path):
     assert by_array.video_path == by_path.video_path  # the frame source was found in the graph
     grey_layer = napari_leap.align(arr[..., 0], 1, 48)  # what a napari layer of a grey video holds
     np.testing.assert_array_equal(grey_layer.centers, by_path.centers)
+
+
+def test_undecodable_frames_are_flagged_and_the_rest_is_aligned(tmp_path):
+    import zarr
+
+    from napari_leap.align.alignment import MAX_BAD_RUN, _ArrayReader
+    from napari_leap.io.video import VideoError
+
+    frames, centers, heads = make_video([circle_track(100, 80, 40, 0.05)], 80)
+
+    class Damaged(_ArrayReader):
+        """Frames 30-33 are damaged; from 60 on the file is cut (nothing decodes)."""
+
+        def read(self, i):
+            if 30 <= i < 34 or i >= 60:
+                raise VideoError(f"frame {i} cannot be decoded; the file may be truncated.")
+            return super().read(i)
+
+    al = align(Damaged(frames), 1)
+    assert al.unreadable[30:34].all() and al.unreadable[60:].all()
+    assert not al.unreadable[:30].any() and not al.unreadable[34:60].any()
+    assert all(f == "unreadable" for f in al.flags[60:, 0])
+    assert "frame 30" in al.read_errors[0]
+    _, cerr, herr = errors(al, centers, heads)
+    good = ~al.unreadable
+    assert np.median(cerr[good]) < 1 and np.median(herr[good]) < 5
+    al._video = Damaged(frames)
+    assert int(al.boxes[31].compute().max()) == 0  # lazily too: black, no error
+    write_boxes(al, tmp_path / "b.zarr")
+    z = zarr.open_array(str(tmp_path / "b.zarr"), mode="r")
+    assert int(np.asarray(z[31]).max()) == 0 and int(np.asarray(z[70]).max()) == 0
+    assert int(np.asarray(z[40]).max()) > 100
+    assert MAX_BAD_RUN < 20  # the cut tail is not retried frame by frame

@@ -63,6 +63,7 @@ DEFAULT_OPTIONS = {
     "cue_sign": 1.0,  # -1 when labels showed the image cue points to the tail
 }
 FLAG_REASONS = (
+    "unreadable",
     "lost",
     "merged",
     "identity_uncertain",
@@ -130,24 +131,43 @@ def _reader(video):
     return _ArrayReader(video), None
 
 
-def _prefetch(reader, indices: Iterable[int], depth: int = 6) -> Generator:
-    """``(i, frame)`` for each index, decoded one step ahead in a thread; closing stops it."""
+#: consecutive undecodable frames after which the rest of a video is taken as unreadable
+MAX_BAD_RUN = 8
+
+
+def _prefetch(reader, indices: Iterable[int], depth: int = 6, tolerate: bool = False) -> Generator:
+    """``(i, frame)`` for each index, decoded one step ahead in a thread; closing stops it.
+
+    ``tolerate``: a frame that cannot be decoded (a :class:`LeapError` such as a
+    truncated file) comes as ``(i, error)`` instead of ending the stream; after
+    :data:`MAX_BAD_RUN` such frames in a row the stream ends early.
+    """
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
     def work():
+        bad = 0
         try:
             for i in indices:
                 if stop.is_set():
                     break
-                item = (i, reader.read(int(i)))
+                try:
+                    frame = reader.read(int(i))
+                    bad = 0
+                except LeapError as e:
+                    if not tolerate:
+                        raise
+                    frame, bad = e, bad + 1
+                item = (i, frame)
                 while not stop.is_set():
                     try:
                         q.put(item, timeout=0.1)
                         break
                     except queue.Full:
                         continue
+                if bad >= MAX_BAD_RUN:
+                    break
         except BaseException as e:  # noqa: BLE001 - re-raised in the consumer
             q.put(e)
         finally:
@@ -207,8 +227,16 @@ def sample_frames(reader, n: int = 40, run: int = 24) -> tuple[np.ndarray, np.nd
         per = int(np.ceil(n / len(keys)))
         step = max(1, run // per)
         idx = np.unique(np.clip(keys[:, None] + step * np.arange(per)[None], 0, n_frames - 1))
-    frames = np.stack([reader.read(int(i)) for i in idx])
-    return idx, frames
+    good, frames, error = [], [], None
+    for i in idx:
+        try:
+            frames.append(reader.read(int(i)))
+            good.append(int(i))
+        except LeapError as e:  # a damaged frame is no reason to give up: sample the others
+            error = error or e
+    if not frames:
+        raise error if error is not None else LeapError("the video has no frames.")
+    return np.asarray(good), np.stack(frames)
 
 
 # -- options ------------------------------------------------------------------------------------
@@ -342,7 +370,14 @@ def iter_align(
     length = det.animal_length if np.isfinite(det.animal_length) else 50.0
     every = max(1, n_frames // 200)
     yield AlignProgress(0, n_frames, "align", "finding animals")
-    for i, frame in _prefetch(reader, range(n_frames)):
+    unreadable = np.ones(n_frames, bool)  # cleared for every frame that decodes
+    errors: list[str] = []
+    for i, frame in _prefetch(reader, range(n_frames), tolerate=True):
+        if isinstance(frame, Exception):
+            errors.append(str(frame))
+            seen_last[:] = False
+            continue
+        unreadable[i] = False
         predicted = prev_c + np.where(seen_last[:, None], velocity, 0.0)
         known = np.all(np.isfinite(predicted), axis=1)
         blobs = det.detect(to_gray(frame), previous=predicted if known.any() else None)
@@ -404,6 +439,8 @@ def iter_align(
         animal_length=length,
     )
     result.identity_uncertain = uncertain
+    result.unreadable = unreadable
+    result.read_errors = errors[:5]
     result.resolve_headings()
     yield AlignProgress(n_frames, n_frames, "done", "aligned")
     return result
@@ -535,6 +572,8 @@ class Alignment:
         self.pins: dict[int, dict[int, int]] = {}  # animal -> frame -> state fixed by hand/labels
         self.labels_disagree = np.zeros(shape, bool)
         self.identity_uncertain = np.zeros(shape, bool)
+        self.unreadable = np.zeros(shape[0], bool)  # frames that could not be decoded
+        self.read_errors: list[str] = []  # the first decoding errors, for the report
         if flags is None:
             self.flags = np.full(shape, "", dtype="U64")
             self._update_flags()
@@ -595,8 +634,10 @@ class Alignment:
         jump = np.zeros(self.angles.shape, bool)
         jump[1:] = np.abs(wrap(np.diff(self.angles, axis=0))) > np.pi / 2
         jump &= self.found & np.vstack([self.found[:1], self.found[:-1]])
+        unreadable = np.repeat(self.unreadable[:, None], self.n_animals, axis=1)
         reasons = {
-            "lost": ~self.found,
+            "unreadable": unreadable,
+            "lost": ~self.found & ~unreadable,
             "merged": self.merged,
             "heading_jump": jump,
             "cue_disagrees": self.found & (signed < -1.0),
@@ -730,7 +771,14 @@ class Alignment:
 
     def frame_boxes(self, frame: int) -> np.ndarray:
         """``(animals, box, box, channels)`` boxes of one frame, decoded now."""
-        return self.warp(self.video.read(int(frame)), int(frame))
+        try:
+            image = self.video.read(int(frame))
+        except LeapError:
+            if not self.unreadable[int(frame)]:
+                raise
+            b, ch = self.box_size, (self.frame_shape or (0, 0, 1))[2]
+            return np.zeros((self.n_animals, b, b, ch), np.uint8)  # known damaged: black
+        return self.warp(image, int(frame))
 
     @property
     def boxes(self):
@@ -775,6 +823,7 @@ class Alignment:
                 merged=self.merged,
                 labels_disagree=self.labels_disagree,
                 identity_uncertain=self.identity_uncertain,
+                unreadable=self.unreadable,
             )
         video = None if self.video_path is None else Path(self.video_path)
         meta = {
@@ -836,7 +885,7 @@ class Alignment:
             merged=arrays.get("merged"),
             animal_length=meta.get("animal_length") or float("nan"),
         )
-        for name in ("labels_disagree", "identity_uncertain"):
+        for name in ("labels_disagree", "identity_uncertain", "unreadable"):
             if name in arrays:
                 setattr(out, name, arrays[name])
         out.pins = {
@@ -977,12 +1026,18 @@ def iter_write_boxes(
         buf = np.zeros((batch, *shape[1:]), np.uint8)
         start = 0
         yield AlignProgress(0, a.n_frames, "boxes", "writing boxes")
-        for i, frame in _prefetch(a.video, range(a.n_frames)):
-            buf[i - start] = a.warp(frame, i)
+        last = -1
+        for i, frame in _prefetch(a.video, range(a.n_frames), tolerate=True):
+            # an undecodable frame gets black boxes (it is flagged "unreadable")
+            buf[i - start] = 0 if isinstance(frame, Exception) else a.warp(frame, i)
+            last = i
             if i - start == batch - 1 or i == a.n_frames - 1:
                 arr[start : i + 1] = buf[: i + 1 - start]
                 start = i + 1
                 yield AlignProgress(i + 1, a.n_frames, "boxes", "writing boxes")
+        if last >= start:  # the video ended early (undecodable tail): the rest stays black
+            arr[start : last + 1] = buf[: last + 1 - start]
+        yield AlignProgress(a.n_frames, a.n_frames, "boxes", "writing boxes")
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)

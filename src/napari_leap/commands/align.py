@@ -9,7 +9,10 @@ per frame (skip it with ``--no-boxes``). Flagged frames are summarised at the en
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+import numpy as np
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +128,15 @@ def run(args: argparse.Namespace) -> int:
             reasons[name] = reasons.get(name, 0) + 1
     if reasons:
         print("flags: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+    bad = int(alignment.unreadable.sum())
+    if bad:
+        first = int(np.flatnonzero(alignment.unreadable)[0])
+        print(
+            f"warning: {bad} frames could not be decoded (from frame {first}; "
+            f"{alignment.read_errors[0] if alignment.read_errors else 'no detail'}); "
+            "their animals keep the last known position and their boxes are black",
+            file=sys.stderr,
+        )
     print(
         f"alignment written to {out}"
         + ("" if args.no_boxes else f", boxes to {out / 'boxes.zarr'}")
