@@ -263,7 +263,7 @@ def test_keys_on_the_canvas_and_nothing_lost_on_close(make_napari_viewer, projec
     qtbot.keyClick(canvas, Qt.Key_Backtab, Qt.ShiftModifier)
     assert widget.current_node == 0
     qtbot.keyClick(canvas, Qt.Key_V)  # head not visible: on to the thorax
-    assert widget.current_node == 1 and (FRAME, 0, 0) in widget.invisible
+    assert widget.current_node == 1 and (FRAME, 0, "head") in widget.invisible
     truth = _truth(FRAME)
     click(layer, (FRAME, truth[0, 1, 1], truth[0, 1, 0]))
     qtbot.keyClick(canvas, Qt.Key_Right)
@@ -276,7 +276,7 @@ def test_keys_on_the_canvas_and_nothing_lost_on_close(make_napari_viewer, projec
     saved = poses_from_labels(Project.open(project.root).labels)
     np.testing.assert_allclose(saved.points[0, 0, 1:3], truth[0, 1:3], atol=1e-6)
     assert np.isnan(saved.points[0, 0, 0]).all()
-    assert [FRAME, 0, 0] in Project.open(project.root).settings["not_visible"]["0"]
+    assert [FRAME, 0, "head"] in Project.open(project.root).settings["not_visible"]["0"]
 
 
 def test_predict_with_a_trained_model(make_napari_viewer, tmp_path, qtbot):

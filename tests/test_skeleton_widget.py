@@ -92,3 +92,38 @@ def test_new_layer_and_load(make_napari_viewer):
     widget.load(FLY32_SKELETON)  # LEAP's 32-part fly: this layer has no points, nothing to ask
     assert len(widget.skeleton) == 32 and layer.metadata["skeleton"]["nodes"][0] == "head"
     assert len(widget.skeleton.symmetries) == 13
+
+
+def test_skeleton_edits_reach_the_label_widget_and_project(make_napari_viewer, tmp_path):
+    from napari_leap.io.labels import poses_from_labels
+    from napari_leap.io.project import Project
+    from napari_leap.napari.widgets.labeling import LabelingWidget
+
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in labels_io.read_labels(CLIP_LABELS):
+        keep = slice(None)
+        if kind == "points":  # ten frames are plenty here
+            keep = np.asarray(data[:, 0] < 10)
+            kwargs = {
+                **kwargs,
+                "features": kwargs["features"][keep].reset_index(drop=True),
+                "symbol": np.asarray(kwargs["symbol"])[keep].tolist(),
+            }
+        getattr(viewer, f"add_{kind}")(data[keep], **kwargs)
+    label = LabelingWidget(viewer)
+    label.new_project(tmp_path / "proj")
+    label.go_to(3)
+    label.set_current_node(12)  # eyeR
+    skel = SkeletonWidget(viewer, confirm=lambda m: True)
+    assert skel.layer is label.layer
+    skel.remove_node("eyeR")
+    assert label.current_node == 11 and label.node_list.count() == 12
+    skel.rename_node("thorax", "mesothorax")
+    assert "mesothorax" in label.node_list.item(1).text()
+    label.save()
+    project = Project.open(tmp_path / "proj")
+    assert "eyeR" not in project.skeleton.nodes and project.skeleton.nodes[1] == "mesothorax"
+    assert ("wingL", "wingR") in project.skeleton.symmetry_names  # proposed pairs kept
+    saved = poses_from_labels(project.labels)
+    assert saved.skeleton.nodes == project.skeleton.nodes
+    assert saved.frames.tolist() == list(range(10))

@@ -419,25 +419,26 @@ def apply_skeleton(layer, skeleton: Skeleton, renames: dict[str, str] | None = N
     removed = len(gone)
     features = layer.features.copy()
     features["node"] = pd.Categorical(np.asarray(names), categories=skeleton.nodes)
-    if removed:
-        keep = np.setdiff1d(np.arange(len(layer.data)), gone)
-        data = np.asarray(layer.data)[keep]
-        features = features.iloc[keep].reset_index(drop=True)
-        symbols = np.asarray(layer.symbol)[keep] if np.ndim(layer.symbol) else layer.symbol
-        layer.data = data
-        layer.features = features
-        if np.ndim(symbols):
-            layer.symbol = symbols
-    else:
-        layer.features = features
-    layer.metadata = {**layer.metadata, "skeleton": skeleton.to_dict()}
-    defaults = layer.feature_defaults.copy()
-    if str(defaults["node"].iloc[0]) not in skeleton.nodes:
-        defaults["node"] = skeleton.nodes[0]
-    defaults["node"] = pd.Categorical([str(defaults["node"].iloc[0])], categories=skeleton.nodes)
-    layer.feature_defaults = defaults
-    layer.face_color_cycle = {"colormap": node_colors(skeleton.nodes)}
-    layer.refresh_colors(update_color_mapping=True)
+    # listeners see one consistent state: points, features and skeleton all changed at once
+    with layer.events.data.blocker(), layer.events.features.blocker():
+        layer.metadata = {**layer.metadata, "skeleton": skeleton.to_dict()}
+        if removed:
+            keep = np.setdiff1d(np.arange(len(layer.data)), gone)
+            symbols = np.asarray(layer.symbol)[keep] if np.ndim(layer.symbol) else layer.symbol
+            layer.data = np.asarray(layer.data)[keep]
+            layer.features = features.iloc[keep].reset_index(drop=True)
+            if np.ndim(symbols):
+                layer.symbol = symbols
+        else:
+            layer.features = features
+        defaults = layer.feature_defaults.copy()
+        if str(defaults["node"].iloc[0]) not in skeleton.nodes:
+            defaults["node"] = skeleton.nodes[0]
+        defaults["node"] = pd.Categorical([str(defaults["node"].iloc[0])], categories=skeleton.nodes)
+        layer.feature_defaults = defaults
+        layer.face_color_cycle = {"colormap": node_colors(skeleton.nodes)}
+        layer.refresh_colors(update_color_mapping=True)
+    layer.events.features()
     layer.events.data(value=layer.data, action="changed", data_indices=(), vertex_indices=((),))
     return removed
 

@@ -75,7 +75,8 @@ class LabelingWidget(QWidget):
         self.current_animal = 0
         self.suggestions: list[int] = []
         self.model_dir: Path | None = None
-        self.invisible: set[tuple[int, int, int]] = set()
+        #: (frame, animal, body-part name) marked not visible (names survive skeleton edits)
+        self.invisible: set[tuple[int, int, str]] = set()
         self.last_saved: float | None = None
         self._dirty = False
         self._undo: list[tuple] = []
@@ -423,7 +424,7 @@ class LabelingWidget(QWidget):
         self.attach(layer, image)
         if project.labels_path.exists():
             self.last_saved = project.labels_path.stat().st_mtime
-        self.invisible = {tuple(int(v) for v in t) for t in invisible}
+        self.invisible = {(int(f), int(a), str(n)) for f, a, n in invisible}
         self._after_change()
         self.status.setText(f"project {project.root}")
 
@@ -575,8 +576,11 @@ class LabelingWidget(QWidget):
         n_animals = len(self.tracks)
         for da in range(n_animals):
             a = (animal + da) % n_animals
+            nodes = self.skeleton.nodes
             done = self.placed(frame, a) | {
-                n for f, aa, n in self.invisible if f == frame and aa == a
+                nodes.index(n)
+                for f, aa, n in self.invisible
+                if f == frame and aa == a and n in nodes
             }
             start = after + 1 if da == 0 else 0
             for step in range(k):
@@ -604,7 +608,7 @@ class LabelingWidget(QWidget):
             self._set_defaults(node, animal, "user")
             self.layer.add(position)
             idx = len(self.layer.data) - 1
-        self.invisible.discard((frame, animal, node))
+        self.invisible.discard((frame, animal, self.skeleton.nodes[node]))
         self.current_animal, self.current_node = self._next_unplaced(frame, animal, node)
         self._after_change()
         return idx
@@ -691,7 +695,9 @@ class LabelingWidget(QWidget):
         idx = self.point_index(self.frame, self.current_animal, self.current_node)
         if idx is not None:
             self.delete_point(idx)
-        self.invisible.add((self.frame, self.current_animal, self.current_node))
+        self.invisible.add(
+            (self.frame, self.current_animal, self.skeleton.nodes[self.current_node])
+        )
         self._dirty = True
         self.current_animal, self.current_node = self._next_unplaced(
             self.frame, self.current_animal, self.current_node
@@ -801,6 +807,9 @@ class LabelingWidget(QWidget):
         self._refresh_edges()
 
     def _on_features(self, event=None) -> None:
+        if self.layer is None:
+            return
+        self.current_node = min(self.current_node, len(self.skeleton) - 1)  # parts may be gone
         self._refresh_nodes()
         self._refresh_edges()
 
@@ -1172,7 +1181,11 @@ class LabelingWidget(QWidget):
             return
         frame = self.frame
         placed = self.placed(frame, self.current_animal)
-        hidden = {n for f, a, n in self.invisible if f == frame and a == self.current_animal}
+        hidden = {
+            self.skeleton.nodes.index(n)
+            for f, a, n in self.invisible
+            if f == frame and a == self.current_animal and n in self.skeleton.nodes
+        }
         colors = layers.node_colors(self.skeleton.nodes)
         from napari_leap.napari.widgets.skeleton import _swatch
 
