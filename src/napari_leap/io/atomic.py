@@ -41,7 +41,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         if (isinstance(e, OSError) and e.errno in _DISK_ERRORS
-                and (e.filename is None or str(e.filename) == str(tmp_path))):
+                and (e.filename is None or Path(e.filename).name.startswith(f".{path.name}."))):
             e.filename = str(path)  # name the file the user asked for, not our temporary one
         raise
 
