@@ -1,0 +1,340 @@
+"""Train dock widget: pick labels, an architecture and a folder; watch the losses fall.
+
+``Train`` runs :func:`napari_leap.pose.train.iter_train` in a ``thread_worker``
+that yields its events: the napari progress bar advances per epoch, the loss
+curves redraw in the dock, and ``Stop`` sets the run's stop event so it ends
+after the current batch and keeps the best checkpoint. After training, a bar
+plot shows the validation error per body part (where the model still errs).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_leap.napari import layers
+
+FILE_ITEM = "labels file or project folder..."
+ALIGN_ITEMS = {"auto": None, "align animals into boxes": True, "full frames": False}
+
+
+def _show_error(message: str) -> None:
+    from napari.utils.notifications import show_error
+
+    show_error(message)
+
+
+def _user_message(e: BaseException) -> str:
+    from napari_leap.errors import is_user_error
+
+    return str(e) if is_user_error(e) else f"training failed: {type(e).__name__}: {e}"
+
+
+class LossPlot(QWidget):
+    """Training and validation curves over epochs, then validation error per body part."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(3.2, 3.6), tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(260)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+        self.loss_ax = self.figure.add_subplot(211)
+        self.err_ax = self.figure.add_subplot(212)
+        self.clear()
+
+    def clear(self) -> None:
+        for ax in (self.loss_ax, self.err_ax):
+            ax.clear()
+            ax.tick_params(labelsize=7)
+        self.loss_ax.set_title("loss", fontsize=8)
+        self.err_ax.set_title("validation error (px)", fontsize=8)
+        self.canvas.draw_idle()
+
+    def show_history(self, history: list[dict]) -> None:
+        epochs = [h["epoch"] for h in history]
+        ax = self.loss_ax
+        ax.clear()
+        ax.plot(epochs, [h["train_loss"] for h in history], label="train", color="#0072b2")
+        ax.plot(epochs, [h["val_loss"] for h in history], label="validation", color="#d55e00")
+        ax.set_yscale("log")
+        ax.set_title("loss", fontsize=8)
+        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax = self.err_ax
+        ax.clear()
+        ax.plot(epochs, [h["val_error_px"] for h in history], label="mean", color="#009e73")
+        ax.plot(epochs, [h["val_error_median_px"] for h in history], label="median", color="#e69f00")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.set_title("validation error (px)", fontsize=8)
+        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=7)
+        self.canvas.draw_idle()
+
+    def show_per_node(self, nodes: list[str], errors: list[float]) -> None:
+        ax = self.err_ax
+        ax.clear()
+        ax.bar(range(len(nodes)), errors, color="#56b4e9")
+        ax.set_xticks(range(len(nodes)))
+        ax.set_xticklabels(nodes, rotation=90, fontsize=6)
+        ax.set_ylabel("px", fontsize=7)
+        ax.set_title("validation error per body part (best epoch, mean)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        self.canvas.draw_idle()
+
+
+class TrainWidget(QWidget):
+    """Choose labels, architecture and output folder; Train / Stop; live curves."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        from napari_leap.pose.models import ARCHITECTURES
+
+        self.viewer = napari_viewer
+        self.worker = None
+        self.stop_event: threading.Event | None = None
+        self.events: list = []  # every event of the current run, for tests and the log
+        self.model = None
+        self._pbar = None
+
+        form = QFormLayout()
+        self.source = QComboBox()
+        self.source.setToolTip("a labeling Points layer, or a labels file / project folder")
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("labels (.slp, .mat, DLC, NWB, box .h5) or project folder")
+        browse = QPushButton("File...")
+        browse.clicked.connect(self._browse_file)
+        browse_dir = QPushButton("Folder...")
+        browse_dir.clicked.connect(self._browse_folder)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path)
+        path_row.addWidget(browse)
+        path_row.addWidget(browse_dir)
+        form.addRow("labels", self.source)
+        form.addRow("", path_row)
+
+        self.arch = QComboBox()
+        for name, text in ARCHITECTURES.items():
+            self.arch.addItem(name)
+            self.arch.setItemData(self.arch.count() - 1, text, 3)  # Qt.ToolTipRole
+        self.arch.setCurrentText("unet")
+        form.addRow("architecture", self.arch)
+        self.align = QComboBox()
+        self.align.addItems(list(ALIGN_ITEMS))
+        self.align.setToolTip("auto: align when animals are small in the frame or several share it")
+        form.addRow("alignment", self.align)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 10_000)
+        self.epochs.setValue(60)
+        form.addRow("epochs", self.epochs)
+        self.minutes = QDoubleSpinBox()
+        self.minutes.setRange(0, 10_000)
+        self.minutes.setValue(0)
+        self.minutes.setSpecialValueText("no limit")
+        self.minutes.setSuffix(" min")
+        form.addRow("time limit", self.minutes)
+        self.scale = QDoubleSpinBox()
+        self.scale.setRange(0, 4)
+        self.scale.setSingleStep(0.05)
+        self.scale.setValue(0)
+        self.scale.setSpecialValueText("auto")
+        form.addRow("input scale", self.scale)
+        self.out = QLineEdit(str(Path.cwd() / "models" / "leap_model"))
+        out_btn = QPushButton("...")
+        out_btn.clicked.connect(self._browse_out)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out)
+        out_row.addWidget(out_btn)
+        form.addRow("model folder", out_row)
+
+        self.train_btn = QPushButton("Train")
+        self.train_btn.clicked.connect(self.start)
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setEnabled(False)
+        self.stop_btn.setToolTip("end after the current batch; the best checkpoint is kept")
+        self.stop_btn.clicked.connect(self.stop)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_btn)
+        buttons.addWidget(self.stop_btn)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.plot = LossPlot(self)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plot)
+        layout.addStretch(1)
+
+        self._refresh_sources()
+        self.viewer.layers.events.inserted.connect(self._refresh_sources)
+        self.viewer.layers.events.removed.connect(self._refresh_sources)
+
+    # -- sources -------------------------------------------------------------------------
+    def _refresh_sources(self, *_):
+        current = self.source.currentText()
+        self.source.clear()
+        for layer in self.viewer.layers:
+            if layers.is_pose_layer(layer):
+                self.source.addItem(layer.name)
+        self.source.addItem(FILE_ITEM)
+        if current and self.source.findText(current) >= 0:
+            self.source.setCurrentText(current)
+
+    def _browse_file(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Labels file")
+        if path:
+            self.path.setText(path)
+            self.source.setCurrentText(FILE_ITEM)
+
+    def _browse_folder(self):
+        path = QFileDialog.getExistingDirectory(self, "Project folder")
+        if path:
+            self.path.setText(path)
+            self.source.setCurrentText(FILE_ITEM)
+
+    def _browse_out(self):
+        path = QFileDialog.getExistingDirectory(self, "Model folder (new or to resume)")
+        if path:
+            self.out.setText(path)
+
+    def training_source(self):
+        """What ``iter_train`` gets: a labels path, or labels built from the chosen layer."""
+        from napari_leap.errors import LeapError
+
+        name = self.source.currentText()
+        if name and name != FILE_ITEM:
+            layer = self.viewer.layers[name]
+            video = layer.metadata.get("video")
+            if not video:
+                raise LeapError(f"layer {name!r} does not know its video; open the video with the "
+                                "labels, or train from the saved labels file.")
+            return layers.layer_to_labels(layer.data, layer.features, layer.metadata, video=video)
+        text = self.path.text().strip()
+        if not text:
+            raise LeapError("choose a labels layer, or a labels file or project folder to train from.")
+        return text
+
+    # -- run -----------------------------------------------------------------------------
+    def start(self, **overrides):
+        """Start training in a thread; ``overrides`` go to ``iter_train`` (tests use few steps)."""
+        if self.worker is not None:
+            return
+        try:
+            source = self.training_source()
+            out = self.out.text().strip()
+            if not out:
+                from napari_leap.errors import LeapError
+
+                raise LeapError("choose a model folder to write the model to.")
+        except Exception as e:  # noqa: BLE001 - shown to the user, the widget stays usable
+            _show_error(_user_message(e))
+            return
+        out_dir = Path(out)
+        kwargs = {
+            "arch": self.arch.currentText(),
+            "epochs": self.epochs.value(),
+            "time_limit": self.minutes.value() * 60 or None,
+            "input_scale": self.scale.value() or None,
+            "align": ALIGN_ITEMS[self.align.currentText()],
+            "resume": (out_dir / "last.pt").exists(),
+            **overrides,
+        }
+        self.stop_event = threading.Event()
+        self.events = []
+        self.model = None
+        self.plot.clear()
+        self.status.setText("preparing data...")
+        self.worker = self._make_worker(source, out_dir, kwargs, self.stop_event)
+        self.worker.yielded.connect(self._on_event)
+        self.worker.returned.connect(self._on_done)
+        self.worker.errored.connect(self._on_error)
+        self.worker.finished.connect(self._on_finished)
+        self.train_btn.setEnabled(False)
+        self.stop_btn.setEnabled(True)
+        self.worker.start()
+
+    @staticmethod
+    def _make_worker(source, out_dir, kwargs, stop_event):
+        from napari.qt.threading import thread_worker
+
+        from napari_leap.pose.train import iter_train
+
+        @thread_worker(ignore_errors=True)  # errors go to _on_error, not re-raised in Qt
+        def run():
+            return (yield from iter_train(source, out_dir, stop=stop_event, **kwargs))
+
+        return run()
+
+    def stop(self):
+        if self.stop_event is not None:
+            self.stop_event.set()
+            self.status.setText("stopping after the current batch...")
+
+    def _on_event(self, event):
+        from napari.utils import progress
+
+        from napari_leap.pose.train import BatchEnd, EpochEnd, Message, TrainFinished, TrainStarted
+
+        self.events.append(event)
+        if isinstance(event, Message):
+            self.status.setText(event.text)
+        elif isinstance(event, TrainStarted):
+            self._pbar = progress(total=event.epochs, desc="training")
+            self._pbar.update(event.start_epoch)
+            self.status.setText(f"{event.arch} on {event.device}: {event.n_train} training, "
+                                f"{event.n_val} validation images"
+                                f"{' (aligned boxes)' if event.aligned else ''}")
+        elif isinstance(event, BatchEnd):
+            self.status.setText(f"epoch {event.epoch}: batch {event.batch}/{event.n_batches}, "
+                                f"loss {event.loss:.2e}")
+        elif isinstance(event, EpochEnd):
+            if self._pbar is not None:
+                self._pbar.update(1)
+            history = [e.__dict__ for e in self.events if isinstance(e, EpochEnd)]
+            self.plot.show_history(history)
+            self.status.setText(f"epoch {event.epoch}/{event.epochs}: validation error "
+                                f"{event.val_error_px:.2f} px mean, {event.val_error_median_px:.2f} median")
+        elif isinstance(event, TrainFinished):
+            self.status.setText(f"done ({event.reason}); best epoch {event.best_epoch}, "
+                                f"validation error {event.best_val_error_px:.2f} px -> {event.model_dir}")
+
+    def _on_done(self, model):
+        self.model = model
+        training = model.config.get("training", {})
+        per_node = training.get("per_node_val_error") or []
+        if per_node:
+            self.plot.show_per_node(model.skeleton.nodes, per_node)
+
+    def _on_error(self, e):
+        _show_error(_user_message(e))
+        self.status.setText(_user_message(e))
+
+    def _on_finished(self):
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        self.worker = None
+        self.train_btn.setEnabled(True)
+        self.stop_btn.setEnabled(False)

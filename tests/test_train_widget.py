@@ -1,0 +1,60 @@
+"""The Train dock in a real viewer: start, progress events, Stop after a batch, checkpoint kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import napari_leap
+
+FLY32 = Path(napari_leap.__file__).parent / "sample_data" / "fly32" / "example_annotation_set.h5"
+TINY = {"arch_params": {"filters": 4, "depth": 2, "max_filters": 16}, "input_scale": 0.25,
+        "batch_size": 4, "steps_per_epoch": 2, "device": "cpu", "epochs": 500}
+
+
+@pytest.mark.gui
+def test_train_widget_runs_stops_and_keeps_checkpoint(make_napari_viewer, qtbot, tmp_path):
+    from napari_leap.napari.widgets.train import FILE_ITEM, TrainWidget
+    from napari_leap.pose.train import BatchEnd, EpochEnd, TrainStarted
+
+    viewer = make_napari_viewer()
+    widget = TrainWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.source.setCurrentText(FILE_ITEM)
+    widget.path.setText(str(FLY32))
+    widget.out.setText(str(tmp_path / "model"))
+    widget.start(**TINY)
+    assert not widget.train_btn.isEnabled() and widget.stop_btn.isEnabled()
+    qtbot.waitUntil(lambda: sum(isinstance(e, EpochEnd) for e in widget.events) >= 2, timeout=90_000)
+    widget.stop_btn.click()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    kinds = [type(e) for e in widget.events]
+    assert TrainStarted in kinds and BatchEnd in kinds
+    assert sum(k is EpochEnd for k in kinds) < 500  # stopped long before the end
+    assert (tmp_path / "model" / "best.pt").is_file() and (tmp_path / "model" / "last.pt").is_file()
+    assert widget.model is not None and widget.model.config["training"]["stopped_reason"] == "stopped"
+    # the per-body-part bar plot replaced the error curve
+    assert len(widget.plot.err_ax.patches) == 32
+    assert widget.train_btn.isEnabled()
+
+
+@pytest.mark.gui
+def test_train_widget_bad_source_shows_error_and_stays_usable(make_napari_viewer, qtbot, tmp_path,
+                                                              monkeypatch):
+    from napari_leap.napari.widgets import train as train_widget
+
+    shown = []
+    monkeypatch.setattr(train_widget, "_show_error", shown.append)
+    viewer = make_napari_viewer()
+    widget = train_widget.TrainWidget(viewer)
+    widget.source.setCurrentText(train_widget.FILE_ITEM)
+    widget.path.setText("")
+    widget.start()
+    widget.path.setText(str(tmp_path / "missing.slp"))
+    widget.out.setText(str(tmp_path / "m"))
+    widget.start()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert len(shown) == 2 and "choose a labels layer" in shown[0]
+    assert "does not exist" in shown[1]
+    assert widget.train_btn.isEnabled() and not (tmp_path / "m" / "best.pt").exists()
