@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import CLIP_LABELS
+from conftest import CLIP, CLIP_LABELS
 from napari_leap.io.labels import load_labels, poses_from_labels
 from napari_leap.io.project import Project
 from napari_leap.napari import labels_io
@@ -33,3 +33,25 @@ def test_dropped_file_to_project(make_napari_viewer, tmp_path):
     saved = poses_from_labels(Project.open(tmp_path / "proj").labels)
     reference = poses_from_labels(load_labels(CLIP_LABELS))
     np.testing.assert_allclose(saved.points, reference.points, atol=1e-6)
+
+
+def test_drop_dlc_csv_and_save_as_slp(make_napari_viewer, tmp_path):
+    """Through napari's own open/save with the plugin: DLC CSV in, SLEAP file out, same points."""
+    from napari_leap.io import formats
+    from napari_leap.io.labels import labels_from_poses
+
+    reference = poses_from_labels(load_labels(CLIP_LABELS))
+    sub = reference.select(np.isin(reference.frames, [10, 600, 1200]))
+    labels = labels_from_poses(sub, [str(CLIP)], predicted=False)
+    csv = formats.export_dlc(labels, tmp_path / "dlc", scorer="anna")[0]
+    viewer = make_napari_viewer()
+    viewer.open(str(csv), plugin="napari-leap")
+    names = [lay.name for lay in viewer.layers]
+    assert names == ["clip", "CollectedData_anna labels edges", "CollectedData_anna labels"]
+    layer = viewer.layers["CollectedData_anna labels"]
+    assert sorted(set(layer.data[:, 0].astype(int))) == [10, 600, 1200]  # video frame numbers
+    out = tmp_path / "back.slp"
+    layer.save(str(out), plugin="napari-leap")
+    back = poses_from_labels(load_labels(out))
+    np.testing.assert_allclose(back.points, sub.points, atol=1e-6)
+    assert back.skeleton == sub.skeleton and back.tracks == ["female", "male"]
