@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise LeapError(f"--out {out} is a file; give a folder for the alignment.")
     update, close = _bar(args.quiet)
+    new = [p for p in (out, *out.parents) if not p.exists()]  # removed again if writing fails
     try:
         alignment = align(
             args.video,
@@ -113,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
         alignment.save(out)
         if not args.no_boxes:
             write_boxes(alignment, out / "boxes.zarr", progress=update)
+    except Exception:
+        import shutil
+
+        if new:  # a half-written folder would later be mistaken for an alignment
+            shutil.rmtree(new[-1], ignore_errors=True)
+        raise
     finally:
         close()
     flagged = alignment.flagged()
