@@ -156,6 +156,16 @@ class Project:
 
         if path.exists():
             labels = load_labels(path)
+            nodes = list(labels.skeletons[0].node_names)
+            if nodes != list(self.skeleton.nodes):
+                def few(names):
+                    return ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+
+                raise ProjectError(
+                    f"{path.name} has {len(nodes)} body parts ({few(nodes)}) but the project's "
+                    f"skeleton has {len(self.skeleton)} ({few(self.skeleton.nodes)}); put the matching "
+                    f"skeleton in {MANIFEST} or restore the labels from a backup."
+                )
             self._relink_videos(labels)
             return labels
         return sio.Labels(skeletons=[self.skeleton.to_sleap()],
