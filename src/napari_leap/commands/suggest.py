@@ -54,18 +54,12 @@ def run(args: argparse.Namespace) -> int:
         from napari_leap.align.alignment import Alignment
 
         alignment = Alignment.load(args.alignment)
-    bar = tqdm(
-        total=None,
-        desc="reading frames",
-        unit="frame",
-        file=sys.stderr,
-        disable=args.method != "kmeans",
-    )
+    bars = []
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+        if not bars:  # made on first use, so a failing call prints nothing but its error
+            bars.append(tqdm(total=total, desc="reading frames", unit="frame", file=sys.stderr))
+        bars[0].update(done - bars[0].n)  # tqdm limits how often it redraws
 
     try:
         frames = suggest_frames(
@@ -79,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
         )
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     for f in frames:
         print(int(f))
     if args.out:
