@@ -210,11 +210,12 @@ def plot(results: dict, path: Path) -> None:
             ax.plot(counts, [runs[str(c)][key] for c in counts], style, label=label)
         ax.set_xscale("log")
         ax.set_xticks(counts, [str(c) for c in counts])
+        ax.minorticks_off()
         ax.set_xlabel("labelled frames")
         ax.set_ylabel(f"error ({results[name]['units']})")
         budget = results[name].get("budget_s")
         ax.set_title(f"{name}: held-out error, {budget:.0f} s training each")
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, 1.3 * max(runs[str(c)]["p90_px"] for c in counts))
         ax.grid(alpha=0.3)
         ax2 = ax.twinx()
         ax2.plot(
@@ -224,11 +225,12 @@ def plot(results: dict, path: Path) -> None:
             color="tab:green",
             label="PCK@0.1 body length",
         )
-        ax2.set_ylim(0, 1.02)
+        ax2.set_ylim(0, 1.3)
+        ax2.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
         ax2.set_ylabel("PCK@0.1 body length", color="tab:green")
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
+        ax.legend(h1 + h2, l1 + l2, loc="upper center", ncol=3, fontsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
@@ -243,10 +245,17 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=90.0, help="training seconds per count")
     parser.add_argument("--device", default=None)
     parser.add_argument("--prepare", action="store_true", help="only build the clip cache")
+    parser.add_argument(
+        "--plot-only", action="store_true", help="only redraw the PNG from the JSON"
+    )
     parser.add_argument("--out", default=str(HERE / "accuracy_vs_labels.json"))
     args = parser.parse_args()
     if args.prepare:
         prepare_clip(args.counts)
+        return
+    if args.plot_only:
+        out = Path(args.out)
+        plot(json.loads(out.read_text()), out.with_suffix(".png"))
         return
     import torch
 
