@@ -323,6 +323,11 @@ def test_suggest_button_runs_in_a_worker(make_napari_viewer, project, qtbot):
     assert 375 not in widget.suggestions and len(widget.suggestions) == 4
     assert widget.suggestions[0] == 0 and widget.suggestions[-1] == 1499
     assert "labelled 0 of 4 suggested" in widget.count_label.text()
+    # the labelled-frames panel lists the labelled frame, then the suggestions; a click jumps
+    first = widget.frame_list.item(0)
+    assert first.text().startswith("frame 375: 1/26 parts")
+    widget.frame_list.itemClicked.emit(widget.frame_list.item(2))
+    assert widget.frame == widget.suggestions[1]
     widget.go_to(0)
     widget.jump_suggested(1)
     assert widget.frame == widget.suggestions[1]

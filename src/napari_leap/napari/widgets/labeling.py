@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_leap.errors import LeapError
 from napari_leap.napari import layers
 
 SHORTCUTS = [
@@ -365,7 +366,7 @@ class LabelingWidget(QWidget):
 
         project = root if isinstance(root, Project) else Project.open(root)
         if not project.videos:
-            raise ValueError(f"{project.root} has no video yet; add one to the project first.")
+            raise LeapError(f"{project.root} has no video yet; add one to the project first.")
         if self.layer is not None:
             self.autosave()
             self._detach()
@@ -443,14 +444,14 @@ class LabelingWidget(QWidget):
         from napari_leap.io.project import Project
 
         if self.layer is None:
-            raise ValueError("make a labels layer first (Skeleton widget: New labels layer).")
+            raise LeapError("make a labels layer first (Skeleton widget: New labels layer).")
         video_path = (
             video_path
             or self.layer.metadata.get("video")
             or (self.image.metadata.get("video_path") if self.image is not None else None)
         )
         if not video_path:
-            raise ValueError("open the video first (drag it into napari), then create the project.")
+            raise LeapError("open the video first (drag it into napari), then create the project.")
         project = Project.create(
             root,
             self.skeleton,
@@ -957,7 +958,7 @@ class LabelingWidget(QWidget):
             return video
         if self.image is not None:
             return self.image.metadata.get("video_path") or self.image.data
-        raise ValueError("open a video first.")
+        raise LeapError("open a video first.")
 
     def suggest(self) -> None:
         """Run the chosen suggestion method in a worker; the frames appear in the panel."""
@@ -1289,7 +1290,7 @@ def predict_frames(model_dir, video, frames, alignment=None):
 
     source = video_source(video) if isinstance(video, (str, Path)) else source_of(video)
     if source is None:
-        raise ValueError("this image layer is not a video napari-leap opened; open the video file.")
+        raise LeapError("this image layer is not a video napari-leap opened; open the video file.")
     job = VideoJob(
         source,
         np.asarray(sorted(frames), dtype=np.int64),
