@@ -203,9 +203,14 @@ class Skeleton:
         nodes = [r["name"].strip() for r in rows]
         edges = [(r["parent"].strip(), r["name"].strip()) for r in rows if r.get("parent", "").strip()]
         swap = {r["name"].strip(): (r.get("swap") or "").strip() for r in rows}
-        # keep only mutual pairs: a one-sided swap entry is an upstream slip
-        mutual = sorted({tuple(sorted((a, b))) for a, b in swap.items() if b and swap.get(b) == a})
-        return cls(nodes=nodes, edges=edges, symmetries=mutual, name=Path(path).stem)
+        # keep only mutual pairs (a one-sided swap entry is an upstream slip), then let the
+        # names pair what the slip left alone (fly32: midlegR3 lists midlegL2)
+        pairs = {tuple(sorted((a, b))) for a, b in swap.items() if b and swap.get(b) == a}
+        paired = {n for p in pairs for n in p}
+        for i, j in propose_symmetries(nodes):
+            if nodes[i] not in paired and nodes[j] not in paired:
+                pairs.add(tuple(sorted((nodes[i], nodes[j]))))
+        return cls(nodes=nodes, edges=edges, symmetries=sorted(pairs), name=Path(path).stem)
 
     # -- sleap-io bridge -----------------------------------------------------------------
     def to_sleap(self):
