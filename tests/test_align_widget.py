@@ -154,3 +154,38 @@ def test_screenshot(clip_viewer, qtbot):
     out.parent.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(str(out), canvas_only=False)
     assert out.stat().st_size > 10000
+
+
+def test_bad_settings_give_a_notification_and_the_widget_stays_usable(
+    clip_viewer, qtbot, monkeypatch
+):
+    from napari_leap.napari.widgets import align as mod
+
+    messages = []
+    monkeypatch.setattr(mod, "_show_error", messages.append)
+    widget = _widget(clip_viewer)
+    widget.box_spin.setValue(2000)  # larger than the 1024 px frame
+    assert widget.run() is None  # refused at once, before any decoding
+    assert messages and "larger than the frame" in messages[-1]
+    assert widget.alignment is None and widget.run_button.isEnabled()
+    assert widget.flip() is None and "Run the alignment first" in messages[-1]
+
+
+def test_an_error_during_the_run_is_reported(clip_viewer, qtbot, monkeypatch):
+    import napari_leap.align.alignment as core
+    from napari_leap.errors import LeapError
+    from napari_leap.napari.widgets import align as mod
+
+    messages = []
+    monkeypatch.setattr(mod, "_show_error", messages.append)
+
+    def broken(*args, **kwargs):
+        yield core.AlignProgress(0, 10, "align")
+        raise LeapError("clip.mp4: frame 3 cannot be decoded; the file may be damaged.")
+
+    monkeypatch.setattr(core, "iter_align", broken)
+    widget = _widget(clip_viewer)
+    with qtbot.waitSignal(widget.run_button_enabled, timeout=30000):
+        widget.run()
+    assert messages and "frame 3 cannot be decoded" in messages[-1]
+    assert widget.alignment is None and widget.run_button.isEnabled()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -74,6 +74,9 @@ def _displayed_image(layer, frame: int) -> np.ndarray | None:
 
 class AlignWidget(QWidget):
     """Align a video: choose the video layer and the animals, preview, run, review flags."""
+
+    #: emitted when a run ends (finished, cancelled or failed) and Run is enabled again
+    run_button_enabled = Signal()
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
@@ -336,9 +339,11 @@ class AlignWidget(QWidget):
         except Exception as e:  # noqa: BLE001 - the widget stays usable
             from napari_leap.errors import is_user_error
 
-            if not is_user_error(e):
-                raise
-            _show_error(str(e))
+            _show_error(
+                str(e)
+                if is_user_error(e)
+                else f"preview failed ({type(e).__name__}: {e}); please report it"
+            )
             return
         corners, vectors = layers.oriented_boxes(centers, heads, self.box_size())
         ok = np.all(np.isfinite(np.asarray(centers, float).reshape(-1, 2)), axis=1)
@@ -416,8 +421,18 @@ class AlignWidget(QWidget):
         n = self.animals_spin.value()
         box = self.box_spin.value() or None
         opts = self.options()
+        if box is not None:  # say it now rather than after sampling the video
+            from napari_leap.align.alignment import _check_box_size
+            from napari_leap.errors import LeapError
 
-        @thread_worker
+            try:
+                _check_box_size(box, int(video.shape[1]), int(video.shape[2]))
+            except LeapError as e:
+                _show_error(str(e))
+                self.status.setText(str(e))
+                return None
+
+        @thread_worker(ignore_errors=True)  # errors go to _on_error (a notification)
         def work():
             return (yield from iter_align(video, n, box, **opts))
 
@@ -469,6 +484,7 @@ class AlignWidget(QWidget):
             self._progress = None
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        self.run_button_enabled.emit()
 
     def _on_done(self, alignment, layer) -> None:
         self.set_alignment(alignment, layer)
