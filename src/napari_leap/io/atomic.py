@@ -46,6 +46,27 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def ensure_writable(folder: str | Path) -> None:
+    """Fail now, not after hours of work, when ``folder`` (or where it would be made) is unwritable.
+
+    Creates and removes a temporary file in the nearest existing folder; a
+    read-only disk, missing permission or a full disk raises that ``OSError``
+    naming ``folder``. Nothing is left behind.
+    """
+    folder = Path(folder)
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{existing} is a file, not a folder", str(existing))
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".napari-leap-probe.") as f:
+            f.write(b"\0")
+            f.flush()
+    except OSError as e:
+        if e.errno in _DISK_ERRORS:
+            e.filename = str(folder)
+        raise
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
