@@ -52,6 +52,9 @@ def run(args) -> int:
         raise LeapError("--epochs must be at least 1.")
     if args.input_scale is not None and not 0 < args.input_scale <= 4:
         raise LeapError("--input-scale must be between 0 and 4 (e.g. 0.5).")
+    from napari_leap.io.atomic import ensure_writable
+
+    ensure_writable(args.out)  # a read-only or full disk is found before any work
     # the budget counts from the start of the command (imports included)
     limit = args.time_limit * 60 - (time.monotonic() - start) if args.time_limit else None
     gen = iter_train(args.source, args.out, arch=args.arch, epochs=args.epochs, time_limit=limit,
