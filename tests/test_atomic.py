@@ -272,3 +272,22 @@ def test_projects_saved_from_racing_threads_reopen_as_one_version(tmp_path):
     ]
     assert len(matches) == 1
     assert _leftovers(tmp_path / "p") == []
+
+
+def test_ensure_writable_fails_fast_on_a_full_or_read_only_disk(tmp_path):
+    from napari_leap.io.atomic import ensure_writable
+
+    ensure_writable(tmp_path / "not" / "made" / "yet")
+    assert list(tmp_path.iterdir()) == []
+    with tiny_tmpfs(tmp_path / "fs") as fs:
+        with open(fs / "filler", "wb") as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+        with pytest.raises(OSError) as info:
+            ensure_writable(fs / "models" / "m")
+        assert info.value.errno == errno.ENOSPC and info.value.filename == str(fs / "models" / "m")
+        (fs / "filler").unlink()
+        subprocess.run(["mount", "-o", "remount,ro", str(fs)], check=True)
+        with pytest.raises(OSError) as info:
+            ensure_writable(fs / "models" / "m")
+        assert info.value.errno == errno.EROFS and is_user_error(info.value)
