@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import sleap_io as sio
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import CLIP, CLIP_LABELS, LEAP_MAT
 from napari_leap.errors import LeapError
@@ -152,3 +154,47 @@ def test_not_dlc(tmp_path):
     assert not formats.is_dlc_csv(bad)
     with pytest.raises(LeapError):
         formats.import_dlc(bad)
+
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyzLR_0123456789", min_size=1, max_size=8)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    nodes=st.lists(names, min_size=1, max_size=5, unique=True),
+    tracks=st.lists(names, min_size=1, max_size=3, unique=True),
+    frames=st.lists(st.integers(0, 99_999), min_size=1, max_size=6, unique=True),
+    seed=st.integers(0, 2**31 - 1),
+    tracked=st.booleans(),
+)
+def test_dlc_round_trip_property(tmp_path_factory, nodes, tracks, frames, seed, tracked):
+    """Any body-part names, animals, frame numbers and missing points survive DLC exactly."""
+    from napari_leap.io.labels import Poses
+
+    if not tracked:
+        tracks = tracks[:1]
+    rng = np.random.default_rng(seed)
+    frames = np.sort(np.asarray(frames, dtype=np.int64))
+    points = rng.uniform(-5, 2000, (len(frames), len(tracks), len(nodes), 2))
+    points[rng.random(points.shape[:3]) < 0.3] = np.nan
+    points[:, :, 0] = rng.uniform(0, 100, (len(frames), len(tracks), 2))  # every row has a point
+    skeleton = Skeleton(
+        nodes, edges=[(0, i) for i in range(1, len(nodes))], symmetries=propose_symmetries(nodes)
+    )
+    poses = Poses(frames, points, np.full(points.shape[:3], np.nan), list(tracks), skeleton)
+    folder = tmp_path_factory.mktemp("dlc")
+    csv = formats.write_dlc_csv(
+        poses,
+        folder / "CollectedData_x.csv",
+        video_name="v",
+        scorer="x",
+        tracked=tracked,
+        n_frames=100_000,
+    )
+    back = poses_from_labels(formats.import_dlc(csv))
+    assert back.frames.tolist() == frames.tolist()
+    assert back.skeleton == skeleton and back.skeleton.symmetries == skeleton.symmetries
+    np.testing.assert_array_equal(back.points, points)  # bit-exact: CSV keeps repr precision
+    assert back.tracks == (list(tracks) if tracked else ["animal0"])
