@@ -1035,7 +1035,7 @@ class LabelingWidget(QWidget):
         self.model_dir = Path(model_dir)
         self.model_label.setText(f"model: {self.model_dir.name}")
 
-    def predict(self, frames, wait: bool = False) -> None:
+    def predict(self, frames) -> None:
         """Predicted points for ``frames`` (animal-frames a person labelled are left alone)."""
         if self.layer is None:
             return
@@ -1065,8 +1065,6 @@ class LabelingWidget(QWidget):
         self._worker = worker
         self.progress.setText(f"predicting {len(frames)} frames…")
         worker.start()
-        if wait:
-            worker.await_workers() if hasattr(worker, "await_workers") else None
 
     def add_predictions(self, poses) -> None:
         """Show predictions as points with status 'predicted', replacing older predictions there."""
