@@ -125,7 +125,7 @@ def _random_alignment(rng, n_frames=5, n_animals=3, box=64):
     return Alignment(centers, angles, box)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     seed=st.integers(0, 2**31 - 1),
     box=st.integers(4, 400),
@@ -147,7 +147,7 @@ def test_box_video_round_trip_is_exact(seed, box, lead, scalar):
     np.testing.assert_allclose(again, pts, atol=1e-6, rtol=0)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**31 - 1), box=st.integers(4, 300), r=st.floats(0.5, 100))
 def test_centre_maps_to_box_centre_and_head_points_up(seed, box, r):
     rng = np.random.default_rng(seed)

@@ -283,6 +283,9 @@ class AlignWidget(QWidget):
             )
             self._detector_key = key
             d = self._detector
+            from napari_leap.align.alignment import default_box_size
+
+            self.box_spin.setSpecialValueText(f"auto ({default_box_size(d.animal_length)} px)")
             length = d.animal_length
             self.info.setText(
                 f"{'light' if d.polarity == 'light' else 'dark'} animals, threshold "
