@@ -395,6 +395,8 @@ def test_save_load_write_boxes_and_cli(tmp_path):
     al = align(video, 2, box_size=48)
     al.flip(3, 1)
     out = al.save(tmp_path / "al")
+    al.save(out)  # saving again replaces the arrays; one set stays
+    assert len(list(out.glob("arrays*.npz"))) == 1
     back = Alignment.load(out)
     np.testing.assert_array_equal(back.centers, al.centers)
     np.testing.assert_array_equal(back.angles, al.angles)
@@ -405,6 +407,21 @@ def test_save_load_write_boxes_and_cli(tmp_path):
     z = zarr.open_array(str(tmp_path / "boxes.zarr"), mode="r")
     assert z.shape == (30, 2, 48, 48, 1) and z.chunks == (1, 2, 48, 48, 1)
     np.testing.assert_array_equal(z[12], al.boxes[12].compute())
+    # a save interrupted before its json is written leaves the previous one readable
+    import napari_leap.io.atomic as atomic
+
+    def crash(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    al.flip(10, 0)
+    orig = atomic.atomic_write_text
+    atomic.atomic_write_text = crash
+    try:
+        with pytest.raises(OSError):
+            al.save(out)
+    finally:
+        atomic.atomic_write_text = orig
+    np.testing.assert_array_equal(Alignment.load(out).angles, back.angles)
     # repeat the same alignment on the video from the recorded options
     again = align(video, 2, 48, **al.options)
     np.testing.assert_allclose(again.centers, align(video, 2, 48).centers)

@@ -800,17 +800,23 @@ class Alignment:
 
     # -- files -------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write a folder ``path`` (``alignment.json`` + ``arrays.npz``), each file atomically.
+        """Write a folder ``path``: ``alignment.json`` and the arrays it names.
 
+        Each file is written atomically, and the arrays go to a new file
+        (``arrays-<token>.npz``) that ``alignment.json`` points to, so the json is
+        the commit: an interrupted save leaves the previous alignment whole.
         Boxes are not stored: they are recomputed from the video (its path is kept).
         """
+        import uuid
+
         from napari_leap.io.atomic import atomic_path, atomic_write_text
 
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise LeapError(f"{path} is a file; an alignment is saved as a folder.")
         path.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path / "arrays.npz") as tmp, open(tmp, "wb") as f:
+        arrays_name = f"arrays-{uuid.uuid4().hex[:12]}.npz"
+        with atomic_path(path / arrays_name) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(
                 f,
                 centers=self.centers,
@@ -836,12 +842,16 @@ class Alignment:
             "animal_length": self.animal_length,
             "options": self.options,
             "pins": {str(a): {str(f): s for f, s in p.items()} for a, p in self.pins.items()},
+            "arrays": arrays_name,
             "video": None if video is None else str(video.resolve()),
             "video_relative": None
             if video is None
             else os.path.relpath(video.resolve(), path.resolve()),
         }
         atomic_write_text(path / "alignment.json", json.dumps(meta, indent=1))
+        for old in path.glob("arrays*.npz"):  # earlier saves, no longer referenced
+            if old.name != arrays_name:
+                old.unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -854,7 +864,10 @@ class Alignment:
         meta = json.loads(meta_file.read_text())
         if meta.get("format") != "napari-leap alignment":
             raise LeapError(f"{meta_file} is not a napari-leap alignment file.")
-        with np.load(path / "arrays.npz", allow_pickle=False) as z:
+        arrays_file = path / meta.get("arrays", "arrays.npz")
+        if not arrays_file.exists():
+            raise LeapError(f"{path} is incomplete: {arrays_file.name} is missing; align again.")
+        with np.load(arrays_file, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         reader, vpath = None, None
         if video is not None:
