@@ -19,7 +19,16 @@ its head up (towards row 0)::
 Lost animals (no blob) keep the last known centre and heading (carried
 forward; the first frames before an animal is ever seen take its first
 known position); they are flagged ``"lost"``. An animal never seen at all
-has NaN centres and black boxes.
+has NaN centres and black boxes. Frames that cannot be decoded (a damaged or
+cut file) are treated the same way and flagged ``"unreadable"``; the rest of
+the video is still aligned.
+
+Flags (comma-separated in ``Alignment.flags``, "" when fine): ``unreadable``,
+``lost``, ``merged`` (touching animals, split), ``identity_uncertain`` (after
+an encounter, two identity assignments fit about equally), ``heading_jump``
+(> 90 degrees from the previous frame), ``cue_disagrees`` (the chosen heading
+goes against a confident image cue), ``labels_disagree`` (a labelled frame
+pointed the other way, see :func:`correct_headings`).
 """
 
 from __future__ import annotations
