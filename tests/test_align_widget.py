@@ -67,7 +67,7 @@ def test_preview_follows_frame_and_parameters(clip_viewer, qtbot):
     assert not viewer.layers[PREVIEW_NAME].visible
 
 
-def test_run_table_flip_and_cancel(clip_viewer, qtbot):
+def test_run_table_flip_and_cancel(clip_viewer, qtbot, tmp_path):
     viewer = clip_viewer
     widget = _widget(viewer)
 
@@ -126,6 +126,20 @@ def test_run_table_flip_and_cancel(clip_viewer, qtbot):
     widget.flip(frame=300, animal=1)
     np.testing.assert_allclose(np.cos(al.angles - before), 1, atol=1e-9)
 
+    # the f key is bound on the boxes layer and flips the animal under the cursor
+    from app_model.types import KeyBinding
+
+    boxes.keymap[KeyBinding.from_str("F")](boxes)
+    assert np.cos(al.angles[300, 1] - before[300, 1]) == pytest.approx(-1)
+    boxes.keymap[KeyBinding.from_str("F")](boxes)
+
+    # save, then load into a fresh widget over the same video
+    saved = al.save(tmp_path / "clip_alignment")
+    other = _widget(viewer)
+    loaded = other.load_alignment(saved)
+    assert loaded is not None and other.alignment is loaded
+    np.testing.assert_array_equal(loaded.angles, al.angles)
+
 
 def test_widget_without_video_stays_usable(make_napari_viewer):
     viewer = make_napari_viewer()
@@ -169,6 +183,8 @@ def test_bad_settings_give_a_notification_and_the_widget_stays_usable(
     assert messages and "larger than the frame" in messages[-1]
     assert widget.alignment is None and widget.run_button.isEnabled()
     assert widget.flip() is None and "Run the alignment first" in messages[-1]
+    assert widget.load_alignment(CLIP.parent) is None  # not an alignment folder
+    assert "not an alignment folder" in messages[-1]
 
 
 def test_an_error_during_the_run_is_reported(clip_viewer, qtbot, monkeypatch):

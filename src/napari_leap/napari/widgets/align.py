@@ -15,6 +15,7 @@ along its run of frames.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import numpy as np
 from qtpy.QtCore import Qt, Signal
@@ -169,9 +170,12 @@ class AlignWidget(QWidget):
         )
         self.save_button = QPushButton("Save…")
         self.save_button.setToolTip("save the alignment (a folder; boxes are recomputed)")
+        self.load_button = QPushButton("Load…")
+        self.load_button.setToolTip("open a saved alignment (e.g. from `napari-leap align`)")
         flip_row.addWidget(self.flip_animal)
         flip_row.addWidget(self.flip_button)
         flip_row.addWidget(self.save_button)
+        flip_row.addWidget(self.load_button)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -196,6 +200,7 @@ class AlignWidget(QWidget):
         self.table.cellClicked.connect(self._on_cell)
         self.flip_button.clicked.connect(lambda: self.flip(animal=self.flip_animal.currentIndex()))
         self.save_button.clicked.connect(self._save_dialog)
+        self.load_button.clicked.connect(self._load_dialog)
 
     def _set_result_controls(self, enabled: bool) -> None:
         for w in (self.flip_animal, self.flip_button, self.save_button, self.table):
@@ -600,6 +605,46 @@ class AlignWidget(QWidget):
         # where 'f' is already bound on the video layer by another tool, use the button
         with contextlib.suppress(ValueError, TypeError):
             layer.bind_key("f", flip_key, overwrite=layer is self.boxes_layer)
+
+    def load_alignment(self, path):
+        """Open a saved alignment over the chosen video layer; returns it (None on error)."""
+        from napari_leap.align.alignment import Alignment
+        from napari_leap.errors import is_user_error
+
+        layer = self.video_layer
+        try:
+            al = Alignment.load(path)
+            if layer is not None and tuple(layer.data.shape[:3]) == (
+                al.n_frames,
+                *(al.frame_shape or (None, None))[:2],
+            ):
+                al = Alignment.load(path, video=layer.data)  # the layer's frames, no reopening
+            elif layer is None or al.frame_shape is None:
+                raise ValueError("no matching video layer")
+            else:
+                raise ValueError(
+                    f"{Path(path).name} aligns a video of {al.n_frames} frames of "
+                    f"{al.frame_shape[1]}x{al.frame_shape[0]} px, not the layer "
+                    f"{layer.name!r}; open that video and choose it here first."
+                )
+        except Exception as e:  # noqa: BLE001 - the widget stays usable
+            msg = (
+                str(e)
+                if is_user_error(e) or isinstance(e, ValueError)
+                else (f"could not open the alignment ({type(e).__name__}: {e})")
+            )
+            if msg == "no matching video layer":
+                msg = "Open the aligned video and choose it here before loading its alignment."
+            _show_error(msg)
+            return None
+        self.set_alignment(al, layer)
+        self.status.setText(f"loaded {path}: {len(al.flagged())} flagged")
+        return al
+
+    def _load_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open an alignment folder")
+        if path:
+            self.load_alignment(path)
 
     def _save_dialog(self) -> None:
         if self.alignment is None:
