@@ -508,3 +508,31 @@ def test_undecodable_frames_are_flagged_and_the_rest_is_aligned(tmp_path):
     assert int(np.asarray(z[31]).max()) == 0 and int(np.asarray(z[70]).max()) == 0
     assert int(np.asarray(z[40]).max()) > 100
     assert MAX_BAD_RUN < 20  # the cut tail is not retried frame by frame
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    frames, _, _ = make_video([circle_track(100, 80, 40, 0.05)], 10)
+    video = write_video(tmp_path / "ok.mp4", frames)
+    cases = {
+        "does not exist": [str(tmp_path / "missing.mp4")],
+        "not a video": [str(text)],
+        "larger than the frame": [str(video), "--box-size", "4000"],
+        "at least 1": [str(video), "--animals", "0"],
+    }
+    for expected, argv in cases.items():
+        out = tmp_path / "out"
+        r = subprocess.run(
+            [sys.executable, "-m", "napari_leap.cli", "align", *argv, "--out", str(out), "-q"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 2, (argv, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], r.stderr
+        assert not out.exists()  # nothing half-written
