@@ -536,3 +536,13 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], r.stderr
         assert not out.exists()  # nothing half-written
+
+
+def test_with_box_size_keeps_centres_and_headings():
+    a = Alignment(np.array([[[50.0, 40.0]]]), np.array([[0.7]]), box_size=32,
+                  frame_shape=(100, 120, 1))
+    b = a.with_box_size(48)
+    assert (b.box_size, a.box_size) == (48, 32)
+    p = np.array([[55.0, 42.0]])
+    np.testing.assert_allclose(b.video_to_box(p, 0, 0) - 47 / 2, a.video_to_box(p, 0, 0) - 31 / 2)
+    np.testing.assert_allclose(b.box_to_video(b.video_to_box(p, 0, 0), 0, 0), p, atol=1e-9)

@@ -606,6 +606,17 @@ class Alignment:
             f"{n_flag} flagged, video={self.video_path})"
         )
 
+    def with_box_size(self, box_size: int) -> Alignment:
+        """The same centres and headings cut into boxes of another size (e.g. a model's)."""
+        import copy
+
+        if self.frame_shape is not None:
+            box_size = _check_box_size(box_size, *self.frame_shape[:2])
+        other = copy.copy(self)
+        other.box_size = int(box_size)
+        other._boxes = None
+        return other
+
     # -- headings ----------------------------------------------------------------------------
     def evidence(self) -> np.ndarray:
         """Per frame and animal: evidence that the head is at the +axis end."""
