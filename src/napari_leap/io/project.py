@@ -69,7 +69,10 @@ class Project:
             data = yaml.safe_load(manifest.read_text())
             skeleton = Skeleton.from_dict(data["skeleton"])
         except Exception as e:  # noqa: BLE001
-            raise ProjectError(f"{manifest} is damaged ({e}); restore it from a backup.") from None
+            mark = getattr(e, "problem_mark", None)  # YAML errors span lines; keep one
+            why = f"{e.problem} at line {mark.line + 1}" if mark is not None and getattr(e, "problem", None) \
+                else " ".join(f"{type(e).__name__}: {e}".split())
+            raise ProjectError(f"{manifest} is damaged ({why}); restore it from a backup.") from None
         return cls(
             root=root,
             skeleton=skeleton,
