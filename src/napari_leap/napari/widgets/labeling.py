@@ -367,6 +367,7 @@ class LabelingWidget(QWidget):
         project = root if isinstance(root, Project) else Project.open(root)
         if not project.videos:
             raise LeapError(f"{project.root} has no video yet; add one to the project first.")
+        _ = (project.labels, project.predictions)  # read (and check) them before changing anything
         if self.layer is not None:
             self.autosave()
             self._detach()
