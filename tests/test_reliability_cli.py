@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CLIP, CLIP_LABELS, FLY32, synthetic_frames, write_video
 
+from conftest import CLIP, CLIP_LABELS, FLY32, synthetic_frames, write_video
 from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels, save_labels
 from napari_leap.pose.skeleton import Skeleton
 
@@ -44,8 +44,13 @@ def tree_hash(root: Path) -> str:
 def cli(*args, prelude: str = "", timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``napari-leap ARGS`` in a fresh interpreter; ``prelude`` runs first (fault injection)."""
     code = f"{prelude}\nimport sys\nfrom napari_leap.cli import main\nsys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env=ENV)
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+    )
 
 
 def message_of(done: subprocess.CompletedProcess) -> str:
@@ -107,7 +112,9 @@ def make_bad_inputs(root: Path) -> dict[str, Path]:
     with av.open(str(paths["audio"]), "w") as c:
         s = c.add_stream("aac", rate=8000)
         for i in range(8):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+            )
             frame.sample_rate, frame.pts = 8000, i * 1024
             for pkt in s.encode(frame):
                 c.mux(pkt)
@@ -131,15 +138,19 @@ def make_label_files(root: Path, video: Path) -> dict[str, Path]:
     poses, skeleton = clip_labels()
     out = {}
     # zero labelled frames: a skeleton and a video, nothing placed
-    out["zero"] = save_labels(labels_from_poses(poses.select(slice(0, 0)), [str(video)], predicted=False),
-                              root / "zero_frames.slp")
+    out["zero"] = save_labels(
+        labels_from_poses(poses.select(slice(0, 0)), [str(video)], predicted=False),
+        root / "zero_frames.slp",
+    )
     # NaN everywhere but one point, and points far outside the 1024x1024 frame
     odd = poses.select(slice(0, 6))
     odd.points = odd.points.copy()
     odd.points[:3, :, 1:] = np.nan
     odd.points[3:, 0] = odd.points[3:, 0] + 5000.0
     odd.points[4, 1, 0] = -300.0
-    out["odd"] = save_labels(labels_from_poses(odd, [str(video)], predicted=False), root / "odd.slp")
+    out["odd"] = save_labels(
+        labels_from_poses(odd, [str(video)], predicted=False), root / "odd.slp"
+    )
     # a different skeleton (the 32-node fly) on the same frames
     other = Skeleton.from_csv(FLY32.parent / "skeleton.csv")
     pts = np.full((len(poses.frames), poses.n_animals, len(other), 2), np.nan)
@@ -147,11 +158,13 @@ def make_label_files(root: Path, video: Path) -> dict[str, Path]:
     from napari_leap.io.labels import Poses
 
     foreign = Poses(poses.frames, pts, np.full(pts.shape[:3], np.nan), poses.tracks, other)
-    out["other_skeleton"] = save_labels(labels_from_poses(foreign, [str(video)], predicted=False),
-                                        root / "other_skeleton.slp")
+    out["other_skeleton"] = save_labels(
+        labels_from_poses(foreign, [str(video)], predicted=False), root / "other_skeleton.slp"
+    )
     # labels whose video has moved away
-    out["lost_video"] = save_labels(labels_from_poses(poses, [str(root / "gone.mp4")], predicted=False),
-                                    root / "lost_video.slp")
+    out["lost_video"] = save_labels(
+        labels_from_poses(poses, [str(root / "gone.mp4")], predicted=False), root / "lost_video.slp"
+    )
     return out
 
 
@@ -166,18 +179,24 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
+def build_models(root: Path) -> dict[str, Path]:
     """A real (two-step) clip model, a fly32 model (other skeleton) and broken copies."""
+    from napari_leap.pose.train import train
     from test_predict import train_small_model
 
-    from napari_leap.pose.train import train
-
-    root = tmp_path_factory.mktemp("models")
     model, video, labels = train_small_model(root)
     fly32 = root / "fly32_model"
-    train(FLY32, fly32, epochs=1, steps_per_epoch=1, arch="unet", batch_size=4, device="cpu",
-          arch_params={"filters": 4, "depth": 2, "max_filters": 16}, input_scale=0.25)
+    train(
+        FLY32,
+        fly32,
+        epochs=1,
+        steps_per_epoch=1,
+        arch="unet",
+        batch_size=4,
+        device="cpu",
+        arch_params={"filters": 4, "depth": 2, "max_filters": 16},
+        input_scale=0.25,
+    )
     corrupt = root / "corrupt_model"
     shutil.copytree(model, corrupt)
     weights = corrupt / "best.pt"
@@ -185,8 +204,20 @@ def models(tmp_path_factory) -> dict[str, Path]:
     no_config = root / "no_config_model"
     shutil.copytree(model, no_config)
     (no_config / "config.json").write_text("{ this is not json")
-    return {"model": model, "video": video, "labels": labels, "fly32": fly32, "corrupt": corrupt,
-            "no_config": no_config, "empty_dir": root / "folder_not_model"}
+    return {
+        "model": model,
+        "video": video,
+        "labels": labels,
+        "fly32": fly32,
+        "corrupt": corrupt,
+        "no_config": no_config,
+        "empty_dir": root / "folder_not_model",
+    }
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    return build_models(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture
@@ -259,7 +290,9 @@ def test_box_larger_than_the_frame(bad, tmp_path):
 def test_out_of_range_frames_for_predict(models, tmp_path, project):
     root, before = project
     for frames in ("5000:6000", "40:10", "ten:twenty"):
-        done = cli("predict", models["model"], CLIP, "--frames", frames, "--out", root / "predictions.slp")
+        done = cli(
+            "predict", models["model"], CLIP, "--frames", frames, "--out", root / "predictions.slp"
+        )
         assert_refused(done, "frame")
     assert tree_hash(root) == before
 
@@ -344,7 +377,17 @@ def test_training_a_project_with_no_labels_leaves_it_unchanged(tmp_path):
 
 def test_box_larger_than_the_frame_in_training_leaves_the_project(project):
     root, before = project
-    done = cli("train", root, "--align", "--box-size", "5000", "--out", root / "models" / "m", "--epochs", "1")
+    done = cli(
+        "train",
+        root,
+        "--align",
+        "--box-size",
+        "5000",
+        "--out",
+        root / "models" / "m",
+        "--epochs",
+        "1",
+    )
     assert_refused(done, "box")
     assert tree_hash(root) == before
 
@@ -393,8 +436,13 @@ def _mount(folder: Path, size: str) -> bool:
     folder.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
         return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture(params=["disk_full", "read_only"])
@@ -413,9 +461,12 @@ def hostile_project(request, tmp_path):
     try:
         models = request.getfixturevalue("models")  # its 48-frame clip keeps training short
         labels = load_labels(models["labels"])
-        project = Project.create(fs / "flies", Skeleton.from_sleap(labels.skeletons[0]),
-                                 videos=[models["video"]])
-        project.labels = labels_from_poses(poses_from_labels(labels), project.sleap_video(0), predicted=False)
+        project = Project.create(
+            fs / "flies", Skeleton.from_sleap(labels.skeletons[0]), videos=[models["video"]]
+        )
+        project.labels = labels_from_poses(
+            poses_from_labels(labels), project.sleap_video(0), predicted=False
+        )
         project.save()
         prelude = ""
         if real and kind == "disk_full":
@@ -443,8 +494,17 @@ class contextlib_suppress_enospc:
 
 def test_suggest_out_on_a_hostile_disk(hostile_project):
     root, before, prelude, words = hostile_project
-    done = cli("suggest", CLIP, "--n", "3", "--method", "uniform", "--out", root / "suggested.txt",
-               prelude=prelude)
+    done = cli(
+        "suggest",
+        CLIP,
+        "--n",
+        "3",
+        "--method",
+        "uniform",
+        "--out",
+        root / "suggested.txt",
+        prelude=prelude,
+    )
     assert_refused(done, *words)
     assert tree_hash(root) == before
 
@@ -458,15 +518,32 @@ def test_align_into_a_hostile_project(hostile_project, bad):
 
 def test_predict_into_a_hostile_project(hostile_project, models):
     root, before, prelude, words = hostile_project
-    done = cli("predict", models["model"], models["video"], "--frames", "0:4",
-               "--out", root / "predictions.slp", prelude=prelude)
+    done = cli(
+        "predict",
+        models["model"],
+        models["video"],
+        "--frames",
+        "0:4",
+        "--out",
+        root / "predictions.slp",
+        prelude=prelude,
+    )
     assert_refused(done, *words)
     assert not (root / "predictions.slp").exists()
 
 
 def test_train_into_a_hostile_project(hostile_project):
     root, before, prelude, words = hostile_project
-    done = cli("train", root, "--out", root / "models" / "m", "--epochs", "1", "--time-limit", "0.3",
-               prelude=prelude)
+    done = cli(
+        "train",
+        root,
+        "--out",
+        root / "models" / "m",
+        "--epochs",
+        "1",
+        "--time-limit",
+        "0.3",
+        prelude=prelude,
+    )
     assert_refused(done, *words)
     assert tree_hash(root) == before
