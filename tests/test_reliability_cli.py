@@ -547,3 +547,38 @@ def test_train_into_a_hostile_project(hostile_project):
     )
     assert_refused(done, *words)
     assert tree_hash(root) == before
+
+
+# -- long videos stream --------------------------------------------------------------------------
+
+
+def test_prediction_memory_does_not_grow_with_video_length(models):
+    """A 4x longer video must not cost 4x the memory: frames stream through in chunks."""
+    import tracemalloc
+
+    from napari_leap.io.video import FrameSource, video_source
+    from napari_leap.pose.predict import predict
+
+    clip = video_source(models["video"])
+
+    class Looping(FrameSource):
+        """The short clip played over and over (cropped around the flies to keep it quick)."""
+
+        def __init__(self, n: int):
+            self.path = clip.path
+            self.shape = (n, 256, 320, clip.shape[3])
+
+        def read(self, index: int):
+            return clip.read(int(index) % len(clip))[320:576, 200:520]
+
+    predict(models["model"], Looping(8), chunk_size=16, batch_size=8)  # model and imports loaded
+    peaks = {}
+    for n in (32, 128):
+        tracemalloc.start()
+        result = predict(models["model"], Looping(n), chunk_size=16, batch_size=8)
+        peaks[n] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert result.poses[0].points.shape[0] == n
+    frame_bytes = 256 * 320 * clip.shape[3]
+    # holding the extra 96 frames would cost 96 frames; streaming costs a few numbers per frame
+    assert peaks[128] - peaks[32] < 0.2 * 96 * frame_bytes, peaks
