@@ -29,8 +29,14 @@ FLY32 = Path(napari_leap.__file__).parent / "sample_data" / "fly32" / "example_a
 #: name -> train() keyword arguments
 CANDIDATES = {
     "unet": {"arch": "unet"},  # the default: input scale 112/192, output stride 2
-    "unet_s0.5": {"arch": "unet", "input_scale": 0.5},
-    "unet_s0.5_stride1": {"arch": "unet", "input_scale": 0.5, "arch_params": {"output_stride": 1}},
+    "unet_s0.5": {"arch": "unet", "input_scale": 0.5, "sigma": 5.0},
+    "unet_s0.5_sigma7.5": {"arch": "unet", "input_scale": 0.5, "sigma": 7.5},
+    "unet_s0.5_sigma10": {"arch": "unet", "input_scale": 0.5, "sigma": 10.0},
+    "unet_s0.5_f32_sigma7.5": {"arch": "unet", "input_scale": 0.5, "sigma": 7.5,
+                               "arch_params": {"filters": 32}},
+    "unet_sigma7.5": {"arch": "unet", "sigma": 7.5},
+    "unet_s0.5_stride1": {"arch": "unet", "input_scale": 0.5, "sigma": 5.0,
+                          "arch_params": {"output_stride": 1}},
     "leap_cnn_fast": {"arch": "leap_cnn_fast"},
     "leap_cnn": {"arch": "leap_cnn"},
 }

@@ -152,7 +152,8 @@ def load_box_h5(path: str | Path, skeleton: Skeleton | str | Path | None = None)
 
 
 def load_training_data(source, *, align: bool | None = None, box_size: int | None = None,
-                       align_options: dict | None = None, progress: Callable[[str], None] | None = None,
+                       align_options: dict | None = None, alignments: dict | None = None,
+                       progress: Callable[[str], None] | None = None,
                        deadline: float | None = None) -> TrainingData:
     """Images and points from any supported ``source`` (see the module docstring)."""
     say = progress or (lambda msg: None)
@@ -178,11 +179,11 @@ def load_training_data(source, *, align: bool | None = None, box_size: int | Non
         project = source
     else:
         labels = source
-    alignments = {}
+    alignments = dict(alignments or {})
     if project is not None:
         labels = project.labels
         for i in range(len(project.videos)):
-            if project.alignment_path(i).exists():
+            if i not in alignments and project.alignment_path(i).exists():
                 from napari_leap.align.alignment import Alignment
 
                 alignments[i] = Alignment.load(project.alignment_path(i))

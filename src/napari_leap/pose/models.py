@@ -16,7 +16,7 @@ ARCHITECTURES = {
 DEFAULT_PARAMS = {
     "leap_cnn": {"filters": 64, "upsampling": "transposed"},
     "leap_cnn_fast": {"filters": 32, "upsampling": "bilinear"},
-    "unet": {"filters": 16, "depth": 4, "output_stride": 2, "max_filters": 128},
+    "unet": {"filters": 16, "depth": 4, "output_stride": 2, "max_filters": 128, "decoder_convs": 2},
 }
 
 
@@ -37,7 +37,8 @@ def build_model(arch: str, in_channels: int, n_nodes: int, **params):
         return _leap_cnn_class()(in_channels, n_nodes, filters=int(p["filters"]),
                                  upsampling=p["upsampling"])
     return _unet_class()(in_channels, n_nodes, filters=int(p["filters"]), depth=int(p["depth"]),
-                         output_stride=int(p["output_stride"]), max_filters=int(p["max_filters"]))
+                         output_stride=int(p["output_stride"]), max_filters=int(p["max_filters"]),
+                         decoder_convs=int(p.get("decoder_convs", 2)))
 
 
 def _leap_cnn_class():
@@ -93,11 +94,12 @@ def _unet_class():
     torch = _torch()
     nn = torch.nn
 
-    def block(cin, cout):
-        return nn.Sequential(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-        )
+    def block(cin, cout, n=2):
+        layers = []
+        for i in range(n):
+            layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False),
+                       nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        return nn.Sequential(*layers)
 
     class UNet(nn.Module):
         """Encoder of ``depth`` 2x poolings, decoder back to ``1 / output_stride`` resolution.
@@ -107,7 +109,7 @@ def _unet_class():
         """
 
         def __init__(self, in_channels: int, n_nodes: int, filters: int = 16, depth: int = 4,
-                     output_stride: int = 2, max_filters: int = 128):
+                     output_stride: int = 2, max_filters: int = 128, decoder_convs: int = 2):
             super().__init__()
             if output_stride & (output_stride - 1) or not 1 <= output_stride <= 2**depth:
                 raise ValueError("output_stride must be a power of two no larger than 2**depth")
@@ -124,7 +126,7 @@ def _unet_class():
             self.up = nn.ModuleList()
             for i in range(n_up):
                 skip = widths[depth - 1 - i]
-                self.up.append(block(cin + skip, skip))
+                self.up.append(block(cin + skip, skip, decoder_convs))
                 cin = skip
             self.head = nn.Conv2d(cin, n_nodes, 1)
 

@@ -28,6 +28,9 @@ from napari_leap.errors import LeapError
 from napari_leap.pose.trained import BEST, CONFIG, HISTORY, LAST, TrainedModel
 
 DEFAULT_ARCH = "unet"
+#: confidence-map sigma in input pixels: LEAP's 5 px. On fly32, 7.5-10 px trained the U-Net
+#: as well (2.05-2.16 px vs 2.14-2.22 px in 9 CPU minutes), on the clip 5 px did better.
+DEFAULT_SIGMA = {"leap_cnn": 5.0, "leap_cnn_fast": 5.0, "unet": 5.0}
 
 
 # -- events -------------------------------------------------------------------------------
@@ -82,10 +85,11 @@ class TrainFinished:
 
 
 def default_input_scale(arch: str, input_size, boxes: bool) -> float:
-    """LEAP's networks at full box resolution; the U-Net sees ~96-112 px boxes; frames <= 512 px.
+    """LEAP's networks at full box resolution; the U-Net sees ~112 px boxes; frames <= 512 px.
 
-    Boxes hold one animal at ~1.4x its length, so 96-112 px leave ~70 px per
-    animal: enough for subpixel peaks, and 3-4x less compute than full size.
+    Boxes hold one animal at ~1.4x its length, so 112 px leave ~80 px per
+    animal: enough for subpixel peaks of thin legs, at a third of the compute
+    of 192 px boxes (measured in benchmarks/train_fly32.py and train_clip.py).
     """
     if boxes and arch == "unet":
         return float(min(1.0, 112 / min(input_size)))
@@ -117,9 +121,10 @@ def iter_train(
     align: bool | None = None,
     box_size: int | None = None,
     align_options: dict | None = None,
+    alignments: dict | None = None,
     seed: int = 0,
     batch_size: int | None = None,
-    sigma: float = 5.0,
+    sigma: float | None = None,
     lr: float = 1e-3,
     val_fraction: float = 0.1,
     val_data=None,
@@ -133,7 +138,8 @@ def iter_train(
 
     ``source``: labels file, ``sleap_io.Labels``, project (folder), box ``.h5`` or
     :class:`~napari_leap.pose.dataset.TrainingData`. ``val_data``: held-out
-    :class:`TrainingData` instead of a block split of ``source``. ``time_limit``
+    :class:`TrainingData` instead of a block split of ``source``. ``alignments``: video
+    index -> :class:`~napari_leap.align.alignment.Alignment` already computed. ``time_limit``
     (seconds) covers everything from this call on, alignment included.
     """
     import torch
@@ -163,7 +169,7 @@ def iter_train(
 
     messages: list[str] = []
     data = load_training_data(source, align=align, box_size=box_size, align_options=align_options,
-                              progress=messages.append, deadline=deadline)
+                              alignments=alignments, progress=messages.append, deadline=deadline)
     for text in messages:
         yield Message(text)
     if isinstance(val_data, (str, Path)):
@@ -180,6 +186,8 @@ def iter_train(
     elif isinstance(augment, dict):
         augment = AugmentConfig(**augment)
 
+    if sigma is None:
+        sigma = DEFAULT_SIGMA.get(arch, 5.0)
     dev = choose_device(device)
     cuda = dev.type == "cuda"
     if batch_size is None:
@@ -284,8 +292,12 @@ def iter_train(
                     reason, partial = "time_limit", True
                     break
                 idx = torch.randint(0, len(x_train), (batch_size,), generator=gen)
-                loss = _train_step(net, opt, scaler, x_train, p_train, idx, augment, flip_perm, gen,
-                                   out_h, out_w, stride, sigma_scaled, cuda)
+                done = max((epoch - 1 + step / steps_per_epoch) / epochs,
+                           (now - run_start) / (deadline - run_start) if deadline else 0.0)
+                factor = cosine_factor(done)
+                with _scaled_lr(opt, factor):
+                    loss = _train_step(net, opt, scaler, x_train, p_train, idx, augment, flip_perm,
+                                       gen, out_h, out_w, stride, sigma_scaled, cuda)
                 losses.append(loss)
                 dt = time.monotonic() - now
                 batch_seconds = dt if batch_seconds is None else 0.8 * batch_seconds + 0.2 * dt
@@ -297,7 +309,7 @@ def iter_train(
             t_val = time.monotonic()
             event, improved = _end_epoch(net, prep, x_val, p_val, p_val_input, out_h, out_w, stride,
                                          sigma_scaled, epoch, epochs, losses, opt, run_start, best,
-                                         partial, cuda)
+                                         partial, cuda, factor)
             val_seconds = time.monotonic() - t_val
             sched.step(event.val_loss)
             bad_epochs = 0 if improved else bad_epochs + 1
@@ -330,6 +342,28 @@ def iter_train(
 
 
 # -- steps --------------------------------------------------------------------------------
+def cosine_factor(done: float, floor: float = 0.02) -> float:
+    """Learning-rate multiplier over the run (fraction of epochs or of the time budget).
+
+    A cosine decay on top of reduce-on-plateau: the last stretch of a short,
+    time-boxed run fine-tunes at a low rate instead of ending mid-stride.
+    """
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(max(done, 0.0), 1.0)))
+
+
+@contextlib.contextmanager
+def _scaled_lr(opt, factor: float):
+    """Step with ``factor`` x the plateau scheduler's rate, which stays what it tracks."""
+    base = [g["lr"] for g in opt.param_groups]
+    for g, lr in zip(opt.param_groups, base, strict=True):
+        g["lr"] = lr * factor
+    try:
+        yield
+    finally:
+        for g, lr in zip(opt.param_groups, base, strict=True):
+            g["lr"] = lr
+
+
 def _prepare(prep, data):
     """Scaled images once, as uint8 on the device (small), and points in scaled pixels."""
     import torch
@@ -389,7 +423,7 @@ def evaluate_batches(net, prep, x, out_h, out_w, stride, sigma, cuda, targets=No
 
 
 def _end_epoch(net, prep, x_val, p_val, p_val_input, out_h, out_w, stride, sigma, epoch, epochs,
-               losses, opt, run_start, best, partial, cuda):
+               losses, opt, run_start, best, partial, cuda, lr_factor):
     import torch
 
     pts, _, val_loss = evaluate_batches(net, prep, x_val, out_h, out_w, stride, sigma, cuda,
@@ -403,7 +437,8 @@ def _end_epoch(net, prep, x_val, p_val, p_val_input, out_h, out_w, stride, sigma
     if improved:
         best.update(metric=mean_err, epoch=epoch, per_node=per_node, median=median_err)
     event = EpochEnd(epoch, epochs, float(np.mean(losses)), val_loss, mean_err, median_err, per_node,
-                     float(opt.param_groups[0]["lr"]), time.monotonic() - run_start, improved, partial)
+                     float(opt.param_groups[0]["lr"]) * lr_factor, time.monotonic() - run_start,
+                     improved, partial)
     return event, improved
 
 

@@ -116,6 +116,8 @@ class TrainWidget(QWidget):
         self.events: list = []  # every event of the current run, for tests and the log
         self.model = None
         self._pbar = None
+        self._earlier: list[dict] = []  # epochs of a resumed run done before this start
+        self._out_dir: Path | None = None
 
         form = QFormLayout()
         self.source = QComboBox()
@@ -262,6 +264,8 @@ class TrainWidget(QWidget):
             **overrides,
         }
         self.stop_event = threading.Event()
+        self._out_dir = out_dir
+        self._earlier = []
         self.events = []
         self.model = None
         self.plot.clear()
@@ -303,6 +307,9 @@ class TrainWidget(QWidget):
         elif isinstance(event, TrainStarted):
             self._pbar = progress(total=event.epochs, desc="training")
             self._pbar.update(event.start_epoch)
+            if event.start_epoch:
+                self._earlier = self._saved_history()[:event.start_epoch]
+                self.plot.show_history(self._earlier)
             self.status.setText(f"{event.arch} on {event.device}: {event.n_train} training, "
                                 f"{event.n_val} validation images"
                                 f"{' (aligned boxes)' if event.aligned else ''}")
@@ -312,13 +319,21 @@ class TrainWidget(QWidget):
         elif isinstance(event, EpochEnd):
             if self._pbar is not None:
                 self._pbar.update(1)
-            history = [e.__dict__ for e in self.events if isinstance(e, EpochEnd)]
+            history = self._earlier + [e.__dict__ for e in self.events if isinstance(e, EpochEnd)]
             self.plot.show_history(history)
             self.status.setText(f"epoch {event.epoch}/{event.epochs}: validation error "
                                 f"{event.val_error_px:.2f} px mean, {event.val_error_median_px:.2f} median")
         elif isinstance(event, TrainFinished):
             self.status.setText(f"done ({event.reason}); best epoch {event.best_epoch}, "
                                 f"validation error {event.best_val_error_px:.2f} px -> {event.model_dir}")
+
+    def _saved_history(self) -> list[dict]:
+        import json
+
+        try:
+            return json.loads((self._out_dir / "history.json").read_text())
+        except (OSError, ValueError):
+            return []
 
     def _on_done(self, model):
         self.model = model
