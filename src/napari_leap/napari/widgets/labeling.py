@@ -980,7 +980,7 @@ class LabelingWidget(QWidget):
             self._error(str(e))
             return
 
-        @thread_worker
+        @thread_worker(ignore_errors=True)  # errors go to the notification below, not into Qt
         def work():
             import queue
 
@@ -1056,7 +1056,7 @@ class LabelingWidget(QWidget):
             return
         model_dir, alignment = self.model_dir, self.alignment
 
-        @thread_worker
+        @thread_worker(ignore_errors=True)  # errors go to the notification below, not into Qt
         def work():
             return predict_frames(model_dir, video, frames, alignment)
 
