@@ -361,3 +361,23 @@ def test_skeleton_widget_load_bad_files(make_napari_viewer, qtbot, monkeypatch, 
         widget._load_dialog()
     assert not escaped, escaped
     one_sentence(errors)
+
+
+@pytest.mark.parametrize("case", ["corrupt", "fly32"])
+def test_labeling_widget_predict_with_a_bad_model(make_napari_viewer, qtbot, models, errors, project, case):
+    """Predicting suggested frames with a broken model: told once, nothing escapes, labels intact."""
+    from napari_leap.napari.widgets.labeling import LabelingWidget
+
+    root, before = project
+    widget = LabelingWidget(make_napari_viewer())
+    widget.open_project(root)
+    n_points = len(widget.layer.data)
+    widget.set_model(models[case])
+    with qtbot.capture_exceptions() as escaped:
+        widget.predict([0, 1])
+        qtbot.waitUntil(lambda: bool(errors), timeout=60_000)
+        qtbot.wait(200)
+    assert not escaped, escaped
+    one_sentence(errors, "prediction failed")
+    assert len(widget.layer.data) == n_points
+    assert tree_hash(root) == before
