@@ -582,3 +582,32 @@ def test_prediction_memory_does_not_grow_with_video_length(models):
     frame_bytes = 256 * 320 * clip.shape[3]
     # holding the extra 96 frames would cost 96 frames; streaming costs a few numbers per frame
     assert peaks[128] - peaks[32] < 0.2 * 96 * frame_bytes, peaks
+
+
+def test_labels_with_missing_and_outside_points(models, tmp_path):
+    """NaN points are missing; a point off the frame (a slip) is either dropped or named clearly."""
+    poses = poses_from_labels(load_labels(models["labels"]))
+    poses.points = poses.points.copy()
+    poses.points[:10, :, 1:] = np.nan  # only one body part placed on the first frames
+    poses.points[20, 0, 3] = [1030.0, -12.0]  # a click just outside the 1024x1024 frame
+    labels = save_labels(
+        labels_from_poses(poses, [str(models["video"])], predicted=False), tmp_path / "odd.slp"
+    )
+    done = cli(
+        "train",
+        labels,
+        "--out",
+        tmp_path / "m",
+        "--epochs",
+        "1",
+        "--input-scale",
+        "0.25",
+        "--batch-size",
+        "4",
+        "--time-limit",
+        "0.5",
+    )
+    if done.returncode == 0:
+        assert (tmp_path / "m" / "best.pt").exists()
+    else:
+        assert_refused(done)
