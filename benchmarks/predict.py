@@ -48,6 +48,13 @@ class RepeatSource(FrameSource):
     def read(self, index: int) -> np.ndarray:
         return self.source.read(int(index) % self.length)
 
+    def keyframes(self) -> np.ndarray:
+        from napari_leap.pose.predict import keyframe_indices
+
+        first = keyframe_indices(self.source)
+        first = np.arange(self.length) if first is None else first[first < self.length]
+        return np.concatenate([first + k * self.length for k in range(self.times)])
+
 
 class PeakRSS:
     """Peak resident memory of this process, sampled on a thread."""
@@ -117,7 +124,7 @@ def decode_warp_only(model, job, batch_boxes: int) -> float:
 
     geo = P._Geometry.of(model)
     affines = P._job_affines(job, geo)
-    spans = P._chunk_spans(len(job.frames), P.CHUNK_SIZE)
+    spans = job.spans(P.CHUNK_SIZE)
     n_decoders = max(2, min(8, (os.cpu_count() or 2) // 2))
 
     def run(span):

@@ -38,6 +38,7 @@ def short_clip(path: Path, n: int = N_FRAMES) -> Path:
     with av.open(str(path), "w") as c:
         s = c.add_stream("ffv1", rate=25)
         s.width, s.height, s.pix_fmt = src.shape[2], src.shape[1], "gray"
+        s.codec_context.gop_size = 1  # every frame a keyframe: chunks are exactly chunk_size
         for i in range(n):
             for pkt in s.encode(av.VideoFrame.from_ndarray(src.read(i)[..., 0], format="gray")):
                 c.mux(pkt)
@@ -232,6 +233,20 @@ def test_stop_then_resume_reuses_finished_chunks(small, reference, tmp_path):
     assert other.reused_chunks == 0
 
 
+def test_chunks_start_on_keyframes():
+    """No frame is decoded twice: chunks begin where the clip's GOPs begin (every 250 frames)."""
+    from napari_leap.io.video import video_source
+
+    keys = P.keyframe_indices(video_source(SAMPLE / "clip.mp4"))
+    np.testing.assert_array_equal(keys, np.arange(0, 1500, 250))
+    spans = P.chunk_spans(np.arange(1500), 128, keys)
+    assert spans == [(s, s + 250) for s in range(0, 1500, 250)]
+    spans = P.chunk_spans(np.arange(100, 1000), 128, keys)  # starts mid-GOP, ends mid-GOP
+    assert spans == [(0, 150), (150, 400), (400, 650), (650, 900)]
+    assert P.chunk_spans(np.arange(100), 10, np.array([0])) == [(0, 40), (40, 80), (80, 100)]
+    assert P.chunk_spans(np.arange(20), 8, None) == [(0, 8), (8, 16), (16, 20)]
+
+
 def _cli(*args, **kw):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
@@ -244,6 +259,7 @@ def _cli(*args, **kw):
     )
 
 
+@pytest.mark.slow
 def test_killed_prediction_resumes_without_redoing_chunks(small, reference, tmp_path):
     """SIGKILL mid-video, run the same command again: finished chunks are kept and reused."""
     model_dir, video, _ = small
@@ -280,6 +296,7 @@ def test_killed_prediction_resumes_without_redoing_chunks(small, reference, tmp_
     np.testing.assert_allclose(got.scores, reference[0].poses[0].scores)
 
 
+@pytest.mark.slow
 def test_distributed_run_equals_local_run(small, reference, tmp_path):
     """Two dask worker processes compute the chunks; the points are the local run's, bit for bit."""
     from distributed import Client, LocalCluster

@@ -56,6 +56,8 @@ def test_widget_predicts_shows_and_exports(make_napari_viewer, qtbot, small, tmp
     np.testing.assert_array_equal(np.unique(points.data[:, 0]), np.arange(16))
     tracks = viewer.layers["tracks" + tag]
     assert len(np.unique(tracks.data[:, 0])) == 2 * 13  # one track per animal and body part
+    # coloured like the points: one colour per body part
+    assert len(np.unique(np.round(tracks.track_colors, 4), axis=0)) == 13
     assert viewer.layers["skeleton" + tag].data.shape[1:] == (2, 3)
 
     conf = np.asarray(points.features["confidence"])

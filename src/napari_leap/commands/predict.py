@@ -109,11 +109,16 @@ def run(args: argparse.Namespace) -> int:
             if bar is None:
                 for other in bars.values():
                     other.close()
+                # starts at the first event's count, so resumed chunks do not inflate the rate
                 bar = bars[ev.phase] = tqdm(
-                    total=ev.total, desc=ev.phase, unit="frame", file=sys.stderr, dynamic_ncols=True
+                    total=ev.total,
+                    initial=ev.done,
+                    desc=ev.phase,
+                    unit="frame",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
                 )
-            bar.n = ev.done
-            bar.refresh()
+            bar.update(ev.done - bar.n)
     finally:
         for bar in bars.values():
             bar.close()

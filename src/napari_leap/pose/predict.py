@@ -132,6 +132,13 @@ class VideoJob:
     #: video frame of each alignment frame when the alignment covers part of the video
     align_frames: np.ndarray | None = None
 
+    def spans(self, chunk_size: int) -> list[tuple[int, int]]:
+        """Chunks as ``(start, stop)`` positions in ``frames`` (cached; see :func:`chunk_spans`)."""
+        cache = self.__dict__.setdefault("_spans", {})
+        if chunk_size not in cache:
+            cache[chunk_size] = chunk_spans(self.frames, chunk_size, keyframe_indices(self.source))
+        return cache[chunk_size]
+
     def frames_to_align(self) -> np.ndarray:
         """The frames an alignment made here covers: the requested ones for a package,
         else the whole span between the first and last requested frame (tracks stay whole)."""
@@ -553,6 +560,7 @@ def _run_chunks(
                     parts_p.append(pts)
                     parts_s.append(sc)
                 submit_next()
+                _trim_heap()
                 yield ci, np.concatenate(parts_f), np.concatenate(parts_p), np.concatenate(parts_s)
                 if stop.is_set():
                     return
@@ -561,6 +569,27 @@ def _run_chunks(
             for q in queues.values():  # unblock producers waiting on full queues
                 while not q.empty():
                     q.get_nowait()
+
+
+@lru_cache(maxsize=1)
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
+
+
+def _trim_heap() -> None:
+    """Give freed heap pages back to the OS after each chunk.
+
+    Frames are decoded on several threads, each with its own glibc arena; the
+    arenas keep freed frames as fragmented free space, so without a trim the
+    resident memory creeps up with video length instead of staying flat.
+    """
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def predict_chunk(
@@ -873,8 +902,52 @@ def _batch_frames(batch_size: int, geo: _Geometry) -> int:
     return max(1, int(batch_size) // geo.n_animals)
 
 
-def _chunk_spans(n: int, chunk_size: int) -> list[tuple[int, int]]:
-    return [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
+def keyframe_indices(source: FrameSource) -> np.ndarray | None:
+    """Frame indices where decoding can start without earlier frames (None: every frame).
+
+    Read from the container's packets (no decoding) for PyAV videos; a source
+    may also offer ``keyframes()`` itself.
+    """
+    from napari_leap.io.video import PyAVSource
+
+    own = getattr(source, "keyframes", None)
+    if callable(own):
+        return np.asarray(own(), dtype=np.int64)
+    if not isinstance(source, PyAVSource):
+        return None
+    import av
+
+    with av.open(str(source.path)) as c:
+        stream = c.streams.video[0]
+        pts = [p.pts for p in c.demux(stream) if p.is_keyframe and p.pts is not None and p.size > 0]
+    return np.unique(np.searchsorted(source._pts, pts)).astype(np.int64)
+
+
+def chunk_spans(
+    frames: np.ndarray, chunk_size: int, keyframes: np.ndarray | None = None
+) -> list[tuple[int, int]]:
+    """Split ``frames`` into chunks of at least ``chunk_size`` that start on keyframes.
+
+    A decoder thread seeks once to its chunk's first frame; starting chunks on
+    keyframes means no frame is decoded twice (a chunk starting mid-GOP would
+    first decode the GOP's earlier frames, which belong to the previous chunk).
+    Chunks are cut at ``4 * chunk_size`` whatever the GOP, so memory stays bounded.
+    """
+    n = len(frames)
+    if keyframes is None or len(keyframes) == 0:
+        return [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
+    gop = np.searchsorted(keyframes, frames, side="right")
+    changes = np.flatnonzero(np.diff(gop)) + 1
+    spans, start = [], 0
+    for c in [*changes.tolist(), n]:
+        while c - start > 4 * chunk_size:
+            spans.append((start, start + 4 * chunk_size))
+            start += 4 * chunk_size
+        if c - start >= chunk_size or c == n:
+            if c > start:
+                spans.append((start, c))
+            start = c
+    return spans
 
 
 def _iter_local(
@@ -890,7 +963,7 @@ def _iter_local(
     t0 = time.perf_counter()
     for vi, job in enumerate(jobs):
         affines = _job_affines(job, geo)
-        spans = _chunk_spans(len(job.frames), chunk_size)
+        spans = job.spans(chunk_size)
         todo = []
         for ci in range(len(spans)):
             if store.has(vi, ci):
@@ -939,7 +1012,7 @@ def _iter_distributed(
     done = 0
     for vi, job in enumerate(jobs):
         affines = _job_affines(job, geo)
-        for ci, (s, e) in enumerate(_chunk_spans(len(job.frames), chunk_size)):
+        for ci, (s, e) in enumerate(job.spans(chunk_size)):
             if store.has(vi, ci):
                 f, p, sc = store.read(vi, ci)
                 done += len(f)
@@ -981,7 +1054,7 @@ def _iter_store(
     jobs, store, chunk_size
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     for vi, job in enumerate(jobs):
-        for ci in range(len(_chunk_spans(len(job.frames), chunk_size))):
+        for ci in range(len(job.spans(chunk_size))):
             yield (vi, *store.read(vi, ci))
 
 
@@ -998,7 +1071,7 @@ def _assemble(jobs, store, model, geo) -> PredictResult:
     chunk_size = store.manifest["chunk_size"]
     poses = []
     for vi, job in enumerate(jobs):
-        parts = [store.read(vi, ci) for ci in range(len(_chunk_spans(len(job.frames), chunk_size)))]
+        parts = [store.read(vi, ci) for ci in range(len(job.spans(chunk_size)))]
         k = len(skeleton.nodes)
         if parts:
             f = np.concatenate([p[0] for p in parts])

@@ -291,7 +291,7 @@ class PredictWidget(QWidget):
         if ev.frames is not None and ev.video == self._shown_video:
             self._chunks.append((ev.frames, ev.points, ev.scores))
             if time.monotonic() - self._last_refresh > REFRESH_S:
-                self._show(self._partial_poses())
+                self.show_poses(self._partial_poses())
 
     def _partial_poses(self):
         from napari_leap.io.labels import Poses
@@ -312,10 +312,10 @@ class PredictWidget(QWidget):
                 f"cancelled; {sum(len(c[0]) for c in self._chunks)} frames kept on screen"
             )
             if self._chunks:
-                self._show(self._partial_poses())
+                self.show_poses(self._partial_poses())
             return
         self.result = result
-        self._show(result.poses[self._shown_video])
+        self.show_poses(result.poses[self._shown_video])
         for b in self.export_buttons.values():
             b.setEnabled(True)
         n = sum(len(p.frames) for p in result.poses)
@@ -337,23 +337,24 @@ class PredictWidget(QWidget):
             self.progress_bar.setFormat("done: %v / %m frames")
 
     # -- layers ---------------------------------------------------------------------------
-    def _show(self, poses) -> None:
+    def show_poses(self, poses) -> None:
         """Replace the prediction layers with ``poses`` (over the video layer's coordinates)."""
         self._last_refresh = time.monotonic()
         if not len(poses.frames):
             return
         tag = f" [{self._video_name}]"
-        data, kwargs, _ = layers.prediction_points_layer_data(poses, name="predictions" + tag)
-        self._poses_shown = poses
-        points = self._replace("points", data, kwargs, "points")
-        vec, vkw, _ = layers.edges_layer_data(
-            data, kwargs["features"], kwargs["metadata"], name="skeleton" + tag
-        )
-        self._replace("skeleton", vec, vkw, "vectors")
+        # tracks first, then skeleton, then points: the current pose stays on top of the tails
         tdata, tkw, _ = layers.prediction_tracks_layer_data(
             poses, name="tracks" + tag, tail_length=self.tail_spin.value()
         )
         self._replace("tracks", tdata, tkw, "tracks")
+        data, kwargs, _ = layers.prediction_points_layer_data(poses, name="predictions" + tag)
+        self._poses_shown = poses
+        vec, vkw, _ = layers.edges_layer_data(
+            data, kwargs["features"], kwargs["metadata"], name="skeleton" + tag
+        )
+        self._replace("skeleton", vec, vkw, "vectors")
+        points = self._replace("points", data, kwargs, "points")
         self._apply_threshold(points=points)
 
     def _replace(self, key: str, data, kwargs: dict, kind: str):
