@@ -462,7 +462,8 @@ def prediction_tracks(poses: Poses) -> tuple[np.ndarray, dict]:
     """Tracks rows ``(track_id, frame, y, x)`` for every animal and body part, with features.
 
     ``track_id = animal * K + node`` so ids are stable while predictions stream in;
-    features ``animal``, ``node`` (names) and ``node_index`` (what the colour follows).
+    features ``animal``, ``node`` (names), ``node_index`` and ``node_color`` (the index
+    scaled to 0..1, what the colour follows).
     """
     k = len(poses.skeleton)
     valid = np.isfinite(poses.points).all(axis=-1)  # (N, A, K)
@@ -476,6 +477,8 @@ def prediction_tracks(poses: Poses) -> tuple[np.ndarray, dict]:
                 "node": np.asarray(poses.skeleton.nodes, dtype=object)[n] if len(n) else
                 np.zeros(0, object),
                 "node_index": n.astype(np.float64),
+                # napari maps a colormaps_dict property without rescaling: 0..1 here
+                "node_color": n / max(k - 1, 1),
                 "confidence": poses.scores[i, a, n]}
     return data.reshape(-1, 4), features
 
@@ -495,8 +498,8 @@ def prediction_tracks_layer_data(poses: Poses, *, name: str = "tracks",
     """A Tracks layer: one track per animal and body part, coloured like its points."""
     data, features = prediction_tracks(poses)
     kwargs = {"name": name, "features": features, "tail_length": int(tail_length),
-              "tail_width": 1.5, "color_by": "node_index",
-              "colormaps_dict": {"node_index": node_colormap(poses.skeleton.nodes)},
+              "tail_width": 1.5, "color_by": "node_color",
+              "colormaps_dict": {"node_color": node_colormap(poses.skeleton.nodes)},
               "blending": "translucent"}
     return data, kwargs, "tracks"
 
