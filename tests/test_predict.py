@@ -344,3 +344,16 @@ def test_cli_user_errors_are_one_line(small, tmp_path, args, message):
     assert proc.returncode == 2
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], stderr
+
+
+def test_project_input_saves_predictions_in_the_project(small, tmp_path):
+    from napari_leap.io.project import Project
+    from napari_leap.pose.skeleton import Skeleton
+
+    model_dir, video, _ = small
+    project = Project.create(tmp_path / "proj", Skeleton.load(SAMPLE / "clip.slp"), videos=[video])
+    result = P.predict(model_dir, project, frames="0:8", batch_size=8)
+    assert len(result.poses[0].frames) == 8
+    saved = Project.open(tmp_path / "proj").predictions
+    assert len(saved.labeled_frames) == 8 and len(saved.tracks) == 2
+    assert not (tmp_path / "proj" / ".predictions.partial").exists()
