@@ -364,7 +364,9 @@ def test_skeleton_widget_load_bad_files(make_napari_viewer, qtbot, monkeypatch, 
 
 
 @pytest.mark.parametrize("case", ["corrupt", "fly32"])
-def test_labeling_widget_predict_with_a_bad_model(make_napari_viewer, qtbot, models, errors, project, case):
+def test_labeling_widget_predict_with_a_bad_model(
+    make_napari_viewer, qtbot, models, errors, project, case
+):
     """Predicting suggested frames with a broken model: told once, nothing escapes, labels intact."""
     from napari_leap.napari.widgets.labeling import LabelingWidget
 
