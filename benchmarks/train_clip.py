@@ -59,8 +59,12 @@ def main() -> None:
 
     # the labels a user would have: 50 frames
     keep = set(train_frames.tolist())
-    subset = sio.Labels(labeled_frames=[lf for lf in labels.labeled_frames if lf.frame_idx in keep],
-                        videos=labels.videos, skeletons=labels.skeletons, tracks=labels.tracks)
+    subset = sio.Labels(
+        labeled_frames=[lf for lf in labels.labeled_frames if lf.frame_idx in keep],
+        videos=labels.videos,
+        skeletons=labels.skeletons,
+        tracks=labels.tracks,
+    )
     pts = poses.points[np.isin(poses.frames, train_frames)].reshape(-1, poses.points.shape[2], 2)
     radius = float(np.nanmax(np.linalg.norm(pts - np.nanmean(pts, 1, keepdims=True), axis=-1)))
     box = box_size_for(radius)
@@ -73,17 +77,27 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="clip-model-")) / "model"
     t0 = time.monotonic()
     messages = []
-    model = train(subset, folder, arch=args.arch, epochs=10_000, patience=10_000,
-                  time_limit=args.minutes * 60, alignments={0: alignment}, device=args.device,
-                  sigma=args.sigma,
-                  progress=lambda e: messages.append(getattr(e, "text", None)))
+    model = train(
+        subset,
+        folder,
+        arch=args.arch,
+        epochs=10_000,
+        patience=10_000,
+        time_limit=args.minutes * 60,
+        alignments={0: alignment},
+        device=args.device,
+        sigma=args.sigma,
+        progress=lambda e: messages.append(getattr(e, "text", None)),
+    )
     t_train = time.monotonic() - t0
     for m in filter(None, messages):
         print("train:", m)
     tr = model.config["training"]
-    print(f"trained {model.config['arch']} for {tr['epochs_done']} epochs in {t_train:.0f} s "
-          f"(input scale {model.config['input_scale']:.3f}, {tr['n_train']} train / {tr['n_val']} val boxes)",
-          flush=True)
+    print(
+        f"trained {model.config['arch']} for {tr['epochs_done']} epochs in {t_train:.0f} s "
+        f"(input scale {model.config['input_scale']:.3f}, {tr['n_train']} train / {tr['n_val']} val boxes)",
+        flush=True,
+    )
 
     # score the last third
     truth = poses.points[np.searchsorted(poses.frames, test_frames)]  # (T, 2, K, 2)
@@ -103,20 +117,31 @@ def main() -> None:
     finite = err[np.isfinite(err)]
     per_node = dict(zip(model.skeleton.nodes, np.nanmedian(err, 0).round(2).tolist(), strict=True))
     result = {
-        "train_frames": train_frames.tolist(), "test_frames": [int(test_frames[0]), int(test_frames[-1])],
-        "n_test_points": int(finite.size), "box_size": box, "align_seconds": round(t_align, 1),
-        "train_seconds": round(t_train, 1), "eval_seconds": round(t_eval, 1),
-        "arch": model.config["arch"], "input_scale": model.config["input_scale"],
+        "train_frames": train_frames.tolist(),
+        "test_frames": [int(test_frames[0]), int(test_frames[-1])],
+        "n_test_points": int(finite.size),
+        "box_size": box,
+        "align_seconds": round(t_align, 1),
+        "train_seconds": round(t_train, 1),
+        "eval_seconds": round(t_eval, 1),
+        "arch": model.config["arch"],
+        "input_scale": model.config["input_scale"],
         "sigma": model.config["sigma"],
-        "epochs": tr["epochs_done"], "best_epoch": tr["best_epoch"], "device": str(model.device),
+        "epochs": tr["epochs_done"],
+        "best_epoch": tr["best_epoch"],
+        "device": str(model.device),
         "threads": torch.get_num_threads(),
-        "median_px": float(np.median(finite)), "mean_px": float(np.mean(finite)),
+        "median_px": float(np.median(finite)),
+        "mean_px": float(np.mean(finite)),
         "p90_px": float(np.percentile(finite, 90)),
-        "within_5px": float(np.mean(finite < 5)), "per_node_median_px": per_node,
+        "within_5px": float(np.mean(finite < 5)),
+        "per_node_median_px": per_node,
     }
-    print(f"last third ({len(test_frames)} frames x 2 flies): median {result['median_px']:.2f} px, "
-          f"mean {result['mean_px']:.2f} px, p90 {result['p90_px']:.2f} px, "
-          f"{100 * result['within_5px']:.0f}% within 5 px")
+    print(
+        f"last third ({len(test_frames)} frames x 2 flies): median {result['median_px']:.2f} px, "
+        f"mean {result['mean_px']:.2f} px, p90 {result['p90_px']:.2f} px, "
+        f"{100 * result['within_5px']:.0f}% within 5 px"
+    )
     print("per body part (median px):", per_node)
     atomic_write_text(Path(args.out), json.dumps(result, indent=2))
     shutil.rmtree(folder.parent, ignore_errors=True)

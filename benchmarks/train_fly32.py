@@ -32,11 +32,19 @@ CANDIDATES = {
     "unet_s0.5": {"arch": "unet", "input_scale": 0.5, "sigma": 5.0},
     "unet_s0.5_sigma7.5": {"arch": "unet", "input_scale": 0.5, "sigma": 7.5},
     "unet_s0.5_sigma10": {"arch": "unet", "input_scale": 0.5, "sigma": 10.0},
-    "unet_s0.5_f32_sigma7.5": {"arch": "unet", "input_scale": 0.5, "sigma": 7.5,
-                               "arch_params": {"filters": 32}},
+    "unet_s0.5_f32_sigma7.5": {
+        "arch": "unet",
+        "input_scale": 0.5,
+        "sigma": 7.5,
+        "arch_params": {"filters": 32},
+    },
     "unet_sigma7.5": {"arch": "unet", "sigma": 7.5},
-    "unet_s0.5_stride1": {"arch": "unet", "input_scale": 0.5, "sigma": 5.0,
-                          "arch_params": {"output_stride": 1}},
+    "unet_s0.5_stride1": {
+        "arch": "unet",
+        "input_scale": 0.5,
+        "sigma": 5.0,
+        "arch_params": {"output_stride": 1},
+    },
     "leap_cnn_fast": {"arch": "leap_cnn_fast"},
     "leap_cnn": {"arch": "leap_cnn"},
 }
@@ -47,8 +55,12 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=10.0, help="minutes per architecture")
     parser.add_argument("--only", nargs="*", default=None, choices=list(CANDIDATES))
     parser.add_argument("--device", default=None)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (1 is fastest on a CPU other jobs share)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (1 is fastest on a CPU other jobs share)",
+    )
     parser.add_argument("--out", default=str(Path(__file__).with_suffix(".json")))
     args = parser.parse_args()
 
@@ -65,8 +77,16 @@ def main() -> None:
         folder = Path(tempfile.mkdtemp(prefix=f"fly32-{name}-"))
         shutil.rmtree(folder)
         t0 = time.monotonic()
-        model = train(train_set, folder, epochs=10_000, patience=10_000, time_limit=args.budget * 60,
-                      device=args.device, seed=0, **kwargs)
+        model = train(
+            train_set,
+            folder,
+            epochs=10_000,
+            patience=10_000,
+            time_limit=args.budget * 60,
+            device=args.device,
+            seed=0,
+            **kwargs,
+        )
         seconds = time.monotonic() - t0
         pts, _ = model.predict_images(test_set.images)
         err = np.linalg.norm(pts - test_set.points, axis=-1)
@@ -79,21 +99,33 @@ def main() -> None:
             model.forward_confmaps(x)
         fps = 3 * len(x) / (time.monotonic() - t1)
         results[name] = {
-            "arch": model.config["arch"], "arch_params": model.config["arch_params"],
-            "input_scale": model.config["input_scale"], "output_stride": model.config["output_stride"],
-            "history": [{k: e[k] for k in ("epoch", "val_error_median_px", "elapsed")}
-                        for e in json.loads((folder / "history.json").read_text())],
-            "median_px": float(np.median(err)), "mean_px": float(np.mean(err)),
-            "p90_px": float(np.percentile(err, 90)), "epochs": tr["epochs_done"],
-            "best_epoch": tr["best_epoch"], "train_seconds": round(seconds, 1),
-            "budget_minutes": args.budget, "device": str(model.device),
-            "threads": torch.get_num_threads(), "forward_frames_per_s": round(fps, 1),
+            "arch": model.config["arch"],
+            "arch_params": model.config["arch_params"],
+            "input_scale": model.config["input_scale"],
+            "output_stride": model.config["output_stride"],
+            "history": [
+                {k: e[k] for k in ("epoch", "val_error_median_px", "elapsed")}
+                for e in json.loads((folder / "history.json").read_text())
+            ],
+            "median_px": float(np.median(err)),
+            "mean_px": float(np.mean(err)),
+            "p90_px": float(np.percentile(err, 90)),
+            "epochs": tr["epochs_done"],
+            "best_epoch": tr["best_epoch"],
+            "train_seconds": round(seconds, 1),
+            "budget_minutes": args.budget,
+            "device": str(model.device),
+            "threads": torch.get_num_threads(),
+            "forward_frames_per_s": round(fps, 1),
             "parameters": sum(p.numel() for p in model.net.parameters()),
         }
         r = results[name]
-        print(f"{name:20s} median {r['median_px']:.2f} px  mean {r['mean_px']:.2f} px  "
-              f"p90 {r['p90_px']:.2f} px  epochs {r['epochs']} (best {r['best_epoch']})  "
-              f"{r['train_seconds']:.0f} s  forward {fps:.0f} frames/s", flush=True)
+        print(
+            f"{name:20s} median {r['median_px']:.2f} px  mean {r['mean_px']:.2f} px  "
+            f"p90 {r['p90_px']:.2f} px  epochs {r['epochs']} (best {r['best_epoch']})  "
+            f"{r['train_seconds']:.0f} s  forward {fps:.0f} frames/s",
+            flush=True,
+        )
         atomic_write_text(out_path, json.dumps(results, indent=2))
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -64,8 +64,10 @@ def test_warp_moves_image_content_with_points():
     img[0, 0, 10, 30] = 1.0  # y=10, x=30
     angle = np.deg2rad(90)
     c = 20.0
-    m = torch.tensor([[[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]],
-                     dtype=torch.float32)
+    m = torch.tensor(
+        [[[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]],
+        dtype=torch.float32,
+    )
     m[0, 0, 2] = c - (m[0, 0, 0] * c + m[0, 0, 1] * c)
     m[0, 1, 2] = c - (m[0, 1, 0] * c + m[0, 1, 1] * c)
     out = warp_images(img, m)

@@ -31,11 +31,20 @@ def test_leap_cnn_matches_the_paper():
     model = build_model("leap_cnn", 1, k, filters=f)
     conv = lambda i, o: [("conv", i, o, (3, 3), (1, 1)), ("relu",)]  # noqa: E731
     expected = (
-        conv(1, f) + conv(f, f) + conv(f, f) + [("pool",)]
-        + conv(f, 2 * f) + conv(2 * f, 2 * f) + conv(2 * f, 2 * f) + [("pool",)]
-        + conv(2 * f, 4 * f) + conv(4 * f, 4 * f) + conv(4 * f, 4 * f)
+        conv(1, f)
+        + conv(f, f)
+        + conv(f, f)
+        + [("pool",)]
+        + conv(f, 2 * f)
+        + conv(2 * f, 2 * f)
+        + conv(2 * f, 2 * f)
+        + [("pool",)]
+        + conv(2 * f, 4 * f)
+        + conv(4 * f, 4 * f)
+        + conv(4 * f, 4 * f)
         + [("tconv", 4 * f, 2 * f, (3, 3), (2, 2)), ("relu",)]
-        + conv(2 * f, 2 * f) + conv(2 * f, 2 * f)
+        + conv(2 * f, 2 * f)
+        + conv(2 * f, 2 * f)
         + [("tconv", 2 * f, k, (3, 3), (2, 2))]  # linear output: no ReLU after it
     )
     assert _stack(model) == expected

@@ -25,8 +25,13 @@ SAMPLE = Path(napari_leap.__file__).parent / "sample_data"
 FLY32 = SAMPLE / "fly32" / "example_annotation_set.h5"
 CLIP = SAMPLE / "flies13" / "clip.mp4"
 
-TINY = {"arch": "unet", "arch_params": {"filters": 4, "depth": 2, "max_filters": 16},
-        "input_scale": 0.25, "batch_size": 4, "device": "cpu"}
+TINY = {
+    "arch": "unet",
+    "arch_params": {"filters": 4, "depth": 2, "max_filters": 16},
+    "input_scale": 0.25,
+    "batch_size": 4,
+    "device": "cpu",
+}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -54,17 +59,27 @@ def _events(gen):
 
 def test_fly32_loss_decreases_and_model_folder_is_complete(fly32, tmp_path):
     torch.manual_seed(0)
-    events, model = _events(iter_train(fly32.subset(np.arange(40)), tmp_path / "m", epochs=3,
-                                       steps_per_epoch=8, **TINY))
+    events, model = _events(
+        iter_train(
+            fly32.subset(np.arange(40)),
+            tmp_path / "m",
+            epochs=3,
+            steps_per_epoch=10,
+            sigma=5.0,
+            **TINY,
+        )
+    )
     losses = [e.loss for e in events if isinstance(e, BatchEnd)]
-    assert len(losses) == 24
+    assert len(losses) == 30
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3])
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert [e.epoch for e in epochs] == [1, 2, 3] and len(epochs[0].per_node_val_error) == 32
     for name in ("config.json", "best.pt", "last.pt", "history.json"):
         assert (tmp_path / "m" / name).is_file()
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert cfg["input_size"] == [192, 192] and cfg["output_stride"] == 2 and cfg["alignment"] is None
+    assert (
+        cfg["input_size"] == [192, 192] and cfg["output_stride"] == 2 and cfg["alignment"] is None
+    )
     assert cfg["skeleton"]["nodes"][0] == "head" and cfg["channels"] == 1
     loaded = TrainedModel.load(tmp_path / "m", device="cpu")
     pts, scores = loaded.predict_images(fly32.images[:3])
@@ -76,8 +91,9 @@ def test_fly32_loss_decreases_and_model_folder_is_complete(fly32, tmp_path):
 def test_resume_continues_epochs_and_history(fly32, tmp_path):
     data = fly32.subset(np.arange(24))
     train(data, tmp_path / "m", epochs=2, steps_per_epoch=2, **TINY)
-    events, _ = _events(iter_train(data, tmp_path / "m", epochs=4, steps_per_epoch=2, resume=True,
-                                   **TINY))
+    events, _ = _events(
+        iter_train(data, tmp_path / "m", epochs=4, steps_per_epoch=2, resume=True, **TINY)
+    )
     started = next(e for e in events if isinstance(e, TrainStarted))
     assert started.start_epoch == 2
     assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [3, 4]
@@ -89,8 +105,9 @@ def test_resume_continues_epochs_and_history(fly32, tmp_path):
 
 def test_stop_event_ends_after_current_batch_and_keeps_best(fly32, tmp_path):
     stop = threading.Event()
-    gen = iter_train(fly32.subset(np.arange(24)), tmp_path / "m", epochs=50, steps_per_epoch=4,
-                     stop=stop, **TINY)
+    gen = iter_train(
+        fly32.subset(np.arange(24)), tmp_path / "m", epochs=50, steps_per_epoch=4, stop=stop, **TINY
+    )
     n_batches = 0
     for event in gen:
         if isinstance(event, BatchEnd):
@@ -117,7 +134,9 @@ train(data, sys.argv[2], epochs=int(sys.argv[3]), steps_per_epoch=3, resume=True
 def test_sigkill_mid_training_resumes_losing_at_most_one_epoch(tmp_path):
     out = tmp_path / "m"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(FLY32), str(out), "1000"], env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(FLY32), str(out), "1000"], env=env
+    )
     history_path = out / "history.json"
     deadline = time.monotonic() + 120
     try:
@@ -132,8 +151,12 @@ def test_sigkill_mid_training_resumes_losing_at_most_one_epoch(tmp_path):
         proc.wait()
     assert done_before_kill >= 2
     target = done_before_kill + 2
-    subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(FLY32), str(out), str(target)],
-                   check=True, timeout=120, env=env)
+    subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(FLY32), str(out), str(target)],
+        check=True,
+        timeout=120,
+        env=env,
+    )
     history = json.loads(history_path.read_text())
     epochs = [h["epoch"] for h in history]
     assert epochs == list(range(1, target + 1))
@@ -174,12 +197,18 @@ def test_cli_zero_labelled_frames(tmp_path):
 
     from napari_leap.pose.skeleton import Skeleton
 
-    labels = sio.Labels(skeletons=[Skeleton(["head", "tail"]).to_sleap()],
-                        videos=[sio.Video(filename=str(CLIP), open_backend=False)])
+    labels = sio.Labels(
+        skeletons=[Skeleton(["head", "tail"]).to_sleap()],
+        videos=[sio.Video(filename=str(CLIP), open_backend=False)],
+    )
     path = tmp_path / "empty.slp"
     sio.save_slp(labels, str(path))
-    r = subprocess.run([sys.executable, "-m", "napari_leap.cli", "train", str(path), "--out",
-                        str(tmp_path / "m")], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "napari_leap.cli", "train", str(path), "--out", str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "no labelled frames" in lines[0], r.stderr
@@ -193,8 +222,12 @@ def test_clip_labels_are_aligned_into_head_up_boxes():
 
     labels = load_labels(CLIP.with_suffix(".slp"))
     keep = {0, 500, 900}
-    subset = sio.Labels(labeled_frames=[lf for lf in labels.labeled_frames if lf.frame_idx in keep],
-                        videos=labels.videos, skeletons=labels.skeletons, tracks=labels.tracks)
+    subset = sio.Labels(
+        labeled_frames=[lf for lf in labels.labeled_frames if lf.frame_idx in keep],
+        videos=labels.videos,
+        skeletons=labels.skeletons,
+        tracks=labels.tracks,
+    )
     said = []
     data = from_labels(subset, say=said.append)
     assert said and said[0].startswith("aligning")  # two flies per frame: auto-aligned
@@ -205,17 +238,40 @@ def test_clip_labels_are_aligned_into_head_up_boxes():
     # head up, thorax near the box centre, everything inside the box
     assert np.all(data.points[:, head, 1] < data.points[:, thorax, 1])
     assert np.all(np.abs(data.points[:, thorax] - c) < 0.15 * b)
-    assert np.all((data.points[np.isfinite(data.points)] > -1) & (data.points[np.isfinite(data.points)] < b))
+    assert np.all(
+        (data.points[np.isfinite(data.points)] > -1) & (data.points[np.isfinite(data.points)] < b)
+    )
     # the fly is bright on dark: the box centre is brighter than the corners
-    assert data.images[:, int(c) - 3:int(c) + 3, int(c) - 3:int(c) + 3].mean() > data.images[:, :8, :8].mean()
+    assert (
+        data.images[:, int(c) - 3 : int(c) + 3, int(c) - 3 : int(c) + 3].mean()
+        > data.images[:, :8, :8].mean()
+    )
 
 
 def test_cli_time_limit_is_a_hard_budget(tmp_path):
     out = tmp_path / "m"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "napari_leap.cli", "train", str(FLY32), "--out", str(out),
-                        "--epochs", "1000", "--time-limit", "0.3", "--input-scale", "0.25"],
-                       capture_output=True, text=True, timeout=180, env=env)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "napari_leap.cli",
+            "train",
+            str(FLY32),
+            "--out",
+            str(out),
+            "--epochs",
+            "1000",
+            "--time-limit",
+            "0.3",
+            "--input-scale",
+            "0.25",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert "time limit reached" in r.stderr and r.stdout.strip() == str(out)
     cfg = json.loads((out / "config.json").read_text())

@@ -9,8 +9,14 @@ import pytest
 import napari_leap
 
 FLY32 = Path(napari_leap.__file__).parent / "sample_data" / "fly32" / "example_annotation_set.h5"
-TINY = {"arch_params": {"filters": 4, "depth": 2, "max_filters": 16}, "input_scale": 0.25,
-        "batch_size": 4, "steps_per_epoch": 2, "device": "cpu", "epochs": 500}
+TINY = {
+    "arch_params": {"filters": 4, "depth": 2, "max_filters": 16},
+    "input_scale": 0.25,
+    "batch_size": 4,
+    "steps_per_epoch": 2,
+    "device": "cpu",
+    "epochs": 500,
+}
 
 
 @pytest.mark.gui
@@ -26,22 +32,27 @@ def test_train_widget_runs_stops_and_keeps_checkpoint(make_napari_viewer, qtbot,
     widget.out.setText(str(tmp_path / "model"))
     widget.start(**TINY)
     assert not widget.train_btn.isEnabled() and widget.stop_btn.isEnabled()
-    qtbot.waitUntil(lambda: sum(isinstance(e, EpochEnd) for e in widget.events) >= 2, timeout=90_000)
+    qtbot.waitUntil(
+        lambda: sum(isinstance(e, EpochEnd) for e in widget.events) >= 2, timeout=90_000
+    )
     widget.stop_btn.click()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     kinds = [type(e) for e in widget.events]
     assert TrainStarted in kinds and BatchEnd in kinds
     assert sum(k is EpochEnd for k in kinds) < 500  # stopped long before the end
     assert (tmp_path / "model" / "best.pt").is_file() and (tmp_path / "model" / "last.pt").is_file()
-    assert widget.model is not None and widget.model.config["training"]["stopped_reason"] == "stopped"
+    assert (
+        widget.model is not None and widget.model.config["training"]["stopped_reason"] == "stopped"
+    )
     # the per-body-part bar plot replaced the error curve
     assert len(widget.plot.err_ax.patches) == 32
     assert widget.train_btn.isEnabled()
 
 
 @pytest.mark.gui
-def test_train_widget_bad_source_shows_error_and_stays_usable(make_napari_viewer, qtbot, tmp_path,
-                                                              monkeypatch):
+def test_train_widget_bad_source_shows_error_and_stays_usable(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
     from napari_leap.napari.widgets import train as train_widget
 
     shown = []

@@ -10,26 +10,55 @@ import time
 def add_parser(parser: argparse.ArgumentParser) -> None:
     from napari_leap.pose.models import ARCHITECTURES
 
-    parser.add_argument("source", metavar="LABELS_OR_PROJECT",
-                        help="labels file (.slp, .pkg.slp, DLC, LEAP .mat, NWB, COCO), box .h5 or project folder")
+    parser.add_argument(
+        "source",
+        metavar="LABELS_OR_PROJECT",
+        help="labels file (.slp, .pkg.slp, DLC, LEAP .mat, NWB, COCO), box .h5 or project folder",
+    )
     parser.add_argument("--out", required=True, metavar="MODEL_DIR", help="folder for the model")
-    parser.add_argument("--arch", default="unet", choices=list(ARCHITECTURES),
-                        help="network (default: unet, fast on CPU and GPU)")
+    parser.add_argument(
+        "--arch",
+        default="unet",
+        choices=list(ARCHITECTURES),
+        help="network (default: unet, fast on CPU and GPU)",
+    )
     parser.add_argument("--epochs", type=int, default=60, help="maximum epochs (default 60)")
-    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
-                        help="hard budget for the whole command, alignment included; keeps the best model")
-    parser.add_argument("--input-scale", type=float, default=None, metavar="S",
-                        help="image scale fed to the network (default: chosen per architecture)")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="hard budget for the whole command, alignment included; keeps the best model",
+    )
+    parser.add_argument(
+        "--input-scale",
+        type=float,
+        default=None,
+        metavar="S",
+        help="image scale fed to the network (default: chosen per architecture)",
+    )
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--align", dest="align", action="store_true", default=None,
-                       help="align animals into egocentric boxes")
-    group.add_argument("--no-align", dest="align", action="store_false",
-                       help="train on full frames")
-    parser.add_argument("--box-size", type=int, default=None, help="box side in pixels when aligning")
+    group.add_argument(
+        "--align",
+        dest="align",
+        action="store_true",
+        default=None,
+        help="align animals into egocentric boxes",
+    )
+    group.add_argument(
+        "--no-align", dest="align", action="store_false", help="train on full frames"
+    )
+    parser.add_argument(
+        "--box-size", type=int, default=None, help="box side in pixels when aligning"
+    )
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest present)")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in MODEL_DIR")
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, mps (default: the fastest present)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run in MODEL_DIR"
+    )
 
 
 def run(args) -> int:
@@ -57,9 +86,20 @@ def run(args) -> int:
     ensure_writable(args.out)  # a read-only or full disk is found before any work
     # the budget counts from the start of the command (imports included)
     limit = args.time_limit * 60 - (time.monotonic() - start) if args.time_limit else None
-    gen = iter_train(args.source, args.out, arch=args.arch, epochs=args.epochs, time_limit=limit,
-                     input_scale=args.input_scale, align=args.align, box_size=args.box_size,
-                     batch_size=args.batch_size, seed=args.seed, device=args.device, resume=args.resume)
+    gen = iter_train(
+        args.source,
+        args.out,
+        arch=args.arch,
+        epochs=args.epochs,
+        time_limit=limit,
+        input_scale=args.input_scale,
+        align=args.align,
+        box_size=args.box_size,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=args.device,
+        resume=args.resume,
+    )
     bar = None
     try:
         while True:
@@ -71,24 +111,41 @@ def run(args) -> int:
             if isinstance(event, Message):
                 print(f"napari-leap train: {event.text}", file=sys.stderr)
             elif isinstance(event, TrainStarted):
-                print(f"napari-leap train: {event.arch} on {event.device}, {event.n_train} training / "
-                      f"{event.n_val} validation images of {event.input_size[1]}x{event.input_size[0]} "
-                      f"at scale {event.input_scale:g}", file=sys.stderr)
-                bar = tqdm(total=event.epochs, initial=event.start_epoch, unit="epoch", file=sys.stderr,
-                           dynamic_ncols=True)
+                print(
+                    f"napari-leap train: {event.arch} on {event.device}, {event.n_train} training / "
+                    f"{event.n_val} validation images of {event.input_size[1]}x{event.input_size[0]} "
+                    f"at scale {event.input_scale:g}",
+                    file=sys.stderr,
+                )
+                bar = tqdm(
+                    total=event.epochs,
+                    initial=event.start_epoch,
+                    unit="epoch",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                )
             elif isinstance(event, BatchEnd) and bar is not None:
                 bar.set_postfix_str(f"batch {event.batch}/{event.n_batches} loss {event.loss:.2e}")
             elif isinstance(event, EpochEnd) and bar is not None:
                 bar.update(1)
-                bar.set_postfix_str(f"val error {event.val_error_px:.2f} px (median "
-                                    f"{event.val_error_median_px:.2f}){' *' if event.best else ''}")
+                bar.set_postfix_str(
+                    f"val error {event.val_error_px:.2f} px (median "
+                    f"{event.val_error_median_px:.2f}){' *' if event.best else ''}"
+                )
             elif isinstance(event, TrainFinished):
                 if bar is not None:
                     bar.close()
-                why = {"epochs": "all epochs done", "early_stopping": "validation stopped improving",
-                       "time_limit": "time limit reached", "stopped": "stopped"}[event.reason]
-                print(f"napari-leap train: {why}; best epoch {event.best_epoch} "
-                      f"(validation error {event.best_val_error_px:.2f} px mean)", file=sys.stderr)
+                why = {
+                    "epochs": "all epochs done",
+                    "early_stopping": "validation stopped improving",
+                    "time_limit": "time limit reached",
+                    "stopped": "stopped",
+                }[event.reason]
+                print(
+                    f"napari-leap train: {why}; best epoch {event.best_epoch} "
+                    f"(validation error {event.best_val_error_px:.2f} px mean)",
+                    file=sys.stderr,
+                )
     finally:
         if bar is not None:
             bar.close()

@@ -25,7 +25,9 @@ class AugmentConfig:
         return dict(self.__dict__)
 
 
-def affine_matrices(n: int, height: int, width: int, cfg: AugmentConfig, generator=None, device=None):
+def affine_matrices(
+    n: int, height: int, width: int, cfg: AugmentConfig, generator=None, device=None
+):
     """Forward pixel-space 3x3 matrices (input -> augmented) and the flip flags, about the centre."""
     import torch
 
@@ -34,8 +36,11 @@ def affine_matrices(n: int, height: int, width: int, cfg: AugmentConfig, generat
 
     angle = uniform(-cfg.rotation, cfg.rotation) * (math.pi / 180)
     scale = uniform(1 - cfg.scale, 1 + cfg.scale)
-    flip = (torch.rand(n, generator=generator).to(device) < 0.5) if cfg.flip \
+    flip = (
+        (torch.rand(n, generator=generator).to(device) < 0.5)
+        if cfg.flip
         else torch.zeros(n, dtype=torch.bool, device=device)
+    )
     tx, ty = uniform(-cfg.translate, cfg.translate), uniform(-cfg.translate, cfg.translate)
     cx, cy = (width - 1) / 2, (height - 1) / 2
     cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
@@ -57,13 +62,18 @@ def warp_images(images, matrices):
     b, _, h, w = images.shape
     inv = torch.linalg.inv(matrices)
     # pixel -> normalised with align_corners=True: x_n = 2 x / (W - 1) - 1
-    norm = torch.tensor([[2 / (w - 1), 0, -1], [0, 2 / (h - 1), -1], [0, 0, 1]],
-                        device=images.device, dtype=inv.dtype)
+    norm = torch.tensor(
+        [[2 / (w - 1), 0, -1], [0, 2 / (h - 1), -1], [0, 0, 1]],
+        device=images.device,
+        dtype=inv.dtype,
+    )
     theta = norm @ inv @ torch.linalg.inv(norm)
-    grid = torch.nn.functional.affine_grid(theta[:, :2].to(images.dtype), (b, 1, h, w),
-                                           align_corners=True)
-    return torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="zeros",
-                                           align_corners=True)
+    grid = torch.nn.functional.affine_grid(
+        theta[:, :2].to(images.dtype), (b, 1, h, w), align_corners=True
+    )
+    return torch.nn.functional.grid_sample(
+        images, grid, mode="bilinear", padding_mode="zeros", align_corners=True
+    )
 
 
 def transform_points(points, matrices, flip, flip_permutation):
@@ -86,10 +96,11 @@ def augment_batch(images, points, cfg: AugmentConfig, flip_permutation, generato
     images = warp_images(images, m)
     points = transform_points(points, m, flip, flip_permutation)
     if cfg.contrast or cfg.brightness:
+
         def uniform(r):
             return (torch.rand(b, 1, 1, 1, generator=generator).to(images.device) * 2 - 1) * r
 
         mean = images.mean((1, 2, 3), keepdim=True)
-        images = ((images - mean) * (1 + uniform(cfg.contrast)) + mean + uniform(cfg.brightness))
+        images = (images - mean) * (1 + uniform(cfg.contrast)) + mean + uniform(cfg.brightness)
         images = images.clamp(0, 1)
     return images, points

@@ -51,19 +51,29 @@ class TrainingData:
             self.groups = np.arange(len(self.images))
         self.groups = np.asarray(self.groups)
         if len(self.skeleton) == 0:
-            raise TrainingDataError("the skeleton has no body parts; add body parts before training.")
+            raise TrainingDataError(
+                "the skeleton has no body parts; add body parts before training."
+            )
         if self.images.ndim != 4 or self.images.shape[-1] not in (1, 3):
             raise TrainingDataError(
-                f"images must be (N, H, W, 1 or 3), got shape {self.images.shape}.")
+                f"images must be (N, H, W, 1 or 3), got shape {self.images.shape}."
+            )
         if self.points.shape != (len(self.images), len(self.skeleton), 2):
             raise TrainingDataError(
-                f"points must be (N={len(self.images)}, K={len(self.skeleton)}, 2), got {self.points.shape}.")
+                f"points must be (N={len(self.images)}, K={len(self.skeleton)}, 2), got {self.points.shape}."
+            )
         labelled = np.isfinite(self.points).all(-1).any(-1)
         if not labelled.any():
-            raise TrainingDataError("there are no labelled frames to train on; label some frames first.")
+            raise TrainingDataError(
+                "there are no labelled frames to train on; label some frames first."
+            )
         if not labelled.all():
             keep = labelled
-            self.images, self.points, self.groups = self.images[keep], self.points[keep], self.groups[keep]
+            self.images, self.points, self.groups = (
+                self.images[keep],
+                self.points[keep],
+                self.groups[keep],
+            )
         if self.images.dtype != np.uint8:
             self.images = np.clip(self.images, 0, 255).astype(np.uint8)
 
@@ -79,12 +89,20 @@ class TrainingData:
         return int(self.images.shape[3])
 
     def subset(self, index) -> TrainingData:
-        return TrainingData(self.images[index], self.points[index], self.skeleton,
-                            self.groups[index], self.alignment, self.description, list(self.notes))
+        return TrainingData(
+            self.images[index],
+            self.points[index],
+            self.skeleton,
+            self.groups[index],
+            self.alignment,
+            self.description,
+            list(self.notes),
+        )
 
 
-def split_blocks(groups: np.ndarray, val_fraction: float, n_blocks: int = 5,
-                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def split_blocks(
+    groups: np.ndarray, val_fraction: float, n_blocks: int = 5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Train/validation indices with validation in contiguous blocks of time.
 
     Samples are sorted by ``groups`` and cut into ``n_blocks`` spans; inside each
@@ -105,7 +123,7 @@ def split_blocks(groups: np.ndarray, val_fraction: float, n_blocks: int = 5,
     is_val = np.zeros(n, dtype=bool)
     for a, b, size in zip(edges[:-1], edges[1:], sizes, strict=True):
         start = a + int(rng.integers(0, max(1, b - a - size + 1)))
-        is_val[start:start + size] = True
+        is_val[start : start + size] = True
     return np.sort(order[~is_val]), np.sort(order[is_val])
 
 
@@ -126,7 +144,8 @@ def load_box_h5(path: str | Path, skeleton: Skeleton | str | Path | None = None)
             if not {"images", "annotations"} <= keys:
                 raise TrainingDataError(
                     f"{path.name} is not a box file: it needs 'images' and 'annotations' datasets "
-                    f"(it has {', '.join(sorted(keys)) or 'none'}).")
+                    f"(it has {', '.join(sorted(keys)) or 'none'})."
+                )
             images = f["images"][:]
             points = f["annotations"][:].astype(np.float64)
             # DeepPoseKit's "annotated" flags tell human from model labels; both are training targets
@@ -145,16 +164,25 @@ def load_box_h5(path: str | Path, skeleton: Skeleton | str | Path | None = None)
         edges, pairs = [], []
         if h5_skeleton is not None:
             edges = [(int(p), i) for i, p in enumerate(h5_skeleton[:, 0]) if p >= 0]
-            pairs = [(i, int(s)) for i, s in enumerate(h5_skeleton[:, 1])
-                     if s >= 0 and h5_skeleton[s, 1] == i]
+            pairs = [
+                (i, int(s))
+                for i, s in enumerate(h5_skeleton[:, 1])
+                if s >= 0 and h5_skeleton[s, 1] == i
+            ]
         skeleton = Skeleton(nodes=nodes, edges=edges, symmetries=pairs, name=path.stem)
     return TrainingData(images, points, skeleton, description=f"box file {path.name}")
 
 
-def load_training_data(source, *, align: bool | None = None, box_size: int | None = None,
-                       align_options: dict | None = None, alignments: dict | None = None,
-                       progress: Callable[[str], None] | None = None,
-                       deadline: float | None = None) -> TrainingData:
+def load_training_data(
+    source,
+    *,
+    align: bool | None = None,
+    box_size: int | None = None,
+    align_options: dict | None = None,
+    alignments: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+    deadline: float | None = None,
+) -> TrainingData:
     """Images and points from any supported ``source`` (see the module docstring)."""
     say = progress or (lambda msg: None)
     if isinstance(source, TrainingData):
@@ -188,10 +216,19 @@ def load_training_data(source, *, align: bool | None = None, box_size: int | Non
 
                 alignments[i] = Alignment.load(project.alignment_path(i))
     if not hasattr(labels, "labeled_frames"):
-        raise TrainingDataError(f"cannot train from {type(source).__name__}; give a labels file, "
-                                "a project folder or a box file.")
-    return from_labels(labels, align=align, box_size=box_size, align_options=align_options,
-                       alignments=alignments, say=say, deadline=deadline)
+        raise TrainingDataError(
+            f"cannot train from {type(source).__name__}; give a labels file, "
+            "a project folder or a box file."
+        )
+    return from_labels(
+        labels,
+        align=align,
+        box_size=box_size,
+        align_options=align_options,
+        alignments=alignments,
+        say=say,
+        deadline=deadline,
+    )
 
 
 def _is_box_file(path: Path) -> bool:
@@ -224,10 +261,16 @@ def box_size_for(radius: float) -> int:
     return int(math.ceil(2 * radius * 1.15 / 16) * 16)
 
 
-def from_labels(labels, *, align: bool | None = None, box_size: int | None = None,
-                align_options: dict | None = None, alignments: dict | None = None,
-                say: Callable[[str], None] = lambda m: None, deadline: float | None = None
-                ) -> TrainingData:
+def from_labels(
+    labels,
+    *,
+    align: bool | None = None,
+    box_size: int | None = None,
+    align_options: dict | None = None,
+    alignments: dict | None = None,
+    say: Callable[[str], None] = lambda m: None,
+    deadline: float | None = None,
+) -> TrainingData:
     """Training data from ``sleap_io.Labels``: aligned boxes or full frames (see the module doc)."""
     skeleton = Skeleton.from_sleap(labels.skeletons[0])
     if len(skeleton) == 0:
@@ -243,22 +286,37 @@ def from_labels(labels, *, align: bool | None = None, box_size: int | None = Non
     extent = float(np.nanmax(np.nanmax(all_points, 1) - np.nanmin(all_points, 1)))
     centres = np.nanmean(all_points, 1)
     radius = float(np.nanmax(np.linalg.norm(all_points - centres[:, None], axis=-1)))
-    max_animals = max(int(np.isfinite(p.points).all(-1).any(-1).sum(-1).max()) for p, _ in per_video)
+    max_animals = max(
+        int(np.isfinite(p.points).all(-1).any(-1).sum(-1).max()) for p, _ in per_video
+    )
     frame_hw = _frame_shape(per_video[0][1])[:2]
     auto = decide_alignment(extent, frame_hw, max_animals)
     use_align = auto if align is None else bool(align)
-    why = (f"largest labelled animal spans {extent:.0f} px in {frame_hw[1]}x{frame_hw[0]} frames, "
-           f"up to {max_animals} animal(s) per frame")
+    why = (
+        f"largest labelled animal spans {extent:.0f} px in {frame_hw[1]}x{frame_hw[0]} frames, "
+        f"up to {max_animals} animal(s) per frame"
+    )
     if use_align:
         size = int(box_size or box_size_for(radius))
-        say(f"{'aligning' if align is None else 'aligning (as asked)'}: {why}; "
-            f"{max_animals} animal(s) per frame into {size}x{size} boxes")
-        return _aligned(per_video, skeleton, max_animals, size, align_options or {},
-                        alignments or {}, say, deadline)
+        say(
+            f"{'aligning' if align is None else 'aligning (as asked)'}: {why}; "
+            f"{max_animals} animal(s) per frame into {size}x{size} boxes"
+        )
+        return _aligned(
+            per_video,
+            skeleton,
+            max_animals,
+            size,
+            align_options or {},
+            alignments or {},
+            say,
+            deadline,
+        )
     if max_animals > 1:
         raise TrainingDataError(
             f"frames hold up to {max_animals} labelled animals; a full-frame model finds one "
-            "animal per frame, so train with alignment (--align).")
+            "animal per frame, so train with alignment (--align)."
+        )
     say(f"{'full frames' if align is None else 'full frames (as asked)'}: {why}")
     images, points, groups = [], [], []
     for vi, (poses, video) in enumerate(per_video):
@@ -267,8 +325,14 @@ def from_labels(labels, *, align: bool | None = None, box_size: int | None = Non
         a = np.isfinite(poses.points).all(-1).any(-1).argmax(1)
         points.append(poses.points[np.arange(len(a)), a])
         groups.append(vi * 10**9 + poses.frames)
-    return TrainingData(np.concatenate(images), np.concatenate(points), skeleton,
-                        np.concatenate(groups), None, "full frames")
+    return TrainingData(
+        np.concatenate(images),
+        np.concatenate(points),
+        skeleton,
+        np.concatenate(groups),
+        None,
+        "full frames",
+    )
 
 
 def _frame_shape(video) -> tuple[int, int, int]:
@@ -320,16 +384,23 @@ def _aligned(per_video, skeleton, n_animals, box_size, options, alignments, say,
             if path is None:
                 raise TrainingDataError(
                     "these labels embed their images without the video, which alignment needs; "
-                    "train with --no-align or give the labels with their video.")
-            say(f"aligning {path.name} ({n_animals} animal(s), box {box_size}): the whole video "
-                "is scanned once so identities and headings are tracked")
+                    "train with --no-align or give the labels with their video."
+                )
+            say(
+                f"aligning {path.name} ({n_animals} animal(s), box {box_size}): the whole video "
+                "is scanned once so identities and headings are tracked"
+            )
             alignment = _run_align(path, n_animals, box_size, options, deadline)
         centres = np.asarray(alignment.centers)
         for i, frame in enumerate(poses.frames):
             pts = poses.points[i]  # (A, K, 2)
             labelled = np.isfinite(pts).all(-1).any(-1)
-            inst_centre = np.array([np.nanmean(p, 0) if ok else (np.nan, np.nan)
-                                    for p, ok in zip(pts, labelled, strict=True)])
+            inst_centre = np.array(
+                [
+                    np.nanmean(p, 0) if ok else (np.nan, np.nan)
+                    for p, ok in zip(pts, labelled, strict=True)
+                ]
+            )
             c = centres[frame]  # (animals, 2)
             ok_a = np.flatnonzero(labelled)
             ok_b = np.flatnonzero(np.isfinite(c).all(-1))
@@ -343,7 +414,9 @@ def _aligned(per_video, skeleton, n_animals, box_size, options, alignments, say,
                 if cost[r, cidx] > box_size / 2:
                     n_dropped += 1
                     continue
-                box_pts = np.asarray(alignment.video_to_box(pts[a], int(frame), int(b)), dtype=np.float64)
+                box_pts = np.asarray(
+                    alignment.video_to_box(pts[a], int(frame), int(b)), dtype=np.float64
+                )
                 if frame_boxes is None:
                     frame_boxes = np.asarray(alignment.boxes[int(frame)])
                 images.append(frame_boxes[int(b)])
@@ -352,12 +425,23 @@ def _aligned(per_video, skeleton, n_animals, box_size, options, alignments, say,
     if n_dropped:
         say(f"{n_dropped} labelled animal(s) had no aligned animal nearby and were left out")
     if not images:
-        raise TrainingDataError("no labelled animal matched an aligned animal; check the alignment "
-                                "settings or train with --no-align.")
-    info = {"n_animals": int(n_animals), "box_size": int(box_size),
-            "options": dict(getattr(alignment, "options", {}) or {})}
-    return TrainingData(np.stack(images), np.stack(points), skeleton, np.array(groups), info,
-                        f"aligned {box_size}x{box_size} boxes")
+        raise TrainingDataError(
+            "no labelled animal matched an aligned animal; check the alignment "
+            "settings or train with --no-align."
+        )
+    info = {
+        "n_animals": int(n_animals),
+        "box_size": int(box_size),
+        "options": dict(getattr(alignment, "options", {}) or {}),
+    }
+    return TrainingData(
+        np.stack(images),
+        np.stack(points),
+        skeleton,
+        np.array(groups),
+        info,
+        f"aligned {box_size}x{box_size} boxes",
+    )
 
 
 def _run_align(path: Path, n_animals: int, box_size: int, options: dict, deadline: float | None):
@@ -371,8 +455,10 @@ def _run_align(path: Path, n_animals: int, box_size: int, options: dict, deadlin
         while True:
             next(gen)
             if deadline is not None and time.monotonic() > deadline:
-                raise TrainingDataError("the time limit ran out while aligning the video; "
-                                        "give more time or align the project first.")
+                raise TrainingDataError(
+                    "the time limit ran out while aligning the video; "
+                    "give more time or align the project first."
+                )
     except StopIteration as done:
         return done.value
     finally:

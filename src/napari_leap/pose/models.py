@@ -34,11 +34,18 @@ def build_model(arch: str, in_channels: int, n_nodes: int, **params):
         raise LeapError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}.")
     p = {**DEFAULT_PARAMS[arch], **params}
     if arch.startswith("leap_cnn"):
-        return _leap_cnn_class()(in_channels, n_nodes, filters=int(p["filters"]),
-                                 upsampling=p["upsampling"])
-    return _unet_class()(in_channels, n_nodes, filters=int(p["filters"]), depth=int(p["depth"]),
-                         output_stride=int(p["output_stride"]), max_filters=int(p["max_filters"]),
-                         decoder_convs=int(p.get("decoder_convs", 2)))
+        return _leap_cnn_class()(
+            in_channels, n_nodes, filters=int(p["filters"]), upsampling=p["upsampling"]
+        )
+    return _unet_class()(
+        in_channels,
+        n_nodes,
+        filters=int(p["filters"]),
+        depth=int(p["depth"]),
+        output_stride=int(p["output_stride"]),
+        max_filters=int(p["max_filters"]),
+        decoder_convs=int(p.get("decoder_convs", 2)),
+    )
 
 
 def _leap_cnn_class():
@@ -48,7 +55,10 @@ def _leap_cnn_class():
     def convs(cin, cout, n):
         layers = []
         for i in range(n):
-            layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1),
+                nn.ReLU(inplace=True),
+            ]
         return layers
 
     class LeapCNN(nn.Module):
@@ -57,27 +67,38 @@ def _leap_cnn_class():
         output_stride = 1
         size_multiple = 4
 
-        def __init__(self, in_channels: int, n_nodes: int, filters: int = 64,
-                     upsampling: str = "transposed"):
+        def __init__(
+            self, in_channels: int, n_nodes: int, filters: int = 64, upsampling: str = "transposed"
+        ):
             super().__init__()
             f = filters
             if upsampling == "transposed":
-                up1 = [nn.ConvTranspose2d(4 * f, 2 * f, 3, stride=2, padding=1, output_padding=1),
-                       nn.ReLU(inplace=True)]
+                up1 = [
+                    nn.ConvTranspose2d(4 * f, 2 * f, 3, stride=2, padding=1, output_padding=1),
+                    nn.ReLU(inplace=True),
+                ]
                 up2 = [nn.ConvTranspose2d(2 * f, n_nodes, 3, stride=2, padding=1, output_padding=1)]
                 mid = convs(2 * f, 2 * f, 2)
             elif upsampling == "bilinear":
                 up1 = [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)]
-                up2 = [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-                       nn.Conv2d(2 * f, n_nodes, 3, padding=1)]
+                up2 = [
+                    nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                    nn.Conv2d(2 * f, n_nodes, 3, padding=1),
+                ]
                 mid = convs(4 * f, 2 * f, 2)
             else:
-                raise ValueError(f"upsampling must be 'transposed' or 'bilinear', not {upsampling!r}")
+                raise ValueError(
+                    f"upsampling must be 'transposed' or 'bilinear', not {upsampling!r}"
+                )
             self.layers = nn.Sequential(
-                *convs(in_channels, f, 3), nn.MaxPool2d(2, 2),
-                *convs(f, 2 * f, 3), nn.MaxPool2d(2, 2),
+                *convs(in_channels, f, 3),
+                nn.MaxPool2d(2, 2),
+                *convs(f, 2 * f, 3),
+                nn.MaxPool2d(2, 2),
                 *convs(2 * f, 4 * f, 3),
-                *up1, *mid, *up2,
+                *up1,
+                *mid,
+                *up2,
             )
             for m in self.modules():  # Keras' glorot initialisation, as LEAP trained with
                 if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -97,8 +118,11 @@ def _unet_class():
     def block(cin, cout, n=2):
         layers = []
         for i in range(n):
-            layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False),
-                       nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
         return nn.Sequential(*layers)
 
     class UNet(nn.Module):
@@ -108,8 +132,16 @@ def _unet_class():
         of a U-Net's compute goes; subpixel peak refinement recovers the precision.
         """
 
-        def __init__(self, in_channels: int, n_nodes: int, filters: int = 16, depth: int = 4,
-                     output_stride: int = 2, max_filters: int = 128, decoder_convs: int = 2):
+        def __init__(
+            self,
+            in_channels: int,
+            n_nodes: int,
+            filters: int = 16,
+            depth: int = 4,
+            output_stride: int = 2,
+            max_filters: int = 128,
+            decoder_convs: int = 2,
+        ):
             super().__init__()
             if output_stride & (output_stride - 1) or not 1 <= output_stride <= 2**depth:
                 raise ValueError("output_stride must be a power of two no larger than 2**depth")
@@ -139,8 +171,9 @@ def _unet_class():
                 skips.append(x)
             skips.pop()
             for blk in self.up:
-                x = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear",
-                                                    align_corners=False)
+                x = torch.nn.functional.interpolate(
+                    x, scale_factor=2, mode="bilinear", align_corners=False
+                )
                 x = blk(torch.cat([x, skips.pop()], 1))
             return self.head(x)
 

@@ -28,9 +28,10 @@ from napari_leap.errors import LeapError
 from napari_leap.pose.trained import BEST, CONFIG, HISTORY, LAST, TrainedModel
 
 DEFAULT_ARCH = "unet"
-#: confidence-map sigma in input pixels: LEAP's 5 px. On fly32, 7.5-10 px trained the U-Net
-#: as well (2.05-2.16 px vs 2.14-2.22 px in 9 CPU minutes), on the clip 5 px did better.
-DEFAULT_SIGMA = {"leap_cnn": 5.0, "leap_cnn_fast": 5.0, "unet": 5.0}
+#: confidence-map sigma in input pixels: LEAP's 5 px for its networks. The U-Net learns much
+#: faster from 10 px targets: on fly32 in 9.5 CPU minutes 3.5 px median vs 33 px with 5 px
+#: (benchmarks/train_fly32.json); peaks stay subpixel since the fit is on the log-Gaussian.
+DEFAULT_SIGMA = {"leap_cnn": 5.0, "leap_cnn_fast": 5.0, "unet": 10.0}
 
 
 # -- events -------------------------------------------------------------------------------
@@ -85,14 +86,14 @@ class TrainFinished:
 
 
 def default_input_scale(arch: str, input_size, boxes: bool) -> float:
-    """LEAP's networks at full box resolution; the U-Net sees ~112 px boxes; frames <= 512 px.
+    """LEAP's networks at full box resolution; the U-Net sees ~96 px boxes; frames <= 512 px.
 
-    Boxes hold one animal at ~1.4x its length, so 112 px leave ~80 px per
-    animal: enough for subpixel peaks of thin legs, at a third of the compute
-    of 192 px boxes (measured in benchmarks/train_fly32.py and train_clip.py).
+    Boxes hold one animal at ~1.4x its length, so 96 px leave ~70 px per
+    animal: enough for subpixel peaks, at a quarter of the compute of 192 px
+    boxes (fly32: as accurate per CPU minute as 112 px, benchmarks/train_fly32.py).
     """
     if boxes and arch == "unet":
-        return float(min(1.0, 112 / min(input_size)))
+        return float(min(1.0, 96 / min(input_size)))
     return float(min(1.0, 512 / max(input_size)))
 
 
@@ -160,16 +161,24 @@ def iter_train(
     ckpt = _load_checkpoint(last_path) if resuming else None
     if ckpt is not None:  # the saved settings win: a resumed run is the same run
         saved = ckpt["settings"]
-        arch, arch_params, input_scale, sigma, seed = (saved[k] for k in
-                                                       ("arch", "arch_params", "input_scale", "sigma", "seed"))
+        arch, arch_params, input_scale, sigma, seed = (
+            saved[k] for k in ("arch", "arch_params", "input_scale", "sigma", "seed")
+        )
         batch_size, lr, steps_per_epoch = saved["batch_size"], saved["lr"], saved["steps_per_epoch"]
         augment = AugmentConfig(**saved["augment"])
         align = saved["aligned"]
         box_size = saved.get("box_size") or box_size
 
     messages: list[str] = []
-    data = load_training_data(source, align=align, box_size=box_size, align_options=align_options,
-                              alignments=alignments, progress=messages.append, deadline=deadline)
+    data = load_training_data(
+        source,
+        align=align,
+        box_size=box_size,
+        align_options=align_options,
+        alignments=alignments,
+        progress=messages.append,
+        deadline=deadline,
+    )
     for text in messages:
         yield Message(text)
     if isinstance(val_data, (str, Path)):
@@ -224,8 +233,9 @@ def iter_train(
     sigma_scaled = sigma * float(np.mean(prep.ratio))
 
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=5,
-                                                       min_lr=lr / 64)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="min", factor=0.5, patience=5, min_lr=lr / 64
+    )
     scaler = torch.amp.GradScaler("cuda", enabled=cuda)
     gen = torch.Generator().manual_seed(seed)
     history: list[dict] = []
@@ -239,13 +249,25 @@ def iter_train(
         scaler.load_state_dict(ckpt["scaler"])
         gen.set_state(ckpt["rng"]["generator"])
         _set_rng(ckpt["rng"])
-        history, best, bad_epochs, start_epoch = (ckpt["history"], ckpt["best"], ckpt["bad_epochs"],
-                                                  ckpt["epoch"])
-    settings = {"arch": arch, "arch_params": params, "input_scale": float(input_scale),
-                "sigma": float(sigma), "seed": int(seed), "batch_size": int(batch_size), "lr": float(lr),
-                "steps_per_epoch": int(steps_per_epoch), "augment": augment.to_dict(),
-                "aligned": data.alignment is not None,
-                "box_size": (data.alignment or {}).get("box_size")}
+        history, best, bad_epochs, start_epoch = (
+            ckpt["history"],
+            ckpt["best"],
+            ckpt["bad_epochs"],
+            ckpt["epoch"],
+        )
+    settings = {
+        "arch": arch,
+        "arch_params": params,
+        "input_scale": float(input_scale),
+        "sigma": float(sigma),
+        "seed": int(seed),
+        "batch_size": int(batch_size),
+        "lr": float(lr),
+        "steps_per_epoch": int(steps_per_epoch),
+        "augment": augment.to_dict(),
+        "aligned": data.alignment is not None,
+        "box_size": (data.alignment or {}).get("box_size"),
+    }
     config = {
         "format_version": 1,
         "arch": arch,
@@ -259,16 +281,32 @@ def iter_train(
         "sigma": float(sigma),
         "alignment": data.alignment,
         "training": {
-            "source": data.description, "n_train": len(train_set), "n_val": len(val_set),
-            "epochs": int(epochs), "batch_size": int(batch_size), "steps_per_epoch": int(steps_per_epoch),
-            "lr": float(lr), "seed": int(seed), "val_fraction": float(val_fraction),
-            "augment": augment.to_dict(), "flip_pairs": [list(p) for p in pairs],
+            "source": data.description,
+            "n_train": len(train_set),
+            "n_val": len(val_set),
+            "epochs": int(epochs),
+            "batch_size": int(batch_size),
+            "steps_per_epoch": int(steps_per_epoch),
+            "lr": float(lr),
+            "seed": int(seed),
+            "val_fraction": float(val_fraction),
+            "augment": augment.to_dict(),
+            "flip_pairs": [list(p) for p in pairs],
             "device": str(dev),
         },
     }
     _write_json(out_dir / CONFIG, config)
-    yield TrainStarted(len(train_set), len(val_set), str(dev), arch, data.alignment is not None,
-                       data.input_size, float(input_scale), start_epoch, int(epochs))
+    yield TrainStarted(
+        len(train_set),
+        len(val_set),
+        str(dev),
+        arch,
+        data.alignment is not None,
+        data.input_size,
+        float(input_scale),
+        start_epoch,
+        int(epochs),
+    )
 
     reason = "epochs"
     batch_seconds = None
@@ -287,17 +325,36 @@ def iter_train(
                 if stop is not None and stop.is_set():
                     reason, partial = "stopped", True
                     break
-                if deadline is not None and batch_seconds is not None and \
-                        now + batch_seconds + val_seconds + 1.0 > deadline:
+                if (
+                    deadline is not None
+                    and batch_seconds is not None
+                    and now + batch_seconds + val_seconds + 1.0 > deadline
+                ):
                     reason, partial = "time_limit", True
                     break
                 idx = torch.randint(0, len(x_train), (batch_size,), generator=gen)
-                done = max((epoch - 1 + step / steps_per_epoch) / epochs,
-                           (now - run_start) / (deadline - run_start) if deadline else 0.0)
+                done = max(
+                    (epoch - 1 + step / steps_per_epoch) / epochs,
+                    (now - run_start) / (deadline - run_start) if deadline else 0.0,
+                )
                 factor = cosine_factor(done)
                 with _scaled_lr(opt, factor):
-                    loss = _train_step(net, opt, scaler, x_train, p_train, idx, augment, flip_perm,
-                                       gen, out_h, out_w, stride, sigma_scaled, cuda)
+                    loss = _train_step(
+                        net,
+                        opt,
+                        scaler,
+                        x_train,
+                        p_train,
+                        idx,
+                        augment,
+                        flip_perm,
+                        gen,
+                        out_h,
+                        out_w,
+                        stride,
+                        sigma_scaled,
+                        cuda,
+                    )
                 losses.append(loss)
                 dt = time.monotonic() - now
                 batch_seconds = dt if batch_seconds is None else 0.8 * batch_seconds + 0.2 * dt
@@ -307,15 +364,44 @@ def iter_train(
                 epoch -= 1
                 break
             t_val = time.monotonic()
-            event, improved = _end_epoch(net, prep, x_val, p_val, p_val_input, out_h, out_w, stride,
-                                         sigma_scaled, epoch, epochs, losses, opt, run_start, best,
-                                         partial, cuda, factor)
+            event, improved = _end_epoch(
+                net,
+                prep,
+                x_val,
+                p_val,
+                p_val_input,
+                out_h,
+                out_w,
+                stride,
+                sigma_scaled,
+                epoch,
+                epochs,
+                losses,
+                opt,
+                run_start,
+                best,
+                partial,
+                cuda,
+                factor,
+            )
             val_seconds = time.monotonic() - t_val
             sched.step(event.val_loss)
             bad_epochs = 0 if improved else bad_epochs + 1
             history.append(asdict(event))
-            _save(out_dir, net, opt, sched, scaler, gen, epoch, history, best, bad_epochs, settings,
-                  improved)
+            _save(
+                out_dir,
+                net,
+                opt,
+                sched,
+                scaler,
+                gen,
+                epoch,
+                history,
+                best,
+                bad_epochs,
+                settings,
+                improved,
+            )
             yield event
             if partial:
                 break
@@ -325,14 +411,20 @@ def iter_train(
     except GeneratorExit:
         reason = "stopped"
     if not (out_dir / BEST).exists():  # nothing validated yet: keep what there is
-        _save(out_dir, net, opt, sched, scaler, gen, epoch, history, best, bad_epochs, settings, True)
-    config["training"].update({
-        "epochs_done": epoch, "stopped_reason": reason, "best_epoch": best["epoch"],
-        "best_val_error_px": best["metric"] if math.isfinite(best["metric"]) else None,
-        "best_val_error_median_px": best.get("median"),
-        "per_node_val_error": best.get("per_node", []),
-        "seconds": round(time.monotonic() - t0, 2),
-    })
+        _save(
+            out_dir, net, opt, sched, scaler, gen, epoch, history, best, bad_epochs, settings, True
+        )
+    config["training"].update(
+        {
+            "epochs_done": epoch,
+            "stopped_reason": reason,
+            "best_epoch": best["epoch"],
+            "best_val_error_px": best["metric"] if math.isfinite(best["metric"]) else None,
+            "best_val_error_median_px": best.get("median"),
+            "per_node_val_error": best.get("per_node", []),
+            "seconds": round(time.monotonic() - t0, 2),
+        }
+    )
     _write_json(out_dir / CONFIG, config)
     model = TrainedModel.load(out_dir, device=dev)
     if reason != "stopped" or stop is not None:
@@ -370,13 +462,14 @@ def _prepare(prep, data):
 
     chunks = []
     for i in range(0, len(data), 64):
-        chunks.append((prep(data.images[i:i + 64]) * 255).round().to(torch.uint8))
+        chunks.append((prep(data.images[i : i + 64]) * 255).round().to(torch.uint8))
     points = prep.to_scaled(torch.as_tensor(data.points, dtype=torch.float32)).to(prep.device)
     return torch.cat(chunks), points
 
 
-def _train_step(net, opt, scaler, x_all, p_all, idx, augment, flip_perm, gen, out_h, out_w,
-                stride, sigma, cuda) -> float:
+def _train_step(
+    net, opt, scaler, x_all, p_all, idx, augment, flip_perm, gen, out_h, out_w, stride, sigma, cuda
+) -> float:
     import torch
 
     from napari_leap.pose.augment import augment_batch
@@ -408,12 +501,12 @@ def evaluate_batches(net, prep, x, out_h, out_w, stride, sigma, cuda, targets=No
     pts, scores, loss_sum = [], [], 0.0
     with torch.inference_mode(), torch.autocast(x.device.type, enabled=cuda, dtype=torch.float16):
         for i in range(0, len(x), batch):
-            xb = x[i:i + batch].float() / 255
+            xb = x[i : i + batch].float() / 255
             if cuda:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             out = net(xb).float()
             if targets is not None:
-                t = make_confmaps(targets[i:i + batch], out_h, out_w, stride, sigma)
+                t = make_confmaps(targets[i : i + batch], out_h, out_w, stride, sigma)
                 loss_sum += float(torch.nn.functional.mse_loss(out, t, reduction="sum"))
             p, s = find_peaks(out, stride)
             pts.append(prep.to_input(p).cpu())
@@ -422,43 +515,100 @@ def evaluate_batches(net, prep, x, out_h, out_w, stride, sigma, cuda, targets=No
     return torch.cat(pts), torch.cat(scores), loss_sum / max(n_el, 1)
 
 
-def _end_epoch(net, prep, x_val, p_val, p_val_input, out_h, out_w, stride, sigma, epoch, epochs,
-               losses, opt, run_start, best, partial, cuda, lr_factor):
+def _end_epoch(
+    net,
+    prep,
+    x_val,
+    p_val,
+    p_val_input,
+    out_h,
+    out_w,
+    stride,
+    sigma,
+    epoch,
+    epochs,
+    losses,
+    opt,
+    run_start,
+    best,
+    partial,
+    cuda,
+    lr_factor,
+):
     import torch
 
-    pts, _, val_loss = evaluate_batches(net, prep, x_val, out_h, out_w, stride, sigma, cuda,
-                                        targets=p_val)
+    pts, _, val_loss = evaluate_batches(
+        net, prep, x_val, out_h, out_w, stride, sigma, cuda, targets=p_val
+    )
     err = torch.linalg.norm(pts - p_val_input, dim=-1).numpy()  # (N, K), NaN where unlabelled
-    per_node = [float(v) for v in np.nanmean(np.where(np.isfinite(err), err, np.nan), 0)] \
-        if np.isfinite(err).any() else []
+    per_node = (
+        [float(v) for v in np.nanmean(np.where(np.isfinite(err), err, np.nan), 0)]
+        if np.isfinite(err).any()
+        else []
+    )
     mean_err = float(np.nanmean(err)) if np.isfinite(err).any() else math.inf
     median_err = float(np.nanmedian(err)) if np.isfinite(err).any() else math.inf
     improved = mean_err < best["metric"]
     if improved:
         best.update(metric=mean_err, epoch=epoch, per_node=per_node, median=median_err)
-    event = EpochEnd(epoch, epochs, float(np.mean(losses)), val_loss, mean_err, median_err, per_node,
-                     float(opt.param_groups[0]["lr"]) * lr_factor, time.monotonic() - run_start,
-                     improved, partial)
+    event = EpochEnd(
+        epoch,
+        epochs,
+        float(np.mean(losses)),
+        val_loss,
+        mean_err,
+        median_err,
+        per_node,
+        float(opt.param_groups[0]["lr"]) * lr_factor,
+        time.monotonic() - run_start,
+        improved,
+        partial,
+    )
     return event, improved
 
 
 # -- persistence --------------------------------------------------------------------------
-def _save(out_dir: Path, net, opt, sched, scaler, gen, epoch, history, best, bad_epochs, settings,
-          improved) -> None:
+def _save(
+    out_dir: Path,
+    net,
+    opt,
+    sched,
+    scaler,
+    gen,
+    epoch,
+    history,
+    best,
+    bad_epochs,
+    settings,
+    improved,
+) -> None:
     """``best.pt`` when improved, then ``last.pt`` and ``history.json``, each atomically."""
     import torch
 
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     if improved:
         _atomic_torch_save(out_dir / BEST, {"model": state, "epoch": epoch})
-    _atomic_torch_save(out_dir / LAST, {
-        "model": state, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-        "scaler": scaler.state_dict(), "epoch": epoch, "history": history, "best": best,
-        "bad_epochs": bad_epochs, "settings": settings,
-        "rng": {"generator": gen.get_state(), "torch": torch.get_rng_state(),
-                "numpy": np.random.get_state(),  # noqa: NPY002 - restore global state too "python": random.getstate(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-    })
+    _atomic_torch_save(
+        out_dir / LAST,
+        {
+            "model": state,
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "scaler": scaler.state_dict(),
+            "epoch": epoch,
+            "history": history,
+            "best": best,
+            "bad_epochs": bad_epochs,
+            "settings": settings,
+            "rng": {
+                "generator": gen.get_state(),
+                "torch": torch.get_rng_state(),
+                "numpy": np.random.get_state(),  # noqa: NPY002 - restore global state too
+                "python": random.getstate(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
+        },
+    )
     _write_json(out_dir / HISTORY, history)
 
 
@@ -492,7 +642,9 @@ def _load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001
-        raise LeapError(f"{path} is damaged ({type(e).__name__}); train into a new folder.") from None
+        raise LeapError(
+            f"{path} is damaged ({type(e).__name__}); train into a new folder."
+        ) from None
 
 
 def _seed_everything(seed: int) -> None:

@@ -40,7 +40,9 @@ def choose_device(device=None):
     return torch.device("cpu")
 
 
-def scaled_size(input_size, input_scale: float, multiple: int) -> tuple[tuple[int, int], tuple[int, int]]:
+def scaled_size(
+    input_size, input_scale: float, multiple: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """(scaled h, w) of the image content and the padded (h, w) the network takes."""
     h, w = (max(1, int(round(s * input_scale))) for s in input_size)
     ph, pw = (int(math.ceil(s / multiple) * multiple) for s in (h, w))
@@ -61,7 +63,10 @@ class Preprocessor:
         self.channels = int(channels)
         self.device = device
         self.scaled, self.padded = scaled_size(self.input_size, self.input_scale, multiple)
-        self.ratio = (self.scaled[1] / self.input_size[1], self.scaled[0] / self.input_size[0])  # x, y
+        self.ratio = (
+            self.scaled[1] / self.input_size[1],
+            self.scaled[0] / self.input_size[0],
+        )  # x, y
 
     def __call__(self, images, dtype=None):
         import torch
@@ -70,18 +75,26 @@ class Preprocessor:
         if x.ndim == 3:
             x = x[..., None]
         if tuple(x.shape[1:3]) != self.input_size:
-            raise LeapError(f"images are {x.shape[2]}x{x.shape[1]} but the model takes "
-                            f"{self.input_size[1]}x{self.input_size[0]}; crop or align them first.")
+            raise LeapError(
+                f"images are {x.shape[2]}x{x.shape[1]} but the model takes "
+                f"{self.input_size[1]}x{self.input_size[0]}; crop or align them first."
+            )
         x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
         if x.shape[1] != self.channels:
             x = x.float().mean(1, keepdim=True) if self.channels == 1 else x.expand(-1, 3, -1, -1)
         x = x.to(dtype or torch.float32) / 255.0
         if self.scaled != self.input_size:
-            x = torch.nn.functional.interpolate(x, size=self.scaled, mode="bilinear",
-                                                align_corners=False, antialias=self.input_scale < 1)
+            x = torch.nn.functional.interpolate(
+                x,
+                size=self.scaled,
+                mode="bilinear",
+                align_corners=False,
+                antialias=self.input_scale < 1,
+            )
         if self.padded != self.scaled:
-            x = torch.nn.functional.pad(x, (0, self.padded[1] - self.scaled[1],
-                                            0, self.padded[0] - self.scaled[0]))
+            x = torch.nn.functional.pad(
+                x, (0, self.padded[1] - self.scaled[1], 0, self.padded[0] - self.scaled[0])
+            )
         return x
 
     def to_scaled(self, points):
@@ -109,8 +122,13 @@ class TrainedModel:
         self.use_amp = self.device.type == "cuda"
         if self.device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.preprocessor = Preprocessor(config["input_size"], config["input_scale"],
-                                         config["channels"], int(config["size_multiple"]), self.device)
+        self.preprocessor = Preprocessor(
+            config["input_size"],
+            config["input_scale"],
+            config["channels"],
+            int(config["size_multiple"]),
+            self.device,
+        )
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
@@ -124,8 +142,10 @@ class TrainedModel:
         weights = model_dir / BEST
         if not cfg_path.exists() or not weights.exists():
             missing = CONFIG if not cfg_path.exists() else BEST
-            raise ModelError(f"{model_dir} has no {missing}; it is not a finished model folder "
-                             "(train again or resume with --resume).")
+            raise ModelError(
+                f"{model_dir} has no {missing}; it is not a finished model folder "
+                "(train again or resume with --resume)."
+            )
         try:
             config = json.loads(cfg_path.read_text())
             net = build_net(config)
@@ -135,8 +155,10 @@ class TrainedModel:
             state = torch.load(weights, map_location="cpu", weights_only=True)
             net.load_state_dict(state.get("model", state))
         except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
-            raise ModelError(f"{weights} is corrupt or from another model ({type(e).__name__}); "
-                             "train the model again.") from None
+            raise ModelError(
+                f"{weights} is corrupt or from another model ({type(e).__name__}); "
+                "train the model again."
+            ) from None
         return cls(config, net, choose_device(device), model_dir)
 
     # -- inference stages ----------------------------------------------------------------
@@ -153,8 +175,10 @@ class TrainedModel:
         """Raw network output (B, K, h, w) as float32."""
         import torch
 
-        with torch.inference_mode(), torch.autocast(self.device.type, enabled=self.use_amp,
-                                                    dtype=torch.float16):
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device.type, enabled=self.use_amp, dtype=torch.float16),
+        ):
             return self.net(x).float()
 
     def peaks(self, confmaps):
@@ -181,12 +205,18 @@ class TrainedModel:
         return self.config.get("alignment")
 
     def __repr__(self) -> str:
-        return (f"TrainedModel({self.config['arch']}, {len(self.skeleton)} nodes, input "
-                f"{self.input_size} x{self.config['input_scale']}, device={self.device})")
+        return (
+            f"TrainedModel({self.config['arch']}, {len(self.skeleton)} nodes, input "
+            f"{self.input_size} x{self.config['input_scale']}, device={self.device})"
+        )
 
 
 def build_net(config: dict):
     from napari_leap.pose.models import build_model
 
-    return build_model(config["arch"], int(config["channels"]), len(config["skeleton"]["nodes"]),
-                       **config.get("arch_params", {}))
+    return build_model(
+        config["arch"],
+        int(config["channels"]),
+        len(config["skeleton"]["nodes"]),
+        **config.get("arch_params", {}),
+    )

@@ -83,7 +83,9 @@ class LossPlot(QWidget):
         ax = self.err_ax
         ax.clear()
         ax.plot(epochs, [h["val_error_px"] for h in history], label="mean", color="#009e73")
-        ax.plot(epochs, [h["val_error_median_px"] for h in history], label="median", color="#e69f00")
+        ax.plot(
+            epochs, [h["val_error_median_px"] for h in history], label="median", color="#e69f00"
+        )
         ax.set_yscale("log")
         ax.set_xlabel("epoch", fontsize=7)
         ax.set_title("validation error (px)", fontsize=8)
@@ -230,12 +232,16 @@ class TrainWidget(QWidget):
             layer = self.viewer.layers[name]
             video = layer.metadata.get("video")
             if not video:
-                raise LeapError(f"layer {name!r} does not know its video; open the video with the "
-                                "labels, or train from the saved labels file.")
+                raise LeapError(
+                    f"layer {name!r} does not know its video; open the video with the "
+                    "labels, or train from the saved labels file."
+                )
             return layers.layer_to_labels(layer.data, layer.features, layer.metadata, video=video)
         text = self.path.text().strip()
         if not text:
-            raise LeapError("choose a labels layer, or a labels file or project folder to train from.")
+            raise LeapError(
+                "choose a labels layer, or a labels file or project folder to train from."
+            )
         return text
 
     # -- run -----------------------------------------------------------------------------
@@ -308,24 +314,31 @@ class TrainWidget(QWidget):
             self._pbar = progress(total=event.epochs, desc="training")
             self._pbar.update(event.start_epoch)
             if event.start_epoch:
-                self._earlier = self._saved_history()[:event.start_epoch]
+                self._earlier = self._saved_history()[: event.start_epoch]
                 self.plot.show_history(self._earlier)
-            self.status.setText(f"{event.arch} on {event.device}: {event.n_train} training, "
-                                f"{event.n_val} validation images"
-                                f"{' (aligned boxes)' if event.aligned else ''}")
+            self.status.setText(
+                f"{event.arch} on {event.device}: {event.n_train} training, "
+                f"{event.n_val} validation images"
+                f"{' (aligned boxes)' if event.aligned else ''}"
+            )
         elif isinstance(event, BatchEnd):
-            self.status.setText(f"epoch {event.epoch}: batch {event.batch}/{event.n_batches}, "
-                                f"loss {event.loss:.2e}")
+            self.status.setText(
+                f"epoch {event.epoch}: batch {event.batch}/{event.n_batches}, loss {event.loss:.2e}"
+            )
         elif isinstance(event, EpochEnd):
             if self._pbar is not None:
                 self._pbar.update(1)
             history = self._earlier + [e.__dict__ for e in self.events if isinstance(e, EpochEnd)]
             self.plot.show_history(history)
-            self.status.setText(f"epoch {event.epoch}/{event.epochs}: validation error "
-                                f"{event.val_error_px:.2f} px mean, {event.val_error_median_px:.2f} median")
+            self.status.setText(
+                f"epoch {event.epoch}/{event.epochs}: validation error "
+                f"{event.val_error_px:.2f} px mean, {event.val_error_median_px:.2f} median"
+            )
         elif isinstance(event, TrainFinished):
-            self.status.setText(f"done ({event.reason}); best epoch {event.best_epoch}, "
-                                f"validation error {event.best_val_error_px:.2f} px -> {event.model_dir}")
+            self.status.setText(
+                f"done ({event.reason}); best epoch {event.best_epoch}, "
+                f"validation error {event.best_val_error_px:.2f} px -> {event.model_dir}"
+            )
 
     def _saved_history(self) -> list[dict]:
         import json
