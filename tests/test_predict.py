@@ -147,6 +147,22 @@ def test_boxes_and_mapping_are_the_alignments(small):
     np.testing.assert_allclose(P._to_video(pts, mats), al.box_to_video(pts, fr, an), atol=1e-9)
 
 
+def test_alignment_of_another_box_size_is_recut_at_the_models(small):
+    """A project aligned with its own box size still predicts with the model's crop."""
+    from napari_leap.align.alignment import align
+    from napari_leap.io.video import video_source
+
+    model_dir, video, _ = small
+    spec = P.load_model(model_dir).config["alignment"]
+    src = video_source(video)
+    al = align(src, spec["n_animals"], spec["box_size"], **spec["options"])
+    other = al.with_box_size(spec["box_size"] + 32)
+    frames = np.arange(0, 6)
+    same = P.predict(model_dir, [P.VideoJob(src, frames, alignment=al)]).poses[0]
+    recut = P.predict(model_dir, [P.VideoJob(src, frames, alignment=other)]).poses[0]
+    np.testing.assert_allclose(recut.points, same.points, atol=1e-9)
+
+
 def test_csv_is_exact_and_h5_opens(reference, tmp_path):
     import h5py
 
