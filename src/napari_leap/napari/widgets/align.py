@@ -473,11 +473,11 @@ class AlignWidget(QWidget):
                 self._progress.refresh()
 
     def _on_error(self, e) -> None:
-        from napari_leap.errors import is_user_error
+        from napari_leap.errors import is_user_error, user_message
 
         self.status.setText(f"alignment failed: {e}")
         if is_user_error(e):
-            _show_error(str(e))
+            _show_error(user_message(e))
         else:
             _show_error(f"alignment failed ({type(e).__name__}: {e}); please report it")
 
