@@ -74,17 +74,43 @@ class LossPlot(QWidget):
         epochs = [h["epoch"] for h in history]
         ax = self.loss_ax
         ax.clear()
-        ax.plot(epochs, [h["train_loss"] for h in history], label="train", color="#0072b2")
-        ax.plot(epochs, [h["val_loss"] for h in history], label="validation", color="#d55e00")
+        ax.plot(
+            epochs,
+            [h["train_loss"] for h in history],
+            label="train",
+            color="#0072b2",
+            marker=".",
+            markersize=3,
+        )
+        ax.plot(
+            epochs,
+            [h["val_loss"] for h in history],
+            label="validation",
+            color="#d55e00",
+            marker=".",
+            markersize=3,
+        )
         ax.set_yscale("log")
         ax.set_title("loss", fontsize=8)
         ax.legend(fontsize=7)
         ax.tick_params(labelsize=7)
         ax = self.err_ax
         ax.clear()
-        ax.plot(epochs, [h["val_error_px"] for h in history], label="mean", color="#009e73")
         ax.plot(
-            epochs, [h["val_error_median_px"] for h in history], label="median", color="#e69f00"
+            epochs,
+            [h["val_error_px"] for h in history],
+            label="mean",
+            color="#009e73",
+            marker=".",
+            markersize=3,
+        )
+        ax.plot(
+            epochs,
+            [h["val_error_median_px"] for h in history],
+            label="median",
+            color="#e69f00",
+            marker=".",
+            markersize=3,
         )
         ax.set_yscale("log")
         ax.set_xlabel("epoch", fontsize=7)
