@@ -116,18 +116,57 @@ def clip_data():
     return data, int(z["n_frames"])
 
 
+def code_revision() -> str:
+    """The commit the run used, and whether the training code had uncommitted edits."""
+    import subprocess
+
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=HERE.parent, capture_output=True, text=True).stdout
+
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    dirty = git("status", "--porcelain", "--", "src/napari_leap/pose").strip()
+    return head + (" + uncommitted edits in src/napari_leap/pose" if dirty else "")
+
+
 def run_one(train_set, test_set, args, seed: int, label: str) -> dict:
-    """Train the default model on ``train_set`` within the fixed budget; score ``test_set``."""
-    from napari_leap.pose.evaluate import evaluate_arrays
-    from napari_leap.pose.train import train
+    """Train the default model on ``train_set`` within the fixed budget; score ``test_set``.
+
+    ``--stop-after E`` ends after epoch E of the ``--epochs`` schedule (the learning rate
+    still follows the longer schedule), keeping the best checkpoint of those E epochs.
+    """
+    import threading
+
+    from napari_leap.pose.train import EpochEnd, train
 
     folder = Path(tempfile.mkdtemp(prefix=f"acc-{label}-"))
     shutil.rmtree(folder)
+    stop = threading.Event()
+
+    def on_event(event) -> None:
+        if args.stop_after and isinstance(event, EpochEnd) and event.epoch >= args.stop_after:
+            stop.set()
+
     t0 = time.monotonic()
     model = train(
-        train_set, folder, epochs=args.epochs, patience=args.patience, device=args.device, seed=seed
+        train_set,
+        folder,
+        progress=on_event,
+        stop=stop,
+        epochs=args.epochs,
+        patience=args.patience,
+        device=args.device,
+        seed=seed,
     )
     seconds = time.monotonic() - t0
+    history = json.loads((folder / "history.json").read_text())
+    shutil.rmtree(folder, ignore_errors=True)
+    return score(model, test_set, history, seed, seconds, label)
+
+
+def score(model, test_set, history: list[dict], seed: int, seconds: float, label: str) -> dict:
+    """Held-out figures of ``model`` (its kept checkpoint) plus how it was trained."""
+    from napari_leap.pose.evaluate import evaluate_arrays
+
     pts, conf = [], []
     for i in range(0, len(test_set), 64):
         p, c = model.predict_images(test_set.images[i : i + 64])
@@ -137,12 +176,11 @@ def run_one(train_set, test_set, args, seed: int, label: str) -> dict:
     result = evaluate_arrays(
         test_set.points[:, None],
         pts[:, None],
-        train_set.skeleton.nodes,
+        test_set.skeleton.nodes,
         pred_scores=conf[:, None],
     )
     tr = model.config["training"]
-    history = json.loads((folder / "history.json").read_text())
-    shutil.rmtree(folder, ignore_errors=True)
+    best_epoch = max((e["epoch"] for e in history if e["best"]), default=0)
     d = result.to_dict()
     out = {k: d[k] for k in ("n_points", "n_missing", "mean_px", "median_px", "p90_px", "p95_px")}
     out.update(
@@ -150,13 +188,17 @@ def run_one(train_set, test_set, args, seed: int, label: str) -> dict:
         map_oks=d["map_oks"],
         per_node_median_px={n: s["median_px"] for n, s in d["per_node"].items()},
         seed=seed,
+        arch=model.config["arch"],
+        input_scale=model.config["input_scale"],
+        sigma=model.config["sigma"],
+        code=code_revision(),
         n_train_samples=tr["n_train"],
         n_val_samples=tr["n_val"],
-        epochs=tr["epochs_done"],
+        schedule_epochs=tr["epochs"],
+        epochs=len(history),
         steps_per_epoch=tr["steps_per_epoch"],
-        steps=tr["epochs_done"] * tr["steps_per_epoch"],
-        best_epoch=tr["best_epoch"],
-        stopped=tr["stopped_reason"],
+        steps=len(history) * tr["steps_per_epoch"],
+        best_epoch=best_epoch,
         train_seconds=round(seconds, 1),
         device=str(model.device),
         val_curve=[
@@ -170,8 +212,8 @@ def run_one(train_set, test_set, args, seed: int, label: str) -> dict:
         ],
     )
     print(
-        f"{label}: {tr['n_train']}+{tr['n_val']} samples, {tr['epochs_done']} epochs "
-        f"({tr['stopped_reason']}, best {tr['best_epoch']}) in {seconds:.0f} s -> "
+        f"{label}: {tr['n_train']}+{tr['n_val']} samples, {len(history)} epochs "
+        f"(best {best_epoch}) in {seconds:.0f} s -> "
         f"median {d['median_px']:.2f} px, p90 {d['p90_px']:.2f} px, "
         f"PCK@0.1bl {d['pck']['0.1bl']:.3f}, OKS mAP {d['map_oks']:.3f}",
         flush=True,
@@ -294,7 +336,9 @@ def plot(results: dict, path: Path) -> None:
                 fmt=marker + "-",
                 color=colour,
                 capsize=4,
-                label=f"{label} (mean of {len(seeds)} seed{'s' * (len(seeds) > 1)}, bar = range)",
+                label=f"{label} (mean of {len(seeds)} seeds, bar = range)"
+                if len(seeds) > 1
+                else f"{label} (seed {seeds[0]})",
             )
             for c in counts:
                 v = [r[key] for r in runs[str(c)].values()]
@@ -316,8 +360,12 @@ def plot(results: dict, path: Path) -> None:
         ax.set_ylim(0, 1.25 * max(summary[str(c)]["p90_px"]["max"] for c in counts))
         ax.set_title(
             f"{name}: test {res['test'].split(' (')[0]}\n"
-            f"same budget per N: <= {res['max_epochs']} epochs x "
-            f"{res['steps_per_epoch']} steps, batch {res['batch_size']}",
+            + (
+                f"same budget per N: first {res['max_epochs']} of {res['schedule_epochs']} epochs"
+                if res.get("schedule_epochs", res["max_epochs"]) != res["max_epochs"]
+                else f"same budget per N: <= {res['max_epochs']} epochs"
+            )
+            + f" x {res['steps_per_epoch']} steps, batch {res['batch_size']}",
             fontsize=10,
         )
         ax.grid(alpha=0.3)
@@ -399,6 +447,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=24, help="budget: epochs per run")
     parser.add_argument("--patience", type=int, default=6, help="early stopping, epochs")
     parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="end after this many epochs of the --epochs schedule",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -435,7 +489,8 @@ def main() -> None:
     )
     # train()'s defaults: batch 32 on CUDA, 8 otherwise; max(ceil(n / batch), 25) steps per epoch
     meta = {
-        "max_epochs": args.epochs,
+        "max_epochs": args.stop_after or args.epochs,
+        "schedule_epochs": args.epochs,
         "patience": args.patience,
         "steps_per_epoch": 25,
         "batch_size": 32 if dev.type == "cuda" else 8,
