@@ -18,3 +18,12 @@ def test_upstream_swap_slip_is_repaired_by_names():
     perm = skeleton.flip_permutation()
     assert sorted(perm) == list(range(32))
     assert all(perm[perm[i]] == i for i in range(32))
+
+
+def test_a_body_part_pairs_with_one_partner_only():
+    import pytest
+
+    with pytest.raises(ValueError, match="two left/right pairs"):
+        Skeleton(["a", "b", "c"], symmetries=[("a", "b"), ("a", "c")])
+    with pytest.raises(ValueError, match="own left/right partner"):
+        Skeleton(["a", "b"], symmetries=[("a", "a")])

@@ -91,7 +91,7 @@ def test_new_layer_and_load(make_napari_viewer):
     assert layers.is_pose_layer(layer) and layer.metadata["tracks"] == ["animal0", "animal1"]
     widget.load(FLY32_SKELETON)  # LEAP's 32-part fly: this layer has no points, nothing to ask
     assert len(widget.skeleton) == 32 and layer.metadata["skeleton"]["nodes"][0] == "head"
-    assert len(widget.skeleton.symmetries) == 13
+    assert len(widget.skeleton.symmetries) == 14  # 13 mutual swaps + midlegR3/L3 paired by name
 
 
 def test_skeleton_edits_reach_the_label_widget_and_project(make_napari_viewer, tmp_path):

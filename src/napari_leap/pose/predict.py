@@ -208,7 +208,7 @@ def jobs_from_inputs(inputs, frames=None) -> tuple[list[VideoJob], object]:
     ``open_video``, a :class:`VideoJob` or a :class:`~napari_leap.io.project.Project`
     (all its videos, with their alignments).
     """
-    from napari_leap.io.project import Project
+    from napari_leap.io.project import MANIFEST, Project
     from napari_leap.io.video import source_of, video_source
 
     if (
@@ -220,6 +220,8 @@ def jobs_from_inputs(inputs, frames=None) -> tuple[list[VideoJob], object]:
     jobs: list[VideoJob] = []
     project = None
     for item in inputs:
+        if isinstance(item, (str, Path)) and (Path(item) / MANIFEST).is_file():
+            item = Project.open(item)  # a project folder: all its videos and alignments
         if isinstance(item, VideoJob):
             jobs.append(item)
         elif isinstance(item, Project):

@@ -73,6 +73,14 @@ class Skeleton:
             raise ValueError(f"body part names must be unique; repeated: {', '.join(dup)}")
         self.edges = [self._pair(e) for e in self.edges]
         self.symmetries = sorted({tuple(sorted(self._pair(s))) for s in self.symmetries})
+        seen: set[int] = set()
+        for a, b in self.symmetries:
+            if a == b:
+                raise ValueError(f"{self.nodes[a]!r} cannot be its own left/right partner")
+            for k in (a, b):
+                if k in seen:
+                    raise ValueError(f"{self.nodes[k]!r} is in two left/right pairs; keep one")
+                seen.add(k)
 
     def _pair(self, pair) -> tuple[int, int]:
         a, b = (self.index(p) if isinstance(p, str) else int(p) for p in pair)
