@@ -80,13 +80,14 @@ def test_summary_is_mean_min_max_over_seeds():
 
 def test_time_to_error_takes_the_first_crossing_and_never_extrapolates():
     curve = [
-        {"seconds": 10.0, "median_px": 9.0},
-        {"seconds": 20.0, "median_px": 2.9},
-        {"seconds": 30.0, "median_px": 3.5},
-        {"seconds": 40.0, "median_px": 1.9},
+        {"cpu_seconds": 5.0, "seconds": 10.0, "median_px": 9.0},
+        {"cpu_seconds": 9.0, "seconds": 20.0, "median_px": 2.9},
+        {"cpu_seconds": 14.0, "seconds": 30.0, "median_px": 3.5},
+        {"cpu_seconds": 20.0, "seconds": 40.0, "median_px": 1.9},
     ]
-    assert tte.first_reached(curve, 3.0) == 20.0
-    assert tte.first_reached(curve, 2.0) == 40.0
+    assert tte.first_reached(curve, 3.0) == 9.0  # CPU seconds by default
+    assert tte.first_reached(curve, 3.0, "seconds") == 20.0
+    assert tte.first_reached(curve, 2.0) == 20.0
     assert tte.first_reached(curve, 1.0) is None
 
 
