@@ -78,8 +78,9 @@ print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def open_peak_memory(path: Path) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path)], capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(path)], capture_output=True, text=True, check=True
+    ).stdout.split()
     base, peak = (int(x) / 1024 for x in out)
     return base, peak
 
@@ -102,7 +103,9 @@ def main() -> None:
         "sequential_fps_framesource_median": round(statistics.median(source), 1),
         "sequential_fps_opencv_median": round(statistics.median(cv), 1),
         "ratio_dask_over_opencv": round(statistics.median(ours) / statistics.median(cv), 2),
-        "ratio_framesource_over_opencv": round(statistics.median(source) / statistics.median(cv), 2),
+        "ratio_framesource_over_opencv": round(
+            statistics.median(source) / statistics.median(cv), 2
+        ),
         "open_peak_rss_mib": round(peak, 1),
         "open_peak_rss_over_imports_mib": round(peak - base, 1),
     }

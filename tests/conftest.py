@@ -17,7 +17,9 @@ FLY32_SKELETON = SAMPLE_DIR / "fly32" / "skeleton.csv"
 LEAP_MAT = SAMPLE_DIR / "leap_mat" / "labels.mat"
 
 
-def synthetic_frames(n: int = 40, height: int = 48, width: int = 64, color: bool = False) -> np.ndarray:
+def synthetic_frames(
+    n: int = 40, height: int = 48, width: int = 64, color: bool = False
+) -> np.ndarray:
     """Frames that differ from each other everywhere, so a wrong frame index is caught."""
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:height, :width]
@@ -30,8 +32,13 @@ def synthetic_frames(n: int = 40, height: int = 48, width: int = 64, color: bool
     return np.stack(frames)
 
 
-def write_video(path: Path, frames: np.ndarray, codec: str = "libx264", fps: int = 25,
-                options: dict | None = None) -> Path:
+def write_video(
+    path: Path,
+    frames: np.ndarray,
+    codec: str = "libx264",
+    fps: int = 25,
+    options: dict | None = None,
+) -> Path:
     """Encode ``frames`` with PyAV (H.264 with B-frames and a short GOP by default)."""
     import av
 
@@ -39,7 +46,9 @@ def write_video(path: Path, frames: np.ndarray, codec: str = "libx264", fps: int
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = {"mjpeg": "yuvj420p", "ffv1": "bgr0" if color else "gray"}.get(codec, "yuv420p")
+        stream.pix_fmt = {"mjpeg": "yuvj420p", "ffv1": "bgr0" if color else "gray"}.get(
+            codec, "yuv420p"
+        )
         if codec == "libx264":
             stream.options = {"bf": "3", "g": "12", "crf": "18", **(options or {})}
         for f in frames:

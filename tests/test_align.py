@@ -539,8 +539,9 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
 
 
 def test_with_box_size_keeps_centres_and_headings():
-    a = Alignment(np.array([[[50.0, 40.0]]]), np.array([[0.7]]), box_size=32,
-                  frame_shape=(100, 120, 1))
+    a = Alignment(
+        np.array([[[50.0, 40.0]]]), np.array([[0.7]]), box_size=32, frame_shape=(100, 120, 1)
+    )
     b = a.with_box_size(48)
     assert (b.box_size, a.box_size) == (48, 32)
     p = np.array([[55.0, 42.0]])

@@ -35,8 +35,11 @@ def test_help_does_not_import_torch_or_qt():
 
 
 def test_user_error_is_one_line_on_stderr(tmp_path):
-    result = subprocess.run([*CLI, "evaluate", str(tmp_path / "a.slp"), str(tmp_path / "b.slp")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [*CLI, "evaluate", str(tmp_path / "a.slp"), str(tmp_path / "b.slp")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

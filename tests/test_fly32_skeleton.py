@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import FLY32_SKELETON
-
 from napari_leap.pose.skeleton import Skeleton
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from conftest import CLIP, sequential_decode
 
 WIDGETS = ["Align", "Skeleton", "Label", "Train", "Predict"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CLIP, CLIP_LABELS
 
+from conftest import CLIP, CLIP_LABELS
 from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
 from napari_leap.io.project import MANIFEST, Project, ProjectError
 from napari_leap.pose.skeleton import Skeleton

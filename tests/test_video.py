@@ -8,8 +8,8 @@ import dask.array as da
 import h5py
 import numpy as np
 import pytest
-from conftest import CLIP, sequential_decode, synthetic_frames, write_video
 
+from conftest import CLIP, sequential_decode, synthetic_frames, write_video
 from napari_leap import open_video
 from napari_leap.io.video import VideoError, source_of, video_source
 
@@ -23,7 +23,9 @@ def test_clip_is_frame_exact_in_random_and_sequential_order():
     assert video.chunks[0] == (1,) * 1500
     order = np.random.default_rng(1).permutation(1500)[:60]
     for i in order:
-        np.testing.assert_array_equal(video[i, ..., 0].compute(), reference[i], err_msg=f"frame {i}")
+        np.testing.assert_array_equal(
+            video[i, ..., 0].compute(), reference[i], err_msg=f"frame {i}"
+        )
     source = source_of(video)
     for i in range(200, 400):  # sequential path: no re-seek between frames
         np.testing.assert_array_equal(source.read(i)[..., 0], reference[i])
@@ -116,8 +118,13 @@ def test_zarr_array(tmp_path):
     import zarr
 
     frames = synthetic_frames(9, color=True)
-    z = zarr.open_array(str(tmp_path / "v.zarr"), mode="w", shape=frames.shape, dtype="u1",
-                        chunks=(1, *frames.shape[1:]))
+    z = zarr.open_array(
+        str(tmp_path / "v.zarr"),
+        mode="w",
+        shape=frames.shape,
+        dtype="u1",
+        chunks=(1, *frames.shape[1:]),
+    )
     z[:] = frames
     video = open_video(tmp_path / "v.zarr")
     np.testing.assert_array_equal(video.compute(), frames)
@@ -159,7 +166,12 @@ def _empty_dir(tmp):
 
 @pytest.mark.parametrize(
     ("make", "message"),
-    [(_missing, "does not exist"), (_empty, "empty"), (_text, "not a video"), (_empty_dir, "no images")],
+    [
+        (_missing, "does not exist"),
+        (_empty, "empty"),
+        (_text, "not a video"),
+        (_empty_dir, "no images"),
+    ],
 )
 def test_bad_inputs_get_one_clear_sentence(tmp_path, make, message):
     with pytest.raises((VideoError, FileNotFoundError), match=message) as info:

@@ -11,10 +11,24 @@ class LeapError(ValueError):
 
 def is_user_error(e: BaseException) -> bool:
     """True for errors caused by input (shown as a message), False for bugs (shown in full)."""
-    if isinstance(e, (LeapError, FileNotFoundError, IsADirectoryError,
-                      NotADirectoryError, PermissionError, IndexError)):
+    if isinstance(
+        e,
+        (
+            LeapError,
+            FileNotFoundError,
+            IsADirectoryError,
+            NotADirectoryError,
+            PermissionError,
+            IndexError,
+        ),
+    ):
         return True
-    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
+    return isinstance(e, OSError) and e.errno in (
+        errno.ENOSPC,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EDQUOT,
+    )
 
 
 def user_message(e: BaseException) -> str:
@@ -28,7 +42,9 @@ def user_message(e: BaseException) -> str:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             return f"the disk is full (no space left{' for' + name if name else ''}); free some space or write to another disk."
         if e.errno == errno.EROFS:
-            return f"the disk is read-only (cannot write{name}); choose a folder on a writable disk."
+            return (
+                f"the disk is read-only (cannot write{name}); choose a folder on a writable disk."
+            )
         if e.errno == errno.EACCES:
             return f"permission denied{' for' + name if name else ''}; choose a folder you can write to."
     text = " ".join(str(e).split())

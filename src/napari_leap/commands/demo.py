@@ -22,15 +22,28 @@ N_LABELED = 50
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--headless", metavar="OUT_DIR", type=Path, default=None,
-                        help="no window: write a screenshot and the produced files to OUT_DIR")
-    parser.add_argument("--project", type=Path, default=None,
-                        help="project folder (default: OUT_DIR/project, or ./napari-leap-demo)")
-    parser.add_argument("--train-minutes", type=float, default=4.0,
-                        help="training budget in minutes (default 4)")
-    parser.add_argument("--arch", default=None, help="network architecture (default: the CPU default)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="start over: delete the demo project if it exists")
+    parser.add_argument(
+        "--headless",
+        metavar="OUT_DIR",
+        type=Path,
+        default=None,
+        help="no window: write a screenshot and the produced files to OUT_DIR",
+    )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=None,
+        help="project folder (default: OUT_DIR/project, or ./napari-leap-demo)",
+    )
+    parser.add_argument(
+        "--train-minutes", type=float, default=4.0, help="training budget in minutes (default 4)"
+    )
+    parser.add_argument(
+        "--arch", default=None, help="network architecture (default: the CPU default)"
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="start over: delete the demo project if it exists"
+    )
 
 
 def _say(text: str) -> None:
@@ -40,8 +53,14 @@ def _say(text: str) -> None:
 def _bar(total: int, desc: str):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, leave=False,
-                mininterval=0.5 if sys.stderr.isatty() else 10)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="frame",
+        file=sys.stderr,
+        leave=False,
+        mininterval=0.5 if sys.stderr.isatty() else 10,
+    )
 
 
 def build_project(root: Path, fresh: bool):
@@ -66,8 +85,10 @@ def build_project(root: Path, fresh: bool):
     keep = np.isin(poses.frames, chosen)
     project.labels = labels_from_poses(poses.select(keep), project.sleap_video(0), predicted=False)
     project.save()
-    _say(f"project {root}: {N_LABELED} labelled frames (frames {chosen[0]}..{chosen[-1]}), "
-         f"skeleton of {len(skeleton)} body parts, pairs {skeleton.symmetry_names}")
+    _say(
+        f"project {root}: {N_LABELED} labelled frames (frames {chosen[0]}..{chosen[-1]}), "
+        f"skeleton of {len(skeleton)} body parts, pairs {skeleton.symmetry_names}"
+    )
     return project
 
 
@@ -94,8 +115,10 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
         project.set_alignment(0, align_path)
         project.save()
         figures["align_seconds"] = round(time.perf_counter() - t, 1)
-        _say(f"aligned 2 flies in {figures['align_seconds']} s, box {alignment.box_size} px, "
-             f"{len(alignment.flagged())} flagged animal-frames")
+        _say(
+            f"aligned 2 flies in {figures['align_seconds']} s, box {alignment.box_size} px, "
+            f"{len(alignment.flagged())} flagged animal-frames"
+        )
 
     model_dir = project.models_dir / "demo"
     if not (model_dir / "best.pt").exists():
@@ -112,8 +135,10 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
             if isinstance(event, Message):
                 _say(event.text)
             elif isinstance(event, EpochEnd):
-                _say(f"epoch {event.epoch}: train loss {event.train_loss:.5f}, "
-                     f"validation error {event.val_error_px:.2f} px")
+                _say(
+                    f"epoch {event.epoch}: train loss {event.train_loss:.5f}, "
+                    f"validation error {event.val_error_px:.2f} px"
+                )
         project.add_model(model_dir)
         project.save()
         figures["train_seconds"] = round(time.perf_counter() - t, 1)
@@ -136,8 +161,10 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
     figures["held_out_median_px"] = round(result["median_px"], 2)
     figures["held_out_p90_px"] = round(result["p90_px"], 2)
     figures["held_out_missing"] = result["n_missing"]
-    _say(f"last third ({len(held_out)} frames, never labelled): median error "
-         f"{figures['held_out_median_px']} px, 90th percentile {figures['held_out_p90_px']} px")
+    _say(
+        f"last third ({len(held_out)} frames, never labelled): median error "
+        f"{figures['held_out_median_px']} px, 90th percentile {figures['held_out_p90_px']} px"
+    )
     return figures
 
 
@@ -150,9 +177,9 @@ def _drive(gen, bar):
             return stop.value
         done, total = getattr(event, "done", None), getattr(event, "total", None)
         if done is not None and total:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+            if bar.total != total:  # a new stage: restart the bar
+                bar.reset(total=total)
+            bar.update(done - bar.n)  # update() honours mininterval; refresh() would not
 
 
 def show(project, alignment_frame: int = 750, headless_dir: Path | None = None):
@@ -165,12 +192,16 @@ def show(project, alignment_frame: int = 750, headless_dir: Path | None = None):
 
     viewer = napari.Viewer(title="napari-leap demo", show=headless_dir is None)
     viewer.window.resize(1500, 950)
-    viewer.add_layer(_layer(layers.video_layer_data(open_video(project.video_path(0)),
-                                                    path=project.video_path(0))))
+    viewer.add_layer(
+        _layer(
+            layers.video_layer_data(open_video(project.video_path(0)), path=project.video_path(0))
+        )
+    )
     user = poses_from_labels(project.labels)
     predicted = poses_from_labels(project.predictions)
-    data, kwargs, _ = layers.points_layer_data(user, predicted, name="poses",
-                                               video=project.video_path(0))
+    data, kwargs, _ = layers.points_layer_data(
+        user, predicted, name="poses", video=project.video_path(0)
+    )
     points = viewer.add_points(data, **kwargs)
     edges = layers.edges_layer_data(points.data, points.features, points.metadata, name="skeleton")
     viewer.add_layer(_layer(edges))

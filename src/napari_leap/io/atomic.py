@@ -25,6 +25,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; saved files follow the umask
         os.close(fd)
         tmp_path = Path(tmp)
         yield tmp_path
@@ -40,10 +41,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         for folder in created:  # deepest first: leave no empty folders behind a failed save
             with contextlib.suppress(OSError):
                 folder.rmdir()
-        if (isinstance(e, OSError) and e.errno in _DISK_ERRORS
-                and (e.filename is None or Path(e.filename).name.startswith(f".{path.name}."))):
+        if (
+            isinstance(e, OSError)
+            and e.errno in _DISK_ERRORS
+            and (e.filename is None or Path(e.filename).name.startswith(f".{path.name}."))
+        ):
             e.filename = str(path)  # name the file the user asked for, not our temporary one
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def ensure_writable(folder: str | Path) -> None:
@@ -56,7 +66,9 @@ def ensure_writable(folder: str | Path) -> None:
     folder = Path(folder)
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"{existing} is a file, not a folder", str(existing))
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"{existing} is a file, not a folder", str(existing)
+        )
     try:
         with tempfile.NamedTemporaryFile(dir=existing, prefix=".napari-leap-probe.") as f:
             f.write(b"\0")

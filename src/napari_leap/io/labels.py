@@ -81,8 +81,9 @@ def save_labels(labels, path: str | Path, format: str | None = None, **kwargs) -
         # sleap-io picks the writer from the name, so the temporary file keeps the suffix
         named = tmp.with_name(tmp.name + path.suffix)
         try:
-            sio.save_file(labels, str(named), format=fmt, verbose=False, **kwargs) if fmt == "slp" \
-                else sio.save_file(labels, str(named), format=fmt, **kwargs)
+            sio.save_file(
+                labels, str(named), format=fmt, verbose=False, **kwargs
+            ) if fmt == "slp" else sio.save_file(labels, str(named), format=fmt, **kwargs)
             named.replace(tmp)
         except (ValueError, IndexError, KeyError) as e:  # sleap-io refusing this content
             raise LabelsError(
@@ -113,8 +114,13 @@ class Poses:
         return self.points.shape[1]
 
     def select(self, mask_or_index) -> Poses:
-        return Poses(self.frames[mask_or_index], self.points[mask_or_index],
-                     self.scores[mask_or_index], list(self.tracks), self.skeleton)
+        return Poses(
+            self.frames[mask_or_index],
+            self.points[mask_or_index],
+            self.scores[mask_or_index],
+            list(self.tracks),
+            self.skeleton,
+        )
 
 
 def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = True) -> Poses:
@@ -124,8 +130,12 @@ def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = T
     keeps the person's (what a proofreader meant).
     """
     if isinstance(video, int) and not 0 <= video < max(len(labels.videos), 1):
-        raise LabelsError(f"the labels have {len(labels.videos)} video(s); there is no video {video}.")
-    video_obj = (labels.videos[video] if labels.videos else None) if isinstance(video, int) else video
+        raise LabelsError(
+            f"the labels have {len(labels.videos)} video(s); there is no video {video}."
+        )
+    video_obj = (
+        (labels.videos[video] if labels.videos else None) if isinstance(video, int) else video
+    )
     skeleton = labels.skeletons[0]
     node_names = list(skeleton.node_names)
     frames = sorted(
@@ -145,7 +155,9 @@ def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = T
             pts = _instance_points(inst, node_names)
             if np.isnan(pts).all():
                 continue
-            scores = np.full(len(node_names), np.nan) if is_user else _instance_scores(inst, node_names)
+            scores = (
+                np.full(len(node_names), np.nan) if is_user else _instance_scores(inst, node_names)
+            )
             if inst.track is not None and inst.track.name in tracks:
                 key = tracks.index(inst.track.name)
                 if key in chosen and chosen[key][2] and not is_user:
@@ -229,15 +241,24 @@ def labels_from_poses(poses: Poses | list[Poses], videos, *, predicted: bool, la
                     continue
                 if predicted:
                     sc = np.nan_to_num(p.scores[i, a], nan=0.0)
-                    score = float(np.nanmean(p.scores[i, a])) if np.isfinite(p.scores[i, a]).any() else 0.0
+                    score = (
+                        float(np.nanmean(p.scores[i, a]))
+                        if np.isfinite(p.scores[i, a]).any()
+                        else 0.0
+                    )
                     inst = sio.PredictedInstance.from_numpy(
-                        points_data=pts, point_scores=sc, score=score, skeleton=sk,
+                        points_data=pts,
+                        point_scores=sc,
+                        score=score,
+                        skeleton=sk,
                         track=track_by_name[name],
                     )
                 else:
                     inst = sio.Instance.from_numpy(pts, skeleton=sk, track=track_by_name[name])
                 instances.append(inst)
             if instances:
-                labels.append(sio.LabeledFrame(video=video, frame_idx=int(frame), instances=instances),
-                              update=False)
+                labels.append(
+                    sio.LabeledFrame(video=video, frame_idx=int(frame), instances=instances),
+                    update=False,
+                )
     return labels

@@ -70,9 +70,14 @@ class Project:
             skeleton = Skeleton.from_dict(data["skeleton"])
         except Exception as e:  # noqa: BLE001
             mark = getattr(e, "problem_mark", None)  # YAML errors span lines; keep one
-            why = f"{e.problem} at line {mark.line + 1}" if mark is not None and getattr(e, "problem", None) \
+            why = (
+                f"{e.problem} at line {mark.line + 1}"
+                if mark is not None and getattr(e, "problem", None)
                 else " ".join(f"{type(e).__name__}: {e}".split())
-            raise ProjectError(f"{manifest} is damaged ({why}); restore it from a backup.") from None
+            )
+            raise ProjectError(
+                f"{manifest} is damaged ({why}); restore it from a backup."
+            ) from None
         return cls(
             root=root,
             skeleton=skeleton,
@@ -161,6 +166,7 @@ class Project:
             labels = load_labels(path)
             nodes = list(labels.skeletons[0].node_names)
             if nodes != list(self.skeleton.nodes):
+
                 def few(names):
                     return ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
 
@@ -171,8 +177,10 @@ class Project:
                 )
             self._relink_videos(labels)
             return labels
-        return sio.Labels(skeletons=[self.skeleton.to_sleap()],
-                          videos=[self.sleap_video(i) for i in range(len(self.videos))])
+        return sio.Labels(
+            skeletons=[self.skeleton.to_sleap()],
+            videos=[self.sleap_video(i) for i in range(len(self.videos))],
+        )
 
     def sleap_video(self, index: int):
         import sleap_io as sio

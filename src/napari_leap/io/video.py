@@ -49,8 +49,10 @@ class FrameSource:
             key = (key,)
         first, rest = key[0], key[1:]
         if isinstance(first, (int, np.integer)):
-            return self.read(_check_index(int(first), len(self)))[rest] if rest else self.read(
-                _check_index(int(first), len(self))
+            return (
+                self.read(_check_index(int(first), len(self)))[rest]
+                if rest
+                else self.read(_check_index(int(first), len(self)))
             )
         indices = np.arange(len(self))[first]
         frames = np.empty((len(indices), *self.shape[1:]), dtype=np.uint8)
@@ -149,8 +151,12 @@ class PyAVSource(FrameSource):
             container = av.open(str(self.path))
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            dec = self._local.decoder = {"container": container, "stream": stream,
-                                         "frames": None, "next": None}
+            dec = self._local.decoder = {
+                "container": container,
+                "stream": stream,
+                "frames": None,
+                "next": None,
+            }
         return dec
 
     def close(self) -> None:
@@ -211,9 +217,7 @@ class ImageFolderSource(FrameSource):
             key=lambda p: _natural_key(p.name),
         )
         if not files:
-            raise VideoError(
-                f"{self.path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})."
-            )
+            raise VideoError(f"{self.path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
         self.files = files
         first = self._imread(files[0])
         sizes = {}
@@ -221,7 +225,9 @@ class ImageFolderSource(FrameSource):
             shape = _image_size(f)
             sizes.setdefault(shape, []).append(f.name)
         if len(sizes) > 1:
-            desc = "; ".join(f"{w}x{h}: {len(n)} files (e.g. {n[0]})" for (h, w), n in sizes.items())
+            desc = "; ".join(
+                f"{w}x{h}: {len(n)} files (e.g. {n[0]})" for (h, w), n in sizes.items()
+            )
             raise VideoError(
                 f"{self.path.name}: images have different sizes ({desc}); "
                 "every frame must be the same size."
@@ -247,8 +253,10 @@ class ImageFolderSource(FrameSource):
         image = self._imread(self.files[_check_index(index, len(self))])
         channels = self.shape[3]
         if image.shape[2] != channels:
-            image = image.mean(axis=2, keepdims=True).astype(np.uint8) if channels == 1 else (
-                np.repeat(image, 3, axis=2)
+            image = (
+                image.mean(axis=2, keepdims=True).astype(np.uint8)
+                if channels == 1
+                else (np.repeat(image, 3, axis=2))
             )
         return image
 
@@ -277,9 +285,16 @@ class ArraySource(FrameSource):
 
     def __init__(self, path: str | Path, dataset: str | None = None):
         self.path = Path(path)
-        self.kind = "zarr" if self.path.suffix.lower() in ZARR_SUFFIXES or (
-            self.path.is_dir() and (self.path / ".zarray").exists() or (self.path / "zarr.json").exists()
-        ) else "hdf5"
+        self.kind = (
+            "zarr"
+            if self.path.suffix.lower() in ZARR_SUFFIXES
+            or (
+                self.path.is_dir()
+                and (self.path / ".zarray").exists()
+                or (self.path / "zarr.json").exists()
+            )
+            else "hdf5"
+        )
         self.dataset = dataset if dataset is not None else self._find_dataset()
         self._lock = threading.Lock()
         self._handle = None
@@ -327,7 +342,9 @@ class ArraySource(FrameSource):
                 f"{self.path.name} holds no 3-D or 4-D array of frames "
                 "(frames, height, width[, channels])."
             )
-        preferred = [n for _, n in found if n.split("/")[-1] in ("images", "box", "frames", "video")]
+        preferred = [
+            n for _, n in found if n.split("/")[-1] in ("images", "box", "frames", "video")
+        ]
         return preferred[0] if preferred else max(found)[1]
 
     def _array(self):
@@ -391,8 +408,12 @@ def video_source(path: str | Path, dataset: str | None = None) -> FrameSource:
         raise VideoError(f"{path} does not exist; check the path.")
     suffix = path.suffix.lower()
     if path.is_dir():
-        if suffix in ZARR_SUFFIXES or (path / ".zarray").exists() or (path / "zarr.json").exists() \
-                or (path / ".zgroup").exists():
+        if (
+            suffix in ZARR_SUFFIXES
+            or (path / ".zarray").exists()
+            or (path / "zarr.json").exists()
+            or (path / ".zgroup").exists()
+        ):
             return ArraySource(path, dataset)
         return ImageFolderSource(path)
     if path.stat().st_size == 0:

@@ -37,15 +37,32 @@ STATUS_SYMBOL = {"user": "disc", "predicted": "diamond", "corrected": "square"}
 
 #: distinct, colour-blind-aware hues (Okabe-Ito first, then Tableau); cycled past 20 parts
 PALETTE = [
-    "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7",
-    "#ff595e", "#8ac926", "#6a4c93", "#1982c4", "#ffca3a", "#ff924c", "#52a675",
-    "#b5179e", "#4cc9f0", "#f72585", "#90be6d", "#f9844a", "#277da1",
+    "#e69f00",
+    "#56b4e9",
+    "#009e73",
+    "#f0e442",
+    "#0072b2",
+    "#d55e00",
+    "#cc79a7",
+    "#ff595e",
+    "#8ac926",
+    "#6a4c93",
+    "#1982c4",
+    "#ffca3a",
+    "#ff924c",
+    "#52a675",
+    "#b5179e",
+    "#4cc9f0",
+    "#f72585",
+    "#90be6d",
+    "#f9844a",
+    "#277da1",
 ]
 
 
 def _rgba(hex_color: str) -> list[float]:
     h = hex_color.lstrip("#")
-    return [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)] + [1.0]
+    return [int(h[i : i + 2], 16) / 255 for i in (0, 2, 4)] + [1.0]
 
 
 def node_colors(nodes: list[str]) -> dict[str, list[float]]:
@@ -59,18 +76,26 @@ def is_pose_layer(layer) -> bool:
     return getattr(layer, "_type_string", "") == "points" and "skeleton" in md
 
 
-def points_style(skeleton: Skeleton, tracks: list[str], *, show_names: bool = False,
-                 size: float = 8.0) -> dict:
+def points_style(
+    skeleton: Skeleton, tracks: list[str], *, show_names: bool = False, size: float = 8.0
+) -> dict:
     """Keyword arguments that colour points by body part and mark their status."""
     style = {
-        "face_color": {"colors": "node",
-                       "categorical_colormap": {"colormap": node_colors(skeleton.nodes)}},
+        "face_color": {
+            "colors": "node",
+            "categorical_colormap": {"colormap": node_colors(skeleton.nodes)},
+        },
         "border_color": {"colors": "status", "categorical_colormap": {"colormap": STATUS_BORDER}},
         "border_width": 0.15,
         "border_width_is_relative": True,
         "size": size,
-        "text": {"string": "{node}", "size": 9, "color": "white",
-                 "anchor": "upper_left", "visible": show_names},
+        "text": {
+            "string": "{node}",
+            "size": 9,
+            "color": "white",
+            "anchor": "upper_left",
+            "visible": show_names,
+        },
     }
     return style
 
@@ -78,12 +103,14 @@ def points_style(skeleton: Skeleton, tracks: list[str], *, show_names: bool = Fa
 def empty_features(skeleton: Skeleton, tracks: list[str], n: int = 0):
     import pandas as pd
 
-    return pd.DataFrame({
-        "node": pd.Categorical([skeleton.nodes[0]] * n, categories=skeleton.nodes),
-        "animal": pd.Categorical([tracks[0]] * n, categories=tracks),
-        "status": pd.Categorical(["user"] * n, categories=STATUSES),
-        "confidence": np.full(n, np.nan),
-    })
+    return pd.DataFrame(
+        {
+            "node": pd.Categorical([skeleton.nodes[0]] * n, categories=skeleton.nodes),
+            "animal": pd.Categorical([tracks[0]] * n, categories=tracks),
+            "status": pd.Categorical(["user"] * n, categories=STATUSES),
+            "confidence": np.full(n, np.nan),
+        }
+    )
 
 
 # -- pose points --------------------------------------------------------------------------
@@ -97,26 +124,35 @@ def poses_to_points(poses: Poses, status: str = "user"):
     i, a, k = np.nonzero(valid)
     xy = poses.points[i, a, k]
     data = np.column_stack([poses.frames[i].astype(np.float64), xy[:, 1], xy[:, 0]])
-    features = pd.DataFrame({
-        "node": pd.Categorical.from_codes(k, categories=poses.skeleton.nodes),
-        "animal": pd.Categorical.from_codes(a, categories=poses.tracks),
-        "status": pd.Categorical([status] * len(i), categories=STATUSES),
-        "confidence": poses.scores[i, a, k] if status != "user" else np.full(len(i), np.nan),
-    })
+    features = pd.DataFrame(
+        {
+            "node": pd.Categorical.from_codes(k, categories=poses.skeleton.nodes),
+            "animal": pd.Categorical.from_codes(a, categories=poses.tracks),
+            "status": pd.Categorical([status] * len(i), categories=STATUSES),
+            "confidence": poses.scores[i, a, k] if status != "user" else np.full(len(i), np.nan),
+        }
+    )
     return data.reshape(-1, 3), features
 
 
-def points_to_poses(data, features, skeleton: Skeleton, tracks: list[str],
-                    statuses=STATUSES) -> Poses:
+def points_to_poses(
+    data, features, skeleton: Skeleton, tracks: list[str], statuses=STATUSES
+) -> Poses:
     """Arrays of the points whose status is in ``statuses`` (a body part placed twice keeps the last)."""
     data = np.asarray(data, dtype=np.float64).reshape(-1, 3)
-    keep = np.asarray(features["status"].astype(str).isin(list(statuses))) if len(data) else \
-        np.zeros(0, bool)
+    keep = (
+        np.asarray(features["status"].astype(str).isin(list(statuses)))
+        if len(data)
+        else np.zeros(0, bool)
+    )
     data = data[keep]
     node = _codes(features["node"][keep], skeleton.nodes)
     animal = _codes(features["animal"][keep], tracks)
-    conf = np.asarray(features["confidence"][keep], dtype=np.float64) if "confidence" in features \
+    conf = (
+        np.asarray(features["confidence"][keep], dtype=np.float64)
+        if "confidence" in features
         else np.full(len(data), np.nan)
+    )
     frame = np.rint(data[:, 0]).astype(np.int64)
     frames = np.unique(frame)
     row = np.searchsorted(frames, frame)
@@ -124,7 +160,9 @@ def points_to_poses(data, features, skeleton: Skeleton, tracks: list[str],
     scores = np.full((len(frames), len(tracks), len(skeleton)), np.nan)
     points[row, animal, node] = data[:, [2, 1]]
     scores[row, animal, node] = conf
-    return Poses(frames=frames, points=points, scores=scores, tracks=list(tracks), skeleton=skeleton)
+    return Poses(
+        frames=frames, points=points, scores=scores, tracks=list(tracks), skeleton=skeleton
+    )
 
 
 def _codes(column, categories: list[str]) -> np.ndarray:
@@ -141,9 +179,15 @@ def pose_metadata(layer_metadata: dict) -> tuple[Skeleton, list[str]]:
     return Skeleton.from_dict(layer_metadata["skeleton"]), list(layer_metadata["tracks"])
 
 
-def points_layer_data(user: Poses | None, predicted: Poses | None = None, *, name: str = "poses",
-                      video: str | Path | None = None, tracked: bool = True,
-                      show_names: bool = False) -> LayerData:
+def points_layer_data(
+    user: Poses | None,
+    predicted: Poses | None = None,
+    *,
+    name: str = "poses",
+    video: str | Path | None = None,
+    tracked: bool = True,
+    show_names: bool = False,
+) -> LayerData:
     """A Points layer of a person's labels and predictions; an animal-frame a person labelled
     hides the prediction for it."""
     import pandas as pd
@@ -158,8 +202,9 @@ def points_layer_data(user: Poses | None, predicted: Poses | None = None, *, nam
         if user is not None and len(user.frames):
             placed = np.isfinite(user.points).all(axis=-1).any(axis=-1)  # (N_user, A)
             row = np.searchsorted(user.frames, predicted.frames)
-            found = (row < len(user.frames)) & (user.frames[np.minimum(row, len(user.frames) - 1)]
-                                                == predicted.frames)
+            found = (row < len(user.frames)) & (
+                user.frames[np.minimum(row, len(user.frames) - 1)] == predicted.frames
+            )
             hidden = np.zeros((len(predicted.frames), len(tracks)), dtype=bool)
             hidden[found] = placed[row[found]]
             points = predicted.points.copy()
@@ -179,8 +224,12 @@ def points_layer_data(user: Poses | None, predicted: Poses | None = None, *, nam
         "name": name,
         "features": features,
         "symbol": [STATUS_SYMBOL[s] for s in features["status"].astype(str)] or "disc",
-        "metadata": {"skeleton": skeleton.to_dict(), "tracks": tracks, "tracked": tracked,
-                     "video": None if video is None else str(video)},
+        "metadata": {
+            "skeleton": skeleton.to_dict(),
+            "tracks": tracks,
+            "tracked": tracked,
+            "video": None if video is None else str(video),
+        },
         **points_style(skeleton, tracks, show_names=show_names),
     }
     return data, kwargs, "points"
@@ -231,10 +280,15 @@ def layer_to_labels(data, features, metadata: dict, video=None):
             else:
                 sc = poses.scores[i, a]
                 finite = np.isfinite(sc)
-                instances.append(sio.PredictedInstance.from_numpy(
-                    points_data=pts, point_scores=np.nan_to_num(sc, nan=0.0),
-                    score=float(sc[finite].mean()) if finite.any() else 0.0,
-                    skeleton=sk, track=track))
+                instances.append(
+                    sio.PredictedInstance.from_numpy(
+                        points_data=pts,
+                        point_scores=np.nan_to_num(sc, nan=0.0),
+                        score=float(sc[finite].mean()) if finite.any() else 0.0,
+                        skeleton=sk,
+                        track=track,
+                    )
+                )
         frames.append(sio.LabeledFrame(video=video, frame_idx=int(frame), instances=instances))
     return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[sk], tracks=track_objs)
 
@@ -252,9 +306,15 @@ def _status_grid(data, features, poses: Poses, skeleton, tracks) -> np.ndarray:
     return grid
 
 
-def labels_to_layer_data(labels, video: int = 0, *, name: str | None = None,
-                         video_path: str | Path | None = None, tracked: bool | None = None,
-                         show_names: bool = False) -> LayerData:
+def labels_to_layer_data(
+    labels,
+    video: int = 0,
+    *,
+    name: str | None = None,
+    video_path: str | Path | None = None,
+    tracked: bool | None = None,
+    show_names: bool = False,
+) -> LayerData:
     """A Points layer from ``sleap_io.Labels`` (one video): a person's points and predictions."""
     from napari_leap.io.labels import poses_from_labels
 
@@ -266,9 +326,14 @@ def labels_to_layer_data(labels, video: int = 0, *, name: str | None = None,
     user, predicted = _align_tracks(user, tracks), _align_tracks(predicted, tracks)
     if tracked is None:
         tracked = bool(labels.tracks)
-    return points_layer_data(user, predicted if len(predicted.frames) else None,
-                             name=name or "labels", video=video_path, tracked=tracked,
-                             show_names=show_names)
+    return points_layer_data(
+        user,
+        predicted if len(predicted.frames) else None,
+        name=name or "labels",
+        video=video_path,
+        tracked=tracked,
+        show_names=show_names,
+    )
 
 
 def _merged_tracks(*lists: list[str]) -> list[str]:
@@ -337,9 +402,15 @@ def edges_layer_data(data, features, metadata: dict, *, name: str = "edges") -> 
     """A Vectors layer drawing the skeleton of every placed instance."""
     skeleton, tracks = pose_metadata(metadata)
     vectors, colors = edge_vectors(data, features, skeleton, tracks)
-    kwargs = {"name": name, "edge_width": 1.5, "vector_style": "line", "length": 1.0,
-              "edge_color": colors if len(colors) else "white", "opacity": 0.8,
-              "metadata": {"edges_of": metadata.get("name")}}
+    kwargs = {
+        "name": name,
+        "edge_width": 1.5,
+        "vector_style": "line",
+        "length": 1.0,
+        "edge_color": colors if len(colors) else "white",
+        "opacity": 0.8,
+        "metadata": {"edges_of": metadata.get("name")},
+    }
     return vectors, kwargs, "vectors"
 
 
@@ -355,19 +426,31 @@ def tracks_layer_data(poses: Poses, node: str | int, *, name: str | None = None)
         ok = np.isfinite(xy).all(axis=1)
         rows.append(np.column_stack([np.full(ok.sum(), a), poses.frames[ok], xy[ok, 1], xy[ok, 0]]))
     data = np.concatenate(rows) if rows else np.zeros((0, 4))
-    return data, {"name": name or f"track {poses.skeleton.nodes[k]}", "tail_length": 50,
-                  "properties": {"animal": np.asarray(data[:, 0], dtype=int)}}, "tracks"
+    return (
+        data,
+        {
+            "name": name or f"track {poses.skeleton.nodes[k]}",
+            "tail_length": 50,
+            "properties": {"animal": np.asarray(data[:, 0], dtype=int)},
+        },
+        "tracks",
+    )
 
 
 # -- videos -------------------------------------------------------------------------------
 
 
-def video_layer_data(video, *, name: str | None = None, path: str | Path | None = None) -> LayerData:
+def video_layer_data(
+    video, *, name: str | None = None, path: str | Path | None = None
+) -> LayerData:
     """An Image layer over a lazy video ``(frames, H, W, C)``; grey videos drop the channel axis."""
     rgb = video.shape[-1] == 3
     data = video if rgb else video[..., 0]
-    kwargs = {"name": name or (Path(path).stem if path else "video"), "rgb": rgb,
-              "contrast_limits": [0, 255]}
+    kwargs = {
+        "name": name or (Path(path).stem if path else "video"),
+        "rgb": rgb,
+        "contrast_limits": [0, 255],
+    }
     if path is not None:
         kwargs["metadata"] = {"video_path": str(Path(path).resolve())}
     return data, kwargs, "image"
@@ -413,8 +496,11 @@ def apply_skeleton(layer, skeleton: Skeleton, renames: dict[str, str] | None = N
     import pandas as pd
 
     renames = dict(renames or {})
-    names = layer.features["node"].astype(str).map(lambda n: renames.get(n, n)) \
-        if len(layer.data) else pd.Series([], dtype=str)
+    names = (
+        layer.features["node"].astype(str).map(lambda n: renames.get(n, n))
+        if len(layer.data)
+        else pd.Series([], dtype=str)
+    )
     gone = np.flatnonzero(~np.asarray(names.isin(skeleton.nodes))) if len(layer.data) else []
     removed = len(gone)
     features = layer.features.copy()
@@ -434,7 +520,9 @@ def apply_skeleton(layer, skeleton: Skeleton, renames: dict[str, str] | None = N
         defaults = layer.feature_defaults.copy()
         if str(defaults["node"].iloc[0]) not in skeleton.nodes:
             defaults["node"] = skeleton.nodes[0]
-        defaults["node"] = pd.Categorical([str(defaults["node"].iloc[0])], categories=skeleton.nodes)
+        defaults["node"] = pd.Categorical(
+            [str(defaults["node"].iloc[0])], categories=skeleton.nodes
+        )
         layer.feature_defaults = defaults
         layer.face_color_cycle = {"colormap": node_colors(skeleton.nodes)}
         layer.refresh_colors(update_color_mapping=True)
@@ -449,8 +537,9 @@ def apply_skeleton(layer, skeleton: Skeleton, renames: dict[str, str] | None = N
 # Tracks row ``(track_id, frame, y, x)`` per animal and body part.
 
 
-def prediction_points_layer_data(poses: Poses, *, name: str = "predictions",
-                                 video: str | Path | None = None) -> LayerData:
+def prediction_points_layer_data(
+    poses: Poses, *, name: str = "predictions", video: str | Path | None = None
+) -> LayerData:
     """A Points layer of predictions (status ``predicted``), coloured by body part."""
     data, kwargs, kind = points_layer_data(None, poses, name=name, video=video)
     kwargs["border_color"] = "transparent"
@@ -473,13 +562,16 @@ def prediction_tracks(poses: Poses) -> tuple[np.ndarray, dict]:
     i, a, n, track = i[order], a[order], n[order], track[order]
     xy = poses.points[i, a, n]
     data = np.column_stack([track, poses.frames[i], xy[:, 1], xy[:, 0]]).astype(np.float64)
-    features = {"animal": np.asarray(poses.tracks, dtype=object)[a] if len(a) else np.zeros(0, object),
-                "node": np.asarray(poses.skeleton.nodes, dtype=object)[n] if len(n) else
-                np.zeros(0, object),
-                "node_index": n.astype(np.float64),
-                # napari maps a colormaps_dict property without rescaling: 0..1 here
-                "node_color": n / max(k - 1, 1),
-                "confidence": poses.scores[i, a, n]}
+    features = {
+        "animal": np.asarray(poses.tracks, dtype=object)[a] if len(a) else np.zeros(0, object),
+        "node": np.asarray(poses.skeleton.nodes, dtype=object)[n]
+        if len(n)
+        else np.zeros(0, object),
+        "node_index": n.astype(np.float64),
+        # napari maps a colormaps_dict property without rescaling: 0..1 here
+        "node_color": n / max(k - 1, 1),
+        "confidence": poses.scores[i, a, n],
+    }
     return data.reshape(-1, 4), features
 
 
@@ -493,14 +585,20 @@ def node_colormap(nodes: list[str]):
     return Colormap(colors=colors, controls=np.linspace(0, 1, len(colors)), name="leap-nodes")
 
 
-def prediction_tracks_layer_data(poses: Poses, *, name: str = "tracks",
-                                 tail_length: int = 25) -> LayerData:
+def prediction_tracks_layer_data(
+    poses: Poses, *, name: str = "tracks", tail_length: int = 25
+) -> LayerData:
     """A Tracks layer: one track per animal and body part, coloured like its points."""
     data, features = prediction_tracks(poses)
-    kwargs = {"name": name, "features": features, "tail_length": int(tail_length),
-              "tail_width": 1.5, "color_by": "node_color",
-              "colormaps_dict": {"node_color": node_colormap(poses.skeleton.nodes)},
-              "blending": "translucent"}
+    kwargs = {
+        "name": name,
+        "features": features,
+        "tail_length": int(tail_length),
+        "tail_width": 1.5,
+        "color_by": "node_color",
+        "colormaps_dict": {"node_color": node_colormap(poses.skeleton.nodes)},
+        "blending": "translucent",
+    }
     return data, kwargs, "tracks"
 
 
@@ -522,13 +620,16 @@ def oriented_boxes(centers, headings, box_size: float):
     u = np.stack([np.cos(h), np.sin(h)], -1)  # forward, x y
     v = np.stack([-np.sin(h), np.cos(h)], -1)  # sideways
     r = box_size / 2.0
-    corners = np.stack([c + r * (s * u + t * v) for s, t in ((1, -1), (1, 1), (-1, 1), (-1, -1))], 1)
+    corners = np.stack(
+        [c + r * (s * u + t * v) for s, t in ((1, -1), (1, 1), (-1, 1), (-1, -1))], 1
+    )
     vectors = np.stack([c, 0.4 * box_size * u], 1)
     return corners[..., ::-1].copy(), vectors[..., ::-1].copy()
 
 
-def alignment_boxes_layer_data(alignment, *, name: str = "aligned boxes",
-                               video_width: int | None = None, gap: int = 16) -> LayerData:
+def alignment_boxes_layer_data(
+    alignment, *, name: str = "aligned boxes", video_width: int | None = None, gap: int = 16
+) -> LayerData:
     """An Image layer of every animal's box, lazily warped from the video.
 
     Data ``(frames, box, animals * box[, 3])``: the animals side by side. It stays 3-D
@@ -549,7 +650,11 @@ def alignment_boxes_layer_data(alignment, *, name: str = "aligned boxes",
         "rgb": rgb,
         "contrast_limits": [0, 255],
         "translate": (0, 0, int(width) + gap),
-        "metadata": {"alignment": alignment, "box_size": b, "n_animals": a,
-                     "layout": "frame, y, animal * box_size + x"},
+        "metadata": {
+            "alignment": alignment,
+            "box_size": b,
+            "n_animals": a,
+            "layout": "frame, y, animal * box_size + x",
+        },
     }
     return data, kwargs, "image"

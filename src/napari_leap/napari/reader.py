@@ -26,9 +26,12 @@ def _is_labels(path: Path) -> bool:
 def _is_video(path: Path) -> bool:
     suffix = path.suffix.lower()
     if path.is_dir():
-        return suffix in ZARR_SUFFIXES or any(
-            p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()
-        ) or (path / ".zarray").exists() or (path / "zarr.json").exists()
+        return (
+            suffix in ZARR_SUFFIXES
+            or any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+            or (path / ".zarray").exists()
+            or (path / "zarr.json").exists()
+        )
     return suffix in VIDEO_SUFFIXES | HDF5_SUFFIXES
 
 

@@ -45,6 +45,7 @@ def fly32():
     from napari_leap.napari.layers import edges_layer_data, points_layer_data, video_layer_data
 
     points = points_layer_data(fly32_poses(), name="fly32 labels")
-    edges = edges_layer_data(points[0], points[1]["features"], points[1]["metadata"],
-                             name="fly32 labels edges")
+    edges = edges_layer_data(
+        points[0], points[1]["features"], points[1]["metadata"], name="fly32 labels edges"
+    )
     return [video_layer_data(open_video(FLY32), name="fly32 boxes", path=FLY32), edges, points]

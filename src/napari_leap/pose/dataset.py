@@ -279,6 +279,8 @@ def from_labels(
     per_video = [(p, v) for p, v in per_video if len(p.frames)]
     if not per_video:
         raise TrainingDataError("the labels have no labelled frames; label some frames first.")
+    for poses, video in per_video:
+        _check_inside(poses, skeleton, _frame_shape(video)[:2])
     all_points = np.concatenate([p.points.reshape(-1, len(skeleton), 2) for p, _ in per_video])
     visible = np.isfinite(all_points).all(-1)
     inst = visible.any(-1)
@@ -333,6 +335,20 @@ def from_labels(
         None,
         "full frames",
     )
+
+
+def _check_inside(poses, skeleton: Skeleton, frame_hw) -> None:
+    """Refuse labels placed off the frame (a slip of the mouse), naming the first one."""
+    h, w = frame_hw
+    x, y = poses.points[..., 0], poses.points[..., 1]
+    outside = np.isfinite(x) & ((x < -0.5) | (y < -0.5) | (x > w - 0.5) | (y > h - 0.5))
+    if outside.any():
+        i, a, k = (int(v[0]) for v in np.nonzero(outside))
+        raise TrainingDataError(
+            f"{int(outside.sum())} labelled point(s) lie outside the {w}x{h} px frame, e.g. "
+            f"{skeleton.nodes[k]} of {poses.tracks[a]} on frame {int(poses.frames[i])} at "
+            f"({x[i, a, k]:.0f}, {y[i, a, k]:.0f}); move or delete them, then train again."
+        )
 
 
 def _frame_shape(video) -> tuple[int, int, int]:

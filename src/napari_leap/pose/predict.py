@@ -716,7 +716,9 @@ def _iter_alignments(
     for vi, job in enumerate(jobs):
         cached = store.root / f"alignment_v{vi:04d}" if store is not None else None
         if job.alignment is not None:
-            if int(job.alignment.box_size) != int(spec["box_size"]):  # same transforms, model's crop
+            if int(job.alignment.box_size) != int(
+                spec["box_size"]
+            ):  # same transforms, model's crop
                 job.alignment = job.alignment.with_box_size(int(spec["box_size"]))
         elif cached is not None and cached.exists():
             job.alignment = Alignment.load(cached, video=job.source)

@@ -96,7 +96,9 @@ class Skeleton:
         try:
             return self.nodes.index(node)
         except ValueError:
-            raise KeyError(f"no body part named {node!r}; the skeleton has {', '.join(self.nodes)}") from None
+            raise KeyError(
+                f"no body part named {node!r}; the skeleton has {', '.join(self.nodes)}"
+            ) from None
 
     @property
     def edge_names(self) -> list[tuple[str, str]]:
@@ -144,7 +146,9 @@ class Skeleton:
         self.nodes = [self.nodes[i] for i in order]
         inverse = {old: new for new, old in enumerate(order)}
         self.edges = [(inverse[a], inverse[b]) for a, b in self.edges]
-        self.symmetries = sorted(tuple(sorted((inverse[a], inverse[b]))) for a, b in self.symmetries)
+        self.symmetries = sorted(
+            tuple(sorted((inverse[a], inverse[b]))) for a, b in self.symmetries
+        )
         return order
 
     # -- persistence ---------------------------------------------------------------------
@@ -192,7 +196,9 @@ class Skeleton:
             return cls.from_csv(path)
         from napari_leap.io.formats import read_any_labels
 
-        if suffix == ".csv":  # a DeepLabCut CollectedData file: node order and pairs from its sidecar
+        if (
+            suffix == ".csv"
+        ):  # a DeepLabCut CollectedData file: node order and pairs from its sidecar
             from napari_leap.io.formats import dlc_metadata
 
             found = dlc_metadata(path).get("skeleton")
@@ -209,7 +215,9 @@ class Skeleton:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
         nodes = [r["name"].strip() for r in rows]
-        edges = [(r["parent"].strip(), r["name"].strip()) for r in rows if r.get("parent", "").strip()]
+        edges = [
+            (r["parent"].strip(), r["name"].strip()) for r in rows if r.get("parent", "").strip()
+        ]
         swap = {r["name"].strip(): (r.get("swap") or "").strip() for r in rows}
         # keep only mutual pairs (a one-sided swap entry is an upstream slip), then let the
         # names pair what the slip left alone (fly32: midlegR3 lists midlegL2)
@@ -232,12 +240,16 @@ class Skeleton:
     @classmethod
     def from_sleap(cls, skeleton) -> Skeleton:
         names = list(skeleton.node_names)
-        edges = [(names.index(e.source.name), names.index(e.destination.name)) for e in skeleton.edges]
+        edges = [
+            (names.index(e.source.name), names.index(e.destination.name)) for e in skeleton.edges
+        ]
         symmetries = []
         for s in skeleton.symmetries:
             a, b = (n.name for n in s.nodes)
             symmetries.append((names.index(a), names.index(b)))
-        return cls(nodes=names, edges=edges, symmetries=symmetries, name=skeleton.name or "skeleton")
+        return cls(
+            nodes=names, edges=edges, symmetries=symmetries, name=skeleton.name or "skeleton"
+        )
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Skeleton):

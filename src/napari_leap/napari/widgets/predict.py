@@ -325,7 +325,9 @@ class PredictWidget(QWidget):
     def _on_error(self, e: Exception) -> None:
         from napari_leap.errors import is_user_error, user_message
 
-        message = user_message(e) if is_user_error(e) else f"prediction failed ({type(e).__name__}: {e})"
+        message = (
+            user_message(e) if is_user_error(e) else f"prediction failed ({type(e).__name__}: {e})"
+        )
         _show_error(message)
         self.status.setText(message)
 
