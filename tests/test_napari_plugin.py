@@ -55,6 +55,11 @@ def test_sample_data_opens_in_a_viewer(make_napari_viewer, key):
 @pytest.mark.parametrize("name", WIDGETS)
 def test_every_dock_widget_opens(make_napari_viewer, name):
     viewer = make_napari_viewer()
-    viewer.open(str(CLIP), plugin="napari-leap")
+    viewer.open_sample("napari-leap", "two_flies")  # video and a pose layer, as a user has them
+    points = next(layer for layer in viewer.layers if type(layer).__name__ == "Points")
+    viewer.layers.selection.active = points
+    # docks opened through the plugin system get napari's proxied viewer and layers
     dock, widget = viewer.window.add_plugin_dock_widget("napari-leap", name)
     assert widget is not None
+    viewer.layers.selection.active = viewer.layers[0]
+    viewer.layers.selection.active = points

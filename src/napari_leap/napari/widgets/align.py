@@ -81,7 +81,9 @@ class AlignWidget(QWidget):
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
-        self.viewer = napari_viewer
+        # napari hands plugin docks a proxy that hides private API and makes identity checks
+        # fail (a new proxy per access); these docks work with the layers themselves
+        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
         self.alignment = None  # napari_leap.align.alignment.Alignment of the last run
         self.boxes_layer = None
         self._aligned_layer = None  # the video layer the alignment belongs to

@@ -64,7 +64,9 @@ class LabelingWidget(QWidget):
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
-        self.viewer = napari_viewer
+        # napari hands plugin docks a proxy that hides private API and makes identity checks
+        # fail (a new proxy per access); these docks work with the layers themselves
+        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
         self.project = None
         self.video_index = 0
         self.layer = None
@@ -274,11 +276,12 @@ class LabelingWidget(QWidget):
         self.image = image or self._find_image()
         layer.events.data.connect(self._on_data)
         layer.events.features.connect(self._on_features)
-        drag_modes = dict(type(layer)._drag_modes)
         from napari.layers.points._points_constants import Mode
 
+        raw = getattr(layer, "__wrapped__", layer)  # napari hands plugin docks proxied layers
+        drag_modes = dict(type(raw)._drag_modes)
         drag_modes[Mode.ADD] = self._place_or_drag
-        layer._drag_modes = drag_modes  # the instance's own click handler for "add" mode
+        raw._drag_modes = drag_modes  # the instance's own click handler for "add" mode
         layer.mode = "pan_zoom"
         layer.mode = "add"
         self._bind_keys(layer)

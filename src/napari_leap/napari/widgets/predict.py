@@ -57,7 +57,9 @@ class PredictWidget(QWidget):
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
-        self.viewer = napari_viewer
+        # napari hands plugin docks a proxy that hides private API and makes identity checks
+        # fail (a new proxy per access); these docks work with the layers themselves
+        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
         self.project_path: Path | None = None
         self.result = None  # napari_leap.pose.predict.PredictResult of the last finished run
         self.evaluation = None  # EvaluationResult against a person's labels, when there are some

@@ -55,7 +55,9 @@ class SkeletonWidget(QWidget):
 
     def __init__(self, napari_viewer, confirm: Callable[[str], bool] | None = None, parent=None):
         super().__init__(parent)
-        self.viewer = napari_viewer
+        # napari hands plugin docks a proxy that hides private API and makes identity checks
+        # fail (a new proxy per access); these docks work with the layers themselves
+        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
         #: asked before labels are deleted; tests replace it
         self.confirm = confirm or (lambda message: _ask(self, message))
         self.skeleton = Skeleton(nodes=[])

@@ -138,7 +138,9 @@ class TrainWidget(QWidget):
         super().__init__()
         from napari_leap.pose.models import ARCHITECTURES
 
-        self.viewer = napari_viewer
+        # napari hands plugin docks a proxy that hides private API and makes identity checks
+        # fail (a new proxy per access); these docks work with the layers themselves
+        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
         self.worker = None
         self.stop_event: threading.Event | None = None
         self.events: list = []  # every event of the current run, for tests and the log
