@@ -199,16 +199,20 @@ def show(project, alignment_frame: int = 750, headless_dir: Path | None = None):
     )
     user = poses_from_labels(project.labels)
     predicted = poses_from_labels(project.predictions)
-    data, kwargs, _ = layers.points_layer_data(
-        user, predicted, name="poses", video=project.video_path(0)
-    )
-    points = viewer.add_points(data, **kwargs)
-    edges = layers.edges_layer_data(points.data, points.features, points.metadata, name="skeleton")
-    viewer.add_layer(_layer(edges))
+    for poses, name in ((user, "labels"), (predicted, "predictions")):
+        data, kwargs, _ = (
+            layers.points_layer_data(poses, name=name, video=project.video_path(0))
+            if name == "labels"
+            else layers.points_layer_data(None, poses, name=name, video=project.video_path(0))
+        )
+        points = viewer.add_points(data, **kwargs)
+        edges = layers.edges_layer_data(
+            points.data, points.features, points.metadata, name=f"{name} skeleton"
+        )
+        viewer.add_layer(_layer(edges))
     for node in ("head", "abdomen"):
-        if node in predicted.skeleton.nodes:
-            viewer.add_layer(_layer(layers.tracks_layer_data(predicted, node)))
-    for name in ("Align", "Label", "Train", "Predict"):
+        viewer.add_layer(_layer(layers.tracks_layer_data(predicted, node)))
+    for name in ("Label", "Train", "Predict"):
         viewer.window.add_plugin_dock_widget("napari-leap", name, tabify=True)
     viewer.layers.selection.active = points
     viewer.dims.set_current_step(0, alignment_frame)
