@@ -55,6 +55,7 @@ from napari_leap.align.identity import (
     wrap,
 )
 from napari_leap.errors import LeapError
+from napari_leap.progress import run_to_end
 
 FORMAT_VERSION = 1
 #: alignment options with their defaults; ``Alignment.options`` holds the values used
@@ -468,16 +469,6 @@ def _fill_lost(centers: np.ndarray, axes: np.ndarray, found: np.ndarray) -> None
         axes[:, a] = axes[last, a]
 
 
-def _drive(gen: Generator, progress: Callable | None):
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(event)
-
-
 def align(
     video,
     n_animals: int = 1,
@@ -494,7 +485,7 @@ def align(
     ``Alignment.options`` records the values used, so
     ``align(other_video, n, b, **alignment.options)`` repeats it.
     """
-    return _drive(iter_align(video, n_animals, box_size, **options), progress)
+    return run_to_end(iter_align(video, n_animals, box_size, **options), progress)
 
 
 # -- the result ---------------------------------------------------------------------------------
@@ -1091,4 +1082,4 @@ def write_boxes(
     """Write every box to a zarr array ``(frames, animals, box, box, channels)`` at ``path``,
     one chunk per frame, streamed (memory does not grow with the video); the array
     appears at ``path`` only when complete."""
-    return _drive(iter_write_boxes(alignment, path), progress)
+    return run_to_end(iter_write_boxes(alignment, path), progress)

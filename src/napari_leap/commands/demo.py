@@ -100,6 +100,7 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
     from napari_leap.pose.evaluate import evaluate
     from napari_leap.pose.predict import iter_predict
     from napari_leap.pose.train import EpochEnd, Message, iter_train
+    from napari_leap.progress import run_to_end
 
     figures: dict = {}
     align_path = project.alignment_path(0)
@@ -109,7 +110,7 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
         t = time.perf_counter()
         gen = iter_align(project.video_path(0), n_animals=2)
         bar = _bar(1, "align")
-        alignment = _drive(gen, bar)
+        alignment = run_to_end(gen, lambda e: _advance(bar, e))
         bar.close()
         alignment.save(align_path)
         project.set_alignment(0, align_path)
@@ -146,7 +147,7 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
     predictions = project.predictions_path
     t = time.perf_counter()
     bar = _bar(1, "predict")
-    _drive(iter_predict(model_dir, [project], out=predictions), bar)
+    run_to_end(iter_predict(model_dir, [project], out=predictions), lambda e: _advance(bar, e))
     bar.close()
     figures["predict_seconds"] = round(time.perf_counter() - t, 1)
     project.predictions = None  # re-read from disk on next use
@@ -168,18 +169,13 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
     return figures
 
 
-def _drive(gen, bar):
-    """Run a progress generator to its return value, moving a tqdm bar."""
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        done, total = getattr(event, "done", None), getattr(event, "total", None)
-        if done is not None and total:
-            if bar.total != total:  # a new stage: restart the bar
-                bar.reset(total=total)
-            bar.update(done - bar.n)  # update() honours mininterval; refresh() would not
+def _advance(bar, event) -> None:
+    """Move a tqdm bar to a progress event's ``done``/``total``."""
+    done, total = getattr(event, "done", None), getattr(event, "total", None)
+    if done is not None and total:
+        if bar.total != total:  # a new stage: restart the bar
+            bar.reset(total=total)
+        bar.update(done - bar.n)  # update() honours mininterval; refresh() would not
 
 
 def show(project, alignment_frame: int = 750, headless_dir: Path | None = None):

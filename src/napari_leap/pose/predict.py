@@ -887,11 +887,9 @@ def predict(
         resume=resume,
         **kwargs,
     )
-    while True:
-        try:
-            next(gen)
-        except StopIteration as e:
-            return e.value
+    from napari_leap.progress import run_to_end
+
+    return run_to_end(gen)  # iter_predict hands each event to ``progress`` itself
 
 
 def _emit(progress, ev):

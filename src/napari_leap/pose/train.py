@@ -101,14 +101,9 @@ def default_input_scale(arch: str, input_size, boxes: bool) -> float:
 
 def train(source, out_dir, *, progress: Callable | None = None, **kwargs) -> TrainedModel:
     """Train to completion (see :func:`iter_train`); ``progress`` is called with every event."""
-    gen = iter_train(source, out_dir, **kwargs)
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as done:
-            return done.value
-        if progress is not None:
-            progress(event)
+    from napari_leap.progress import run_to_end
+
+    return run_to_end(iter_train(source, out_dir, **kwargs), progress)
 
 
 def iter_train(
