@@ -58,10 +58,13 @@ def test_project_slp_and_dlc_round_trips_are_exact(project, reference, tmp_path)
     assert back.skeleton.symmetries == project.skeleton.symmetries
 
     csvs = formats.export_dlc(project.labels, tmp_path / "dlc", images=False)
-    dlc = poses_from_labels(formats.import_dlc(csvs[0]))
-    _same(dlc, reference)
-    assert dlc.skeleton == project.skeleton  # order, edges and pairs via config.yaml/sidecar
-    assert dlc.skeleton.symmetries == project.skeleton.symmetries
+    h5 = csvs[0].with_suffix(".h5")  # DLC's trainer reads the .h5 (written via PyTables)
+    assert h5.exists()
+    for exported in (csvs[0], h5):
+        dlc = poses_from_labels(formats.import_dlc(exported))
+        _same(dlc, reference)
+        assert dlc.skeleton == project.skeleton  # order, edges and pairs via config.yaml/sidecar
+        assert dlc.skeleton.symmetries == project.skeleton.symmetries
     config = yaml.safe_load((tmp_path / "dlc" / "config.yaml").read_text())
     assert config["individuals"] == ["female", "male"]
     assert config["multianimalbodyparts"] == project.skeleton.nodes
