@@ -290,12 +290,8 @@ def _check_box_size(box_size, height: int, width: int) -> int:
 # -- detection on one frame (live preview) --------------------------------------------------------
 
 
-def setup_detector(video, n_animals: int = 1, **options) -> Detector:
-    """The detector :func:`iter_align` would use on ``video`` (background, polarity,
-    threshold, animal size), for a live preview with :func:`detect_frame`."""
-    opts = _options(options)
-    reader, _ = _reader(video)
-    _, samples = sample_frames(reader, int(opts["samples"]))
+def _detector(samples, n_animals: int, opts: dict) -> Detector:
+    """A detector from sampled frames and the resolved alignment options."""
     return make_detector(
         samples,
         n_animals,
@@ -306,6 +302,15 @@ def setup_detector(video, n_animals: int = 1, **options) -> Detector:
         opts["min_area"],
         opts["core_threshold"],
     )
+
+
+def setup_detector(video, n_animals: int = 1, **options) -> Detector:
+    """The detector :func:`iter_align` would use on ``video`` (background, polarity,
+    threshold, animal size), for a live preview with :func:`detect_frame`."""
+    opts = _options(options)
+    reader, _ = _reader(video)
+    _, samples = sample_frames(reader, int(opts["samples"]))
+    return _detector(samples, n_animals, opts)
 
 
 def detect_frame(detector: Detector, frame: np.ndarray, cue_sign: float = 1.0):
@@ -344,16 +349,7 @@ def iter_align(
     yield AlignProgress(0, 1, "background", "sampling frames for the background")
     _, samples = sample_frames(reader, int(opts["samples"]))
     yield AlignProgress(1, 1, "background", "sampling frames for the background")
-    det = make_detector(
-        samples,
-        n_animals,
-        opts["polarity"],
-        opts["threshold"],
-        opts["background"],
-        opts["scale"],
-        opts["min_area"],
-        opts["core_threshold"],
-    )
+    det = _detector(samples, n_animals, opts)
     del samples
     opts.update(
         polarity=det.polarity,

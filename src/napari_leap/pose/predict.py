@@ -241,15 +241,7 @@ def jobs_from_inputs(inputs, frames=None) -> tuple[list[VideoJob], object]:
         elif hasattr(item, "labeled_frames"):
             jobs.extend(_jobs_from_labels(item, frames))
         elif isinstance(item, FrameSource):
-            jobs.append(
-                VideoJob(
-                    item,
-                    _parse_frames(frames, len(item)),
-                    _sleap_video_for(item.path, item),
-                    None,
-                    item.path.name,
-                )
-            )
+            jobs.append(_video_job(item, frames))
         elif hasattr(item, "dask"):
             src = source_of(item)
             if src is None:
@@ -257,15 +249,7 @@ def jobs_from_inputs(inputs, frames=None) -> tuple[list[VideoJob], object]:
                     "this array is not a video opened by napari-leap; "
                     "open it with napari_leap.io.video.open_video."
                 )
-            jobs.append(
-                VideoJob(
-                    src,
-                    _parse_frames(frames, len(src)),
-                    _sleap_video_for(src.path, src),
-                    None,
-                    src.path.name,
-                )
-            )
+            jobs.append(_video_job(src, frames))
         else:
             path = Path(item)
             if not path.exists():
@@ -277,19 +261,21 @@ def jobs_from_inputs(inputs, frames=None) -> tuple[list[VideoJob], object]:
 
                 jobs.extend(_jobs_from_labels(load_labels(path), frames))
             else:
-                src = video_source(path)
-                jobs.append(
-                    VideoJob(
-                        src,
-                        _parse_frames(frames, len(src)),
-                        _sleap_video_for(path, src),
-                        None,
-                        path.name,
-                    )
-                )
+                jobs.append(_video_job(video_source(path), frames))
     if not jobs:
         raise PredictError("nothing to predict: give at least one video or labels file.")
     return jobs, project
+
+
+def _video_job(source: FrameSource, frames) -> VideoJob:
+    """A whole video (or the ``frames`` range of it), not yet aligned."""
+    return VideoJob(
+        source,
+        _parse_frames(frames, len(source)),
+        _sleap_video_for(source.path, source),
+        None,
+        source.path.name,
+    )
 
 
 def _jobs_from_labels(labels, frames) -> list[VideoJob]:

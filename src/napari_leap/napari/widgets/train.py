@@ -72,46 +72,29 @@ class LossPlot(QWidget):
 
     def show_history(self, history: list[dict]) -> None:
         epochs = [h["epoch"] for h in history]
+
+        def plot(ax, key: str, label: str, color: str) -> None:
+            ax.plot(
+                epochs,
+                [h[key] for h in history],
+                label=label,
+                color=color,
+                marker=".",
+                markersize=3,
+            )
+
         ax = self.loss_ax
         ax.clear()
-        ax.plot(
-            epochs,
-            [h["train_loss"] for h in history],
-            label="train",
-            color="#0072b2",
-            marker=".",
-            markersize=3,
-        )
-        ax.plot(
-            epochs,
-            [h["val_loss"] for h in history],
-            label="validation",
-            color="#d55e00",
-            marker=".",
-            markersize=3,
-        )
+        plot(ax, "train_loss", "train", "#0072b2")
+        plot(ax, "val_loss", "validation", "#d55e00")
         ax.set_yscale("log")
         ax.set_title("loss", fontsize=8)
         ax.legend(fontsize=7)
         ax.tick_params(labelsize=7)
         ax = self.err_ax
         ax.clear()
-        ax.plot(
-            epochs,
-            [h["val_error_px"] for h in history],
-            label="mean",
-            color="#009e73",
-            marker=".",
-            markersize=3,
-        )
-        ax.plot(
-            epochs,
-            [h["val_error_median_px"] for h in history],
-            label="median",
-            color="#e69f00",
-            marker=".",
-            markersize=3,
-        )
+        plot(ax, "val_error_px", "mean", "#009e73")
+        plot(ax, "val_error_median_px", "median", "#e69f00")
         ax.set_yscale("log")
         ax.set_xlabel("epoch", fontsize=7)
         ax.set_title("validation error (px)", fontsize=8)
