@@ -161,7 +161,10 @@ def run_one(train_set, test_set, args, seed: int, label: str) -> dict:
     )
     seconds = time.monotonic() - t0
     history = json.loads((folder / "history.json").read_text())
-    shutil.rmtree(folder, ignore_errors=True)
+    if args.keep:
+        shutil.move(folder, Path(args.keep) / label)
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
     return score(model, test_set, history, seed, seconds, label)
 
 
@@ -467,6 +470,7 @@ def main() -> None:
     )
     parser.add_argument("--table", action="store_true", help="print the JSON as a Markdown table")
     parser.add_argument("--out", default=str(HERE / "accuracy_vs_labels.json"))
+    parser.add_argument("--keep", help="keep each trained model in KEEP/<dataset>-<N>-s<seed>")
     args = parser.parse_args()
     out = Path(args.out)
     if args.table:

@@ -13,7 +13,9 @@ Prints, for one model and box size:
 Usage:
   python benchmarks/predict.py --model MODEL_DIR [--batch-size 256] [--device cuda]
   python benchmarks/predict.py --train-seconds 150 --train-out DIR   # train a model first
-Writes predict.json next to itself (or --json PATH).
+  python benchmarks/predict.py --plot-only     # redraw predict.png from the JSON files
+Writes predict.json next to itself (or --json PATH) and predict.png, which draws every
+``predict*.json`` beside this script (one row per machine: CPU, and the H100 run if there).
 """
 
 from __future__ import annotations
@@ -224,6 +226,69 @@ def accuracy_vs_reference(path: Path) -> dict:
     return {k: overall[k] for k in keep if k in overall}
 
 
+def plot(reports: dict[str, dict], path: Path) -> None:
+    """One row per machine: the pipeline's stages in frames/s, and peak memory at N and 10 N frames."""
+    from matplotlib.figure import Figure
+
+    stages = (
+        ("raw model forward", lambda r: r["raw_frames_per_s"]["forward"]),
+        ("raw forward + peaks", lambda r: r["raw_frames_per_s"]["forward+peaks"]),
+        ("decode + warp alone", lambda r: r["decode_warp_only_frames_per_s"]),
+        ("end to end (aligned)", lambda r: r["end_to_end_frames_per_s"]),
+        ("end to end incl. alignment", lambda r: r["end_to_end_with_alignment_frames_per_s"]),
+    )
+    colours = ("tab:blue", "tab:blue", "tab:gray", "tab:green", "tab:olive")
+    fig = Figure(figsize=(11, 2.9 * len(reports)), dpi=100)
+    axes = np.array(fig.subplots(len(reports), 2, squeeze=False, width_ratios=(2.2, 1)))
+    for row, r in enumerate(reports.values()):
+        ax = axes[row, 0]
+        values = [get(r) for _, get in stages]
+        y = np.arange(len(stages))[::-1]
+        ax.barh(y, values, color=colours)
+        ax.set_yticks(y, [label for label, _ in stages])
+        ax.set_xscale("log")
+        for yi, v in zip(y, values, strict=True):
+            ax.annotate(f"{v:,.0f}", (v, yi), xytext=(4, -3), textcoords="offset points", fontsize=8)
+        ax.set_xlim(right=max(values) * 6)
+        cost = 100 * r["pipeline_cost_over_raw_model"]
+        where = r.get("gpu") or f"CPU, {r['cpu_count']} cores"
+        ax.set_title(
+            f"{where}; box {r['box_size']} px -> net {r['net_input'][0]} px, "
+            f"batch {r['batch_boxes']} boxes, 2 flies/frame\n"
+            f"video frames/s (log); pipeline cost over raw forward+peaks: {cost:.0f} %",
+            fontsize=9,
+        )
+        ax.set_xlabel("frames/s (1024x1024 frames, 2 boxes each)")
+        ax.grid(axis="x", alpha=0.3)
+        ax = axes[row, 1]
+        mem = r["memory"]
+        sizes = sorted(mem, key=int)
+        peaks = [mem[k]["peak_rss_mb"] for k in sizes]
+        ax.bar([f"{int(k):,} frames" for k in sizes], peaks, color="tab:purple")
+        for i, v in enumerate(peaks):
+            ax.annotate(f"{v:.0f} MiB", (i, v), xytext=(0, 3), textcoords="offset points",
+                        ha="center", fontsize=8)
+        ax.set_ylim(0, max(peaks) * 1.25)
+        ax.set_ylabel("peak RSS (MiB)")
+        ax.set_title(f"memory: ratio {r['peak_rss_ratio_10x_frames']:.3f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def plot_all(json_path: Path) -> Path:
+    """predict.png from this run's JSON and any other machine's ``predict_*.json`` beside it."""
+    here = json_path.parent
+    files = [json_path] + sorted(p for p in here.glob("predict_*.json") if p != json_path)
+    reports = {}
+    for f in files:
+        r = json.loads(f.read_text())
+        if isinstance(r.get("memory"), dict) and "decode_warp_only_frames_per_s" in r:
+            reports["CPU" if r["device"] == "cpu" else r["device"].upper()] = r
+    out = json_path.with_suffix(".png")
+    plot(reports, out)
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model")
@@ -239,9 +304,13 @@ def main(argv=None) -> int:
         default=1500,
         help="clip frames to use (1500: all; fewer for a quick CPU run)",
     )
+    parser.add_argument("--plot-only", action="store_true", help="only redraw the PNG")
     parser.add_argument("--memory", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--alignment", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.plot_only:
+        print(plot_all(Path(args.json)))
+        return 0
     if args.memory:
         memory_run(args)
         return 0
@@ -381,6 +450,7 @@ def main(argv=None) -> int:
     )
     print(f"error vs clip.slp: {report['error_vs_clip_slp_px']}")
     Path(args.json).write_text(json.dumps(report, indent=1, default=str))
+    print(plot_all(Path(args.json)))
     return 0
 
 

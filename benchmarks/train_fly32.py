@@ -39,6 +39,8 @@ CANDIDATES = {
         "arch_params": {"filters": 32},
     },
     "unet_sigma7.5": {"arch": "unet", "sigma": 7.5},
+    "unet_lr2e-3": {"arch": "unet", "lr": 2e-3},
+    "unet_stride1": {"arch": "unet", "arch_params": {"output_stride": 1}},
     "unet_s0.5_stride1": {
         "arch": "unet",
         "input_scale": 0.5,
@@ -62,6 +64,7 @@ def main() -> None:
         help="torch CPU threads (1 is fastest on a CPU other jobs share)",
     )
     parser.add_argument("--out", default=str(Path(__file__).with_suffix(".json")))
+    parser.add_argument("--keep", help="keep each trained model in KEEP/NAME")
     args = parser.parse_args()
 
     import torch
@@ -127,7 +130,10 @@ def main() -> None:
             flush=True,
         )
         atomic_write_text(out_path, json.dumps(results, indent=2))
-        shutil.rmtree(folder, ignore_errors=True)
+        if args.keep:
+            shutil.move(folder, Path(args.keep) / name)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

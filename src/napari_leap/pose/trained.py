@@ -27,6 +27,15 @@ class ModelError(LeapError):
     """A model folder that is missing, incomplete or damaged."""
 
 
+def channels_last(device) -> bool:
+    """NHWC tensors: faster convolutions on CUDA and on CPU (oneDNN).
+
+    CPU, 2 cores: U-Net training step 120 vs 140 ms, forward 33 vs 49 ms (batch 8, 96 px);
+    LEAP CNN no slower. MPS is left alone (unmeasured).
+    """
+    return device.type in ("cpu", "cuda")
+
+
 def choose_device(device=None):
     """``device`` as given, else CUDA, then Apple MPS, then CPU."""
     import torch
@@ -120,7 +129,7 @@ class TrainedModel:
         self.output_stride = int(config["output_stride"])
         self.net = net.to(self.device).eval()
         self.use_amp = self.device.type == "cuda"
-        if self.device.type == "cuda":
+        if channels_last(self.device):
             self.net = self.net.to(memory_format=torch.channels_last)
         self.preprocessor = Preprocessor(
             config["input_size"],
@@ -167,7 +176,7 @@ class TrainedModel:
         import torch
 
         x = self.preprocessor(images)
-        if self.device.type == "cuda":
+        if channels_last(self.device):
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
