@@ -248,7 +248,9 @@ def plot(reports: dict[str, dict], path: Path) -> None:
         ax.set_yticks(y, [label for label, _ in stages])
         ax.set_xscale("log")
         for yi, v in zip(y, values, strict=True):
-            ax.annotate(f"{v:,.0f}", (v, yi), xytext=(4, -3), textcoords="offset points", fontsize=8)
+            ax.annotate(
+                f"{v:,.0f}", (v, yi), xytext=(4, -3), textcoords="offset points", fontsize=8
+            )
         ax.set_xlim(right=max(values) * 6)
         cost = 100 * r["pipeline_cost_over_raw_model"]
         where = r.get("gpu") or f"CPU, {r['cpu_count']} cores"
@@ -266,8 +268,14 @@ def plot(reports: dict[str, dict], path: Path) -> None:
         peaks = [mem[k]["peak_rss_mb"] for k in sizes]
         ax.bar([f"{int(k):,} frames" for k in sizes], peaks, color="tab:purple")
         for i, v in enumerate(peaks):
-            ax.annotate(f"{v:.0f} MiB", (i, v), xytext=(0, 3), textcoords="offset points",
-                        ha="center", fontsize=8)
+            ax.annotate(
+                f"{v:.0f} MiB",
+                (i, v),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
         ax.set_ylim(0, max(peaks) * 1.25)
         ax.set_ylabel("peak RSS (MiB)")
         ax.set_title(f"memory: ratio {r['peak_rss_ratio_10x_frames']:.3f}", fontsize=9)
