@@ -81,6 +81,7 @@ def test_fly32_loss_decreases_and_model_folder_is_complete(fly32, tmp_path):
         cfg["input_size"] == [192, 192] and cfg["output_stride"] == 2 and cfg["alignment"] is None
     )
     assert cfg["skeleton"]["nodes"][0] == "head" and cfg["channels"] == 1
+    assert cfg["training"]["lr"] == 2e-3  # the U-Net's default rate (LEAP's networks: 1e-3)
     loaded = TrainedModel.load(tmp_path / "m", device="cpu")
     pts, scores = loaded.predict_images(fly32.images[:3])
     assert pts.shape == (3, 32, 2) and scores.shape == (3, 32) and pts.dtype == np.float64

@@ -99,7 +99,7 @@ class LabelingWidget(QWidget):
         self.viewer.layers.selection.events.active.connect(self._on_active)
         self._frame = self.frame
         self._canvas = getattr(
-            getattr(getattr(napari_viewer, "window", None), "_qt_viewer", None), "canvas", None
+            getattr(getattr(self.viewer, "window", None), "_qt_viewer", None), "canvas", None
         )
         if self._canvas is not None:  # Qt spends Tab on moving focus unless we take it first
             self._canvas.native.installEventFilter(self)
