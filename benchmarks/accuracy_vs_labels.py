@@ -1,7 +1,7 @@
 """Accuracy versus number of labelled frames (LEAP's figure): 10, 25, 50 and 80 frames.
 
     python benchmarks/accuracy_vs_labels.py [--dataset fly32 clip] [--seeds 0]
-        [--counts 80 50 25 10] [--epochs 30] [--stop-after 16] [--patience 6] [--threads 1]
+        [--counts 80 50 25 10] [--epochs 100] [--stop-after 0] [--patience N] [--threads 1]
     python benchmarks/accuracy_vs_labels.py --prepare      # only build the clip cache
     python benchmarks/accuracy_vs_labels.py --plot-only    # redraw the PNG from the JSON
 
@@ -9,8 +9,8 @@ For each count and seed, the default model (``train``'s defaults: U-Net, batch 8
 25 steps per epoch) is trained from scratch with the same optimisation budget, at most
 ``--epochs`` epochs (or the first ``--stop-after`` epochs of that schedule), whatever the
 count, so more labels never means more steps. The defaults are what the committed figures
-used (see benchmarks/README.md for why 16 of 30 epochs). Early
-stopping (``--patience`` epochs) and the checkpoint kept are decided on ``train``'s own
+used (100 epochs, no early stopping). Early
+stopping (``--patience`` epochs, off by default) and the checkpoint kept are decided on ``train``'s own
 validation block, carved out of the N labelled frames (10 %, contiguous in time, at least
 one frame); the test frames are never seen. Every run's validation curve is saved and
 plotted, so whether a count converged within the budget can be read off the figure.
@@ -155,7 +155,7 @@ def run_one(train_set, test_set, args, seed: int, label: str) -> dict:
         progress=on_event,
         stop=stop,
         epochs=args.epochs,
-        patience=args.patience,
+        patience=args.patience or args.epochs,
         device=args.device,
         seed=seed,
     )
@@ -449,13 +449,15 @@ def main() -> None:
     )
     parser.add_argument("--counts", nargs="*", type=int, default=list(COUNTS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0])
-    parser.add_argument("--epochs", type=int, default=30, help="epochs of the LR schedule")
-    parser.add_argument("--patience", type=int, default=6, help="early stopping, epochs")
+    parser.add_argument("--epochs", type=int, default=100, help="epochs of the LR schedule")
+    parser.add_argument(
+        "--patience", type=int, default=None, help="early stopping, epochs (default: none)"
+    )
     parser.add_argument(
         "--stop-after",
         type=int,
-        default=16,
-        help="end after this many epochs of the --epochs schedule",
+        default=0,
+        help="end after this many epochs of the --epochs schedule (0: run it all)",
     )
     parser.add_argument(
         "--threads",
