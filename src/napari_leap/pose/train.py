@@ -315,6 +315,23 @@ def iter_train(
         int(epochs),
     )
 
+    def save(improved: bool) -> None:
+        """Checkpoint the run as it stands now (``epoch`` etc. are read at call time)."""
+        _save(
+            out_dir,
+            net,
+            opt,
+            sched,
+            scaler,
+            gen,
+            epoch,
+            history,
+            best,
+            bad_epochs,
+            settings,
+            improved,
+        )
+
     reason = "epochs"
     # before the first validation, guess its cost in training batches (forward only, ~1/3)
     val_guess = 0.4 * len(x_val) / batch_size
@@ -398,20 +415,7 @@ def iter_train(
             sched.step(event.val_loss)
             bad_epochs = 0 if improved else bad_epochs + 1
             history.append(asdict(event))
-            _save(
-                out_dir,
-                net,
-                opt,
-                sched,
-                scaler,
-                gen,
-                epoch,
-                history,
-                best,
-                bad_epochs,
-                settings,
-                improved,
-            )
+            save(improved)
             yield event
             if partial:
                 break
@@ -421,9 +425,7 @@ def iter_train(
     except GeneratorExit:
         reason = "stopped"
     if not (out_dir / BEST).exists():  # nothing validated yet: keep what there is
-        _save(
-            out_dir, net, opt, sched, scaler, gen, epoch, history, best, bad_epochs, settings, True
-        )
+        save(True)
     config["training"].update(
         {
             "epochs_done": epoch,
