@@ -97,7 +97,7 @@ class AlignProgress:
 
 
 class _ArrayReader:
-    """``read(i)`` over any array of frames (dask, numpy, zarr)."""
+    """``read(i)`` over any array of frames (dask, numpy, zarr), as uint8 frames."""
 
     def __init__(self, array):
         self.array = array
@@ -110,10 +110,37 @@ class _ArrayReader:
             )
         self.shape = shape
         self.path = None
+        self.scale = _to_uint8_scale(array)
 
     def read(self, i: int) -> np.ndarray:
         frame = np.asarray(self.array[int(i)])
+        if self.scale is not None:
+            frame = np.clip(np.rint(np.nan_to_num(frame * self.scale)), 0, 255).astype(np.uint8)
         return frame[..., None] if frame.ndim == 2 else frame
+
+
+def _to_uint8_scale(array) -> float | None:
+    """The factor that takes frames of another type to 0-255 grey levels (None for uint8):
+    255 for floats from 0 to 1 (as scikit-image writes them), 1 for values already in 0-255.
+
+    One factor for the whole video (from a few frames), so every frame is scaled alike.
+    """
+    dtype = np.dtype(array.dtype)
+    if dtype == np.uint8:
+        return None
+    if dtype == np.bool_:
+        return 255.0
+    picks = sample_indices(int(array.shape[0]), 5)
+    sample = np.stack([np.asarray(array[int(i)], dtype=np.float64) for i in picks])
+    lo, hi = float(np.nanmin(sample)), float(np.nanmax(sample))
+    if dtype.kind == "f" and lo >= 0 and hi <= 1:
+        return 255.0
+    if lo >= 0 and hi <= 255:
+        return 1.0
+    raise LeapError(
+        f"the frames are {dtype} with values from {lo:g} to {hi:g}; convert them to 8-bit "
+        "grey levels (0 to 255) or to floats from 0 to 1."
+    )
 
 
 def _reader(video):
@@ -290,8 +317,10 @@ def _check_box_size(box_size, height: int, width: int) -> int:
 # -- detection on one frame (live preview) --------------------------------------------------------
 
 
-def _detector(samples, n_animals: int, opts: dict) -> Detector:
-    """A detector from sampled frames and the resolved alignment options."""
+def _detector(samples, n_animals: int, opts: dict, saved=None) -> Detector:
+    """A detector from sampled frames and the resolved alignment options; ``saved``:
+    ``(background, animal length)`` of an earlier alignment of the scene, or None."""
+    image, length = saved if saved is not None else (None, float("nan"))
     return make_detector(
         samples,
         n_animals,
@@ -301,16 +330,31 @@ def _detector(samples, n_animals: int, opts: dict) -> Detector:
         opts["scale"],
         opts["min_area"],
         opts["core_threshold"],
+        saved_background=image,
+        saved_length=length,
     )
 
 
-def setup_detector(video, n_animals: int = 1, **options) -> Detector:
+def setup_detector(
+    video,
+    n_animals: int = 1,
+    saved_background: np.ndarray | None = None,
+    saved_length: float = float("nan"),
+    **options,
+) -> Detector:
     """The detector :func:`iter_align` would use on ``video`` (background, polarity,
-    threshold, animal size), for a live preview with :func:`detect_frame`."""
+    threshold, animal size), for a live preview with :func:`detect_frame`, or for
+    ``iter_align(part_of_video, detector=...)`` (samples from the whole video).
+
+    ``saved_background``, ``saved_length``: :attr:`Alignment.background` and
+    ``animal_length`` of an earlier alignment of the same scene, used instead of the
+    video's own background when they agree (see :func:`~napari_leap.align.detect.background_agrees`).
+    """
     opts = _options(options)
     reader, _ = _reader(video)
     _, samples = sample_frames(reader, int(opts["samples"]))
-    return _detector(samples, n_animals, opts)
+    saved = None if saved_background is None else (saved_background, saved_length)
+    return _detector(samples, n_animals, opts, saved)
 
 
 def detect_frame(detector: Detector, frame: np.ndarray, cue_sign: float = 1.0):
@@ -326,12 +370,18 @@ def detect_frame(detector: Detector, frame: np.ndarray, cue_sign: float = 1.0):
 
 
 def iter_align(
-    video, n_animals: int = 1, box_size: int | None = None, **options
+    video,
+    n_animals: int = 1,
+    box_size: int | None = None,
+    detector: Detector | None = None,
+    **options,
 ) -> Generator[AlignProgress, None, Alignment]:
     """Generator form of :func:`align`: yields :class:`AlignProgress`, returns the Alignment.
 
-    Closing the generator (``gen.close()``, or a napari worker's ``quit()``)
-    stops decoding at once.
+    ``detector``: one set up already (:func:`setup_detector`), e.g. on the whole
+    video when ``video`` is a part of it, so the background is not sampled from
+    the part alone. Closing the generator (``gen.close()``, or a napari worker's
+    ``quit()``) stops decoding at once.
     """
     opts = _options(options)
     try:
@@ -346,11 +396,19 @@ def iter_align(
     n_frames, height, width, channels = (int(v) for v in reader.shape)
     if box_size is not None:
         box_size = _check_box_size(box_size, height, width)
-    yield AlignProgress(0, 1, "background", "sampling frames for the background")
-    _, samples = sample_frames(reader, int(opts["samples"]))
-    yield AlignProgress(1, 1, "background", "sampling frames for the background")
-    det = _detector(samples, n_animals, opts)
-    del samples
+    det = detector
+    if det is None:
+        yield AlignProgress(0, 1, "background", "sampling frames for the background")
+        _, samples = sample_frames(reader, int(opts["samples"]))
+        yield AlignProgress(1, 1, "background", "sampling frames for the background")
+        det = _detector(samples, n_animals, opts)
+        del samples
+    if det.n_animals != n_animals or det.background.shape != (height, width):
+        raise LeapError(
+            f"the detector was set up for {det.n_animals} animal(s) in "
+            f"{det.background.shape[1]}x{det.background.shape[0]} px frames, not "
+            f"{n_animals} in {width}x{height} px; set it up on this video."
+        )
     opts.update(
         polarity=det.polarity,
         threshold=float(det.threshold),
@@ -420,6 +478,12 @@ def iter_align(
         if i % every == 0 or i == n_frames - 1:
             yield AlignProgress(i + 1, n_frames, "align", "finding animals")
 
+    if not found.any():
+        raise LeapError(
+            f"no animal was found on any of the {n_frames} frames; check the polarity (light "
+            "animals on a dark background, or dark on light) or give a lower threshold."
+        )
+
     encounters = resolve_encounters(
         centers, found, merged, areas, length, arrays=(axes, cues, found, merged, areas)
     )
@@ -446,6 +510,7 @@ def iter_align(
     )
     result.identity_uncertain = uncertain
     result.unreadable = unreadable
+    result.background = det.background
     result.read_errors = errors[:5]
     result.resolve_headings()
     yield AlignProgress(n_frames, n_frames, "done", "aligned")
@@ -570,6 +635,8 @@ class Alignment:
         self.identity_uncertain = np.zeros(shape, bool)
         self.unreadable = np.zeros(shape[0], bool)  # frames that could not be decoded
         self.read_errors: list[str] = []  # the first decoding errors, for the report
+        #: grey background the animals were found against (None when not known)
+        self.background: np.ndarray | None = None
         if flags is None:
             self.flags = np.full(shape, "", dtype="U64")
             self._update_flags()
@@ -585,6 +652,11 @@ class Alignment:
     @property
     def n_animals(self) -> int:
         return self.centers.shape[1]
+
+    @property
+    def animals_never_found(self) -> int:
+        """Tracks whose animal was found on no frame (more animals asked for than there are)."""
+        return int((~self.found.any(axis=0)).sum())
 
     def __repr__(self) -> str:
         n_flag = int((self.flags != "").sum())
@@ -837,6 +909,7 @@ class Alignment:
                 labels_disagree=self.labels_disagree,
                 identity_uncertain=self.identity_uncertain,
                 unreadable=self.unreadable,
+                **({} if self.background is None else {"background": self.background}),
             )
         video = None if self.video_path is None else Path(self.video_path)
         meta = {
@@ -905,7 +978,7 @@ class Alignment:
             merged=arrays.get("merged"),
             animal_length=meta.get("animal_length") or float("nan"),
         )
-        for name in ("labels_disagree", "identity_uncertain", "unreadable"):
+        for name in ("labels_disagree", "identity_uncertain", "unreadable", "background"):
             if name in arrays:
                 setattr(out, name, arrays[name])
         out.pins = {

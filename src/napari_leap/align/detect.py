@@ -419,15 +419,24 @@ def make_detector(
     scale: int | None = None,
     min_area: float | None = None,
     core_threshold: float | None = None,
+    saved_background: np.ndarray | None = None,
+    saved_length: float = float("nan"),
 ) -> Detector:
     """Set up a :class:`Detector` from sampled frames ``(n, height, width[, channels])``.
 
     Measures the typical animal (area, length) on the samples, so box sizes and
-    the splitting of touching animals need no tuning.
+    the splitting of touching animals need no tuning. ``saved_background`` (of an
+    earlier alignment, with its animal length) replaces the samples' own
+    background where :func:`background_agrees` says it is the same scene.
     """
     if n_animals < 1:
         raise LeapError(f"the number of animals must be at least 1 (got {n_animals}).")
     gray = np.stack([to_gray(f) for f in frames])
+    if gray.min() == gray.max():
+        raise LeapError(
+            f"the sampled frames are blank (every pixel is grey level {int(gray.min())}); "
+            "check that the video shows the animals."
+        )
     pol = normalize_polarity(polarity)
     if pol == "auto":
         pol = guess_polarity(gray)
@@ -445,6 +454,13 @@ def make_detector(
     thr = auto_threshold(con) if threshold is None else float(threshold)
     if not 0 < thr < 255:
         raise LeapError(f"threshold {threshold} must be between 0 and 255 (grey levels).")
+    saved = saved_background is not None and background_agrees(
+        to_gray(saved_background), bg, thr, int(n_animals), saved_length
+    )
+    if saved:
+        bg = to_gray(saved_background)
+        if threshold is None:
+            thr = auto_threshold(np.stack([contrast(g, bg, pol) for g in gray]))
     det = Detector(
         bg,
         pol,
@@ -455,7 +471,7 @@ def make_detector(
         core_threshold=core_threshold,
     )
     _measure(det, gray)
-    if background == "auto" and not _found_enough(det, gray):
+    if background == "auto" and not saved and not _found_enough(det, gray):
         # animals that never move are part of a percentile background: threshold instead
         flat = estimate_background(gray, pol, "none")
         alt = Detector(
@@ -475,6 +491,25 @@ def make_detector(
             det = alt
     det.options.setdefault("background", method)
     return det
+
+
+def background_agrees(
+    saved: np.ndarray, own: np.ndarray, threshold: float, n_animals: int, animal_length: float
+) -> bool:
+    """True when ``saved`` (an earlier alignment's background) and a video's ``own`` are one
+    scene: they differ by more than half the threshold on no more than an animal length
+    squared per animal, the patches animals that sat still in either set of samples leave.
+
+    A frame range or a short cut in which the animals never move has them in its own
+    background (and finds none); the saved one, from frames where they moved, still
+    finds them. Another camera, arena or frame size keeps its own background.
+    """
+    import cv2
+
+    if saved.shape != own.shape or not np.isfinite(animal_length) or animal_length <= 0:
+        return False
+    differ = int(np.count_nonzero(cv2.absdiff(saved, own) > threshold / 2))
+    return differ <= n_animals * animal_length**2
 
 
 def _measure(det: Detector, gray: np.ndarray) -> None:

@@ -92,6 +92,28 @@ def _bar(quiet: bool):
     return update, close
 
 
+def _check_found(alignment, asked: int) -> None:
+    """Refuse an alignment with tracks that never found their animal (more asked for than
+    the video holds); warn when most frames have fewer animals than asked for."""
+    from napari_leap.errors import LeapError
+
+    per_frame = alignment.found.sum(axis=1)
+    typical = int(np.median(per_frame))
+    seen = asked - alignment.animals_never_found
+    if seen < asked:
+        raise LeapError(
+            f"only {seen} of the {asked} animals asked for were found on any frame ({typical} "
+            "on most frames), so nothing was written; give --animals the number of animals in "
+            "the video, or set --threshold or --polarity if animals are missed."
+        )
+    if typical < asked:
+        print(
+            f"warning: on most frames only {typical} of the {asked} animals were found; "
+            "check --animals, --threshold and --polarity",
+            file=sys.stderr,
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from napari_leap.align.alignment import align, write_boxes
     from napari_leap.errors import LeapError
@@ -111,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             background=args.background,
         )
+        _check_found(alignment, args.animals)
         alignment.save(out)
         if not args.no_boxes:
             write_boxes(alignment, out / "boxes.zarr", progress=update)

@@ -127,11 +127,18 @@ def run(args: argparse.Namespace) -> int:
         if cluster is not None:
             cluster.close()
     n = sum(len(p.frames) for p in result.poses)
+    empty = result.frames_without_animals
     print(
         f"predicted {n} frames of {len(result.poses)} video(s) "
         f"({result.computed_chunks} chunks computed, {result.reused_chunks} resumed); "
         f"wrote {result.path}"
     )
+    if empty:
+        print(
+            f"warning: no animal was found on {empty} of the {n} frames; "
+            "they hold no instances in the output",
+            file=sys.stderr,
+        )
     return 0
 
 

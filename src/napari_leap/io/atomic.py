@@ -65,10 +65,9 @@ def ensure_writable(folder: str | Path) -> None:
     """
     folder = Path(folder)
     existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir():
-        raise NotADirectoryError(
-            errno.ENOTDIR, f"{existing} is a file, not a folder", str(existing)
-        )
+    if not existing.is_dir():  # one sentence, no errno: the CLI prints str(e)
+        where = "" if existing == folder else f"{folder} cannot be made: "
+        raise NotADirectoryError(f"{where}{existing} is a file, not a folder; choose a folder.")
     try:
         with tempfile.NamedTemporaryFile(dir=existing, prefix=".napari-leap-probe.") as f:
             f.write(b"\0")
@@ -95,3 +94,55 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class Busy(OSError):
+    """Another process holds the lock (see :func:`exclusive`)."""
+
+
+@contextlib.contextmanager
+def exclusive(path: str | Path) -> Iterator[None]:
+    """Hold the lock file ``path`` for the duration; :class:`Busy` if another process holds it.
+
+    An OS lock on an open file (``flock``; ``msvcrt.locking`` on Windows), so a
+    killed holder leaves no stale lock. The file is removed on release; a waiter
+    that locked a file removed meanwhile sees that it is gone and tries again.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        f = open(path, "a+b")  # noqa: SIM115 - held open for the whole block
+        if not _try_lock(f):
+            f.close()
+            raise Busy(errno.EBUSY, f"{path} is held by another process", str(path))
+        try:
+            same = os.fstat(f.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        f.close()  # locked a file its holder removed at release: lock the new one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # still locked here, so no one holds the file being removed
+        f.close()
+
+
+def _try_lock(f) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -272,6 +272,7 @@ def from_labels(
     deadline: float | None = None,
 ) -> TrainingData:
     """Training data from ``sleap_io.Labels``: aligned boxes or full frames (see the module doc)."""
+    _check_labels(labels)
     skeleton = Skeleton.from_sleap(labels.skeletons[0])
     if len(skeleton) == 0:
         raise TrainingDataError("the skeleton has no body parts; add body parts before training.")
@@ -299,10 +300,12 @@ def from_labels(
         f"up to {max_animals} animal(s) per frame"
     )
     if use_align:
-        size = int(box_size or box_size_for(radius))
+        # one body part (or all on one spot) gives no size: the alignment measures the animal
+        size = int(box_size) if box_size else (box_size_for(radius) or None)
         say(
             f"{'aligning' if align is None else 'aligning (as asked)'}: {why}; "
-            f"{max_animals} animal(s) per frame into {size}x{size} boxes"
+            f"{max_animals} animal(s) per frame into "
+            f"{f'{size}x{size}' if size else 'animal-sized'} boxes"
         )
         return _aligned(
             per_video,
@@ -335,6 +338,43 @@ def from_labels(
         None,
         "full frames",
     )
+
+
+def _check_labels(labels) -> None:
+    """Refuse, before any alignment pass, labels no model can be trained on as they are:
+    instances of several skeletons (a model learns one), or a video that has moved."""
+    used: dict[int, tuple[object, int]] = {}
+    for lf in labels.labeled_frames:
+        for inst in lf.instances:
+            sk, n = used.get(id(inst.skeleton), (inst.skeleton, 0))
+            used[id(inst.skeleton)] = (sk, n + 1)
+    if len(used) > 1:
+        counts = ", ".join(f"{sk.name or 'unnamed'} ({n} instances)" for sk, n in used.values())
+        raise TrainingDataError(
+            f"the labels hold instances of {len(used)} skeletons: {counts}; a model learns one "
+            "skeleton, so keep one skeleton's instances (or save each in its own labels file)."
+        )
+    labelled = {id(lf.video) for lf in labels.labeled_frames}
+    for video in labels.videos:
+        path = _missing_video(video) if id(video) in labelled else None
+        if path is not None:
+            raise TrainingDataError(
+                f"the labels refer to {path}, which does not exist; move the video back or "
+                "re-link it in the labels file."
+            )
+
+
+def _missing_video(video) -> Path | None:
+    """The path of a video file the labels read frames from that is not there (else None)."""
+    from napari_leap.io.video import source_of
+
+    name = getattr(video, "filename", None)
+    if not isinstance(name, (str, Path)) or source_of(video) is not None:
+        return None
+    path = Path(name)
+    meta = getattr(video, "backend_metadata", None) or {}
+    embedded = meta.get("has_embedded_images") or path.suffix.lower() in (".slp", ".pkg")
+    return None if embedded or path.exists() else path
 
 
 def _check_inside(poses, skeleton: Skeleton, frame_hw) -> None:
@@ -403,10 +443,13 @@ def _aligned(per_video, skeleton, n_animals, box_size, options, alignments, say,
                     "train with --no-align or give the labels with their video."
                 )
             say(
-                f"aligning {path.name} ({n_animals} animal(s), box {box_size}): the whole video "
-                "is scanned once so identities and headings are tracked"
+                f"aligning {path.name} ({n_animals} animal(s), box {box_size or 'from its size'}): "
+                "the whole video is scanned once so identities and headings are tracked"
             )
             alignment = _run_align(path, n_animals, box_size, options, deadline)
+        box_size = box_size or alignment.box_size
+        if alignment.box_size != box_size:  # boxes, points and the model's config agree
+            alignment = alignment.with_box_size(box_size)
         centres = np.asarray(alignment.centers)
         for i, frame in enumerate(poses.frames):
             pts = poses.points[i]  # (A, K, 2)
@@ -449,6 +492,9 @@ def _aligned(per_video, skeleton, n_animals, box_size, options, alignments, say,
         "n_animals": int(n_animals),
         "box_size": int(box_size),
         "options": dict(getattr(alignment, "options", {}) or {}),
+        # how the animals were found: prediction reuses it (see trained.alignment_config)
+        "animal_length": _finite_or_none(getattr(alignment, "animal_length", None)),
+        "background": getattr(alignment, "background", None),
     }
     return TrainingData(
         np.stack(images),
@@ -460,7 +506,13 @@ def _aligned(per_video, skeleton, n_animals, box_size, options, alignments, say,
     )
 
 
-def _run_align(path: Path, n_animals: int, box_size: int, options: dict, deadline: float | None):
+def _finite_or_none(value) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def _run_align(
+    path: Path, n_animals: int, box_size: int | None, options: dict, deadline: float | None
+):
     """``align`` on a video, stopping with a clear error if the time budget runs out."""
     import time
 

@@ -17,6 +17,7 @@ from the alignment, so animal ``a`` is the same track on every frame.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import queue
@@ -59,6 +60,7 @@ class PredictProgress:
     points: np.ndarray | None = None  # (n, A, K, 2) x,y video pixels, NaN = missing
     scores: np.ndarray | None = None  # (n, A, K)
     resumed: bool = False  # True when the chunk came from the store of an earlier run
+    empty: int = 0  # frames finished so far (all videos) on which no animal was found
 
 
 @dataclass
@@ -70,6 +72,11 @@ class PredictResult:
     path: Path | None = None
     computed_chunks: int = 0  # chunks run by the model in this call (not taken from the store)
     reused_chunks: int = 0
+
+    @property
+    def frames_without_animals(self) -> int:
+        """Predicted frames (all videos) on which no animal was found: they hold no instance."""
+        return sum(_n_empty(p.points) for p in self.poses)
 
     def to_labels(self):
         """The predictions as ``sleap_io.Labels`` (PredictedInstances with tracks)."""
@@ -659,6 +666,22 @@ class ChunkStore:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _store_lock(root: Path, target: Path) -> Iterator[None]:
+    """Hold ``<root>.lock`` while this run uses the chunk store ``root`` for ``target``: a
+    second run would clear the store under the first or lose it when the first ends."""
+    from napari_leap.io.atomic import Busy, exclusive
+
+    try:
+        with exclusive(root.with_name(root.name + ".lock")):
+            yield
+    except Busy:
+        raise PredictError(
+            f"another prediction is writing {target} now; wait for it to finish, "
+            "or write to another file."
+        ) from None
+
+
 def partial_dir(out: str | Path) -> Path:
     """Where the chunks of a prediction into ``out`` are kept until it is written."""
     out = Path(out)
@@ -691,6 +714,25 @@ def _job_affines(job: VideoJob, geo: _Geometry) -> np.ndarray | None:
     return out
 
 
+def _training_detector(model, video):
+    """The detector that finds animals in ``video`` as in the model's training alignment.
+
+    Its frames are sampled over the whole video, not only the requested range, and
+    the background saved with the model is used where it fits the video: a range or
+    a cut in which the animals sit still would otherwise have them in its background.
+    """
+    from napari_leap.align.alignment import setup_detector
+
+    spec = model.config["alignment"]
+    return setup_detector(
+        video,
+        int(spec["n_animals"]),
+        model.alignment_background if hasattr(model, "alignment_background") else None,
+        float(spec.get("animal_length") or "nan"),
+        **dict(spec.get("options") or {}),
+    )
+
+
 def _iter_alignments(
     jobs: list[VideoJob], model, store: ChunkStore | None, progress_total: int
 ) -> Iterator[PredictProgress]:
@@ -714,11 +756,13 @@ def _iter_alignments(
             job.align_frames = job.frames_to_align()
             whole = len(job.align_frames) == len(job.source)
             video = job.source if whole else _SubsetSource(job.source, job.align_frames)
+            options = dict(spec.get("options") or {})
             gen = iter_align(
                 video,
                 n_animals=int(spec["n_animals"]),
                 box_size=int(spec["box_size"]),
-                **dict(spec.get("options") or {}),
+                detector=_training_detector(model, video if job.align_subset else job.source),
+                **options,
             )
             while True:
                 try:
@@ -802,11 +846,14 @@ def iter_predict(
             for j in jobs
         ],
     }
-    if not resume and root.exists():
-        shutil.rmtree(root)
-    store = ChunkStore(root, manifest)
-    total = int(sum(len(j.frames) for j in jobs))
+    held = contextlib.ExitStack()
     try:
+        if tmp is None:  # one run at a time may use the chunk store
+            held.enter_context(_store_lock(root, out_path or root.parent))
+        if not resume and root.exists():
+            shutil.rmtree(root)
+        store = ChunkStore(root, manifest)
+        total = int(sum(len(j.frames) for j in jobs))
         if geo.aligned:
             n_align = sum(len(j.frames_to_align()) for j in jobs if j.alignment is None)
             for ev in _iter_alignments(jobs, model, store, n_align):
@@ -828,13 +875,24 @@ def iter_predict(
             counts,
             client,
         )
+        empty = 0
         for ev in events:
+            empty += _n_empty(ev.points)
+            ev.empty = empty
             _emit(progress, ev)
             yield ev
         if stop.is_set():
             return None
         result = _assemble(jobs, store, model, geo)
         result.computed_chunks, result.reused_chunks = counts["computed"], counts["reused"]
+        if total and result.frames_without_animals == total:
+            if not keep_partial and tmp is None:
+                store.remove()  # empty chunks: nothing worth resuming
+            raise PredictError(
+                f"no animal was found on any of the {total} predicted frames, so nothing was "
+                "written; check that the video shows the animals the model was trained on "
+                "(`napari-leap align` on it shows what is found)."
+            )
         if out_path is not None:
             ev = PredictProgress("write", len(jobs) - 1, len(jobs), total, total)
             _emit(progress, ev)
@@ -847,6 +905,7 @@ def iter_predict(
             store.remove()
         return result
     finally:
+        held.close()
         if tmp is not None:
             tmp.cleanup()
 
@@ -1041,6 +1100,13 @@ def _iter_store(
     for vi, job in enumerate(jobs):
         for ci in range(len(job.spans(chunk_size))):
             yield (vi, *store.read(vi, ci))
+
+
+def _n_empty(points: np.ndarray | None) -> int:
+    """Frames of ``points`` ``(n, A, K, 2)`` with no point of any animal."""
+    if points is None or not len(points):
+        return 0
+    return int((~np.isfinite(points).all(-1).any((1, 2))).sum())
 
 
 def _track_names(geo: _Geometry) -> list[str]:

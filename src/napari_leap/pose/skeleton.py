@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from napari_leap.errors import LeapError
+
 _SIDE_PATTERNS = [
     # (regex capturing prefix, side, suffix) with the side written as L/R or left/right
     re.compile(r"^(?P<pre>.*?)(?P<side>left|right)(?P<post>.*)$", re.IGNORECASE),
@@ -57,6 +59,10 @@ def propose_symmetries(nodes: list[str]) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
+class SkeletonError(LeapError):
+    """A skeleton that cannot be used as it is (repeated names, inconsistent pairs)."""
+
+
 @dataclass
 class Skeleton:
     """Named body parts with edges and symmetric pairs, both as index pairs into ``nodes``."""
@@ -70,16 +76,19 @@ class Skeleton:
         self.nodes = [str(n) for n in self.nodes]
         if len(set(self.nodes)) != len(self.nodes):
             dup = sorted({n for n in self.nodes if self.nodes.count(n) > 1})
-            raise ValueError(f"body part names must be unique; repeated: {', '.join(dup)}")
+            raise SkeletonError(
+                f"body part names must be unique, but {', '.join(dup)} appears more than once; "
+                "rename or remove the repeated body part."
+            )
         self.edges = [self._pair(e) for e in self.edges]
         self.symmetries = sorted({tuple(sorted(self._pair(s))) for s in self.symmetries})
         seen: set[int] = set()
         for a, b in self.symmetries:
             if a == b:
-                raise ValueError(f"{self.nodes[a]!r} cannot be its own left/right partner")
+                raise SkeletonError(f"{self.nodes[a]!r} cannot be its own left/right partner.")
             for k in (a, b):
                 if k in seen:
-                    raise ValueError(f"{self.nodes[k]!r} is in two left/right pairs; keep one")
+                    raise SkeletonError(f"{self.nodes[k]!r} is in two left/right pairs; keep one.")
                 seen.add(k)
 
     def _pair(self, pair) -> tuple[int, int]:

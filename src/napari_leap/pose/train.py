@@ -25,7 +25,15 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
-from napari_leap.pose.trained import BEST, CONFIG, HISTORY, LAST, TrainedModel, channels_last
+from napari_leap.pose.trained import (
+    BEST,
+    CONFIG,
+    HISTORY,
+    LAST,
+    TrainedModel,
+    alignment_config,
+    channels_last,
+)
 
 DEFAULT_ARCH = "unet"
 #: most validation samples scored per epoch
@@ -223,8 +231,11 @@ def iter_train(
         if len(val_idx) > MAX_VAL:  # evenly thinned: validation stays a small part of an epoch
             val_idx = val_idx[np.linspace(0, len(val_idx) - 1, MAX_VAL).round().astype(int)]
     train_set = data.subset(train_idx)
-    val_set = val_data if val_data is not None else data.subset(val_idx)
-    if len(val_set) == 0:
+    if val_data is not None:
+        val_set = val_data
+    elif len(val_idx):
+        val_set = data.subset(val_idx)
+    else:
         val_set = train_set
         yield Message("too few labelled frames for a validation split; validating on training data")
     if steps_per_epoch is None:
@@ -286,7 +297,7 @@ def iter_train(
         "output_stride": stride,
         "size_multiple": multiple,
         "sigma": float(sigma),
-        "alignment": data.alignment,
+        "alignment": alignment_config(out_dir, data.alignment),
         "training": {
             "source": data.description,
             "n_train": len(train_set),

@@ -21,6 +21,8 @@ CONFIG = "config.json"
 BEST = "best.pt"
 LAST = "last.pt"
 HISTORY = "history.json"
+#: grey background of the training alignment (see :func:`alignment_config`)
+BACKGROUND = "alignment_background.png"
 
 
 class ModelError(LeapError):
@@ -114,6 +116,27 @@ class Preprocessor:
     def to_input(self, points):
         r = points.new_tensor(self.ratio) if hasattr(points, "new_tensor") else np.array(self.ratio)
         return (points + 0.5) / r - 0.5
+
+
+def alignment_config(model_dir: str | Path, info: dict | None) -> dict | None:
+    """The training alignment's settings as ``config.json`` keeps them.
+
+    Its background image goes to :data:`BACKGROUND` beside the config (named in
+    it), so prediction finds animals the same way even on a frame range or a
+    short cut of the video in which they never move (see
+    :func:`napari_leap.align.detect.background_agrees`).
+    """
+    if info is None or info.get("background") is None:
+        return info
+    import cv2
+
+    from napari_leap.io.atomic import atomic_write_bytes
+
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(info["background"], dtype=np.uint8))
+    if not ok:  # pragma: no cover - a 2-D uint8 image always encodes
+        raise ModelError("the alignment background could not be encoded as PNG.")
+    atomic_write_bytes(Path(model_dir) / BACKGROUND, png.tobytes())
+    return {**info, "background": BACKGROUND}
 
 
 class TrainedModel:
@@ -212,6 +235,16 @@ class TrainedModel:
     @property
     def alignment(self) -> dict | None:
         return self.config.get("alignment")
+
+    @property
+    def alignment_background(self) -> np.ndarray | None:
+        """The training alignment's grey background (None for older or unaligned models)."""
+        name = (self.alignment or {}).get("background")
+        if not name or self.model_dir is None or not (self.model_dir / name).is_file():
+            return None
+        import cv2
+
+        return cv2.imread(str(self.model_dir / name), cv2.IMREAD_GRAYSCALE)
 
     def __repr__(self) -> str:
         return (
