@@ -118,9 +118,10 @@ def test_model_without_saved_background_samples_the_whole_video(clip_model, whol
     on frames sampled over the whole video, not on the 50 frames asked for."""
     old = tmp_path / "old_model"
     shutil.copytree(clip_model, old)
-    (old / "alignment_background.png").unlink()
+    (old / "alignment_background.png").unlink(missing_ok=True)
     config = json.loads((old / "config.json").read_text())
-    del config["alignment"]["background"], config["alignment"]["animal_length"]
+    for key in ("background", "animal_length"):
+        config["alignment"].pop(key, None)
     (old / "config.json").write_text(json.dumps(config))
     result = P.predict(old, CLIP, frames="0:50")
     assert_same_poses(result.poses[0], whole_clip, np.arange(50))

@@ -756,13 +756,12 @@ def _iter_alignments(
             job.align_frames = job.frames_to_align()
             whole = len(job.align_frames) == len(job.source)
             video = job.source if whole else _SubsetSource(job.source, job.align_frames)
-            options = dict(spec.get("options") or {})
             gen = iter_align(
                 video,
                 n_animals=int(spec["n_animals"]),
                 box_size=int(spec["box_size"]),
                 detector=_training_detector(model, video if job.align_subset else job.source),
-                **options,
+                **dict(spec.get("options") or {}),
             )
             while True:
                 try:
