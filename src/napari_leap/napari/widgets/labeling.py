@@ -629,7 +629,22 @@ class LabelingWidget(QWidget):
                 "confidence": [np.nan],
             }
         )
-        self.layer.current_symbol = layers.STATUS_SYMBOL[status]
+        # napari also gives the *selected* points the new current symbol: set it only when it
+        # differs (placing always uses the user's disc), never restyling a selected point
+        symbol = layers.STATUS_SYMBOL[status]
+        if getattr(self.layer.current_symbol, "value", self.layer.current_symbol) != symbol:
+            with self._no_selection():
+                self.layer.current_symbol = symbol
+
+    @contextlib.contextmanager
+    def _no_selection(self):
+        """Run a change with nothing selected, then select again what still exists."""
+        chosen = set(self.layer.selected_data)
+        self.layer.selected_data = set()
+        try:
+            yield
+        finally:
+            self.layer.selected_data = {i for i in chosen if i < len(self.layer.data)}
 
     def _set_position(
         self, idx: int, position, status: str | None = None, emit: bool = True
@@ -647,6 +662,8 @@ class LabelingWidget(QWidget):
     def _set_data(self, data) -> None:
         self._own = True
         try:
+            if len(data) != len(self.layer.data):  # a selection of other rows means nothing now
+                self.layer.selected_data = set()
             self.layer.data = data
         finally:
             self._own = False
@@ -716,6 +733,7 @@ class LabelingWidget(QWidget):
                 self.layer.features.copy(),
                 np.array(self.layer.symbol, dtype=object).reshape(-1).copy(),
                 set(self.invisible),
+                (self.frame, self.current_animal, self.current_node),
             )
         )
         del self._undo[:-UNDO_DEPTH]
@@ -724,13 +742,16 @@ class LabelingWidget(QWidget):
         """Back to before the last edit (placing, moving, deleting, predicting)."""
         if not self._undo or self.layer is None:
             return
-        data, features, symbols, invisible = self._undo.pop()
+        data, features, symbols, invisible, current = self._undo.pop()
+        self.layer.selected_data = set()
         self._set_data(data)
         self.layer.features = features
         if len(symbols) == len(data) and len(data):
             self.layer.symbol = list(symbols)
         self.layer.refresh_colors(update_color_mapping=False)
         self.invisible = invisible
+        if current[0] == self.frame:  # the part that edit placed is the one to place again
+            self.current_animal, self.current_node = current[1:]
         self._after_change()
 
     # -- the mouse -------------------------------------------------------------------------------
