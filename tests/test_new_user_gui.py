@@ -74,3 +74,68 @@ def test_ctrl_z_after_ten_clicks_keeps_the_label_dock_working(make_napari_viewer
     saved = poses_from_labels(Project.open(tmp_path / "proj").labels)
     assert saved.frames.tolist() == [frame]
     assert int(np.isfinite(saved.points).all(axis=-1).sum()) == 9
+
+
+# -- item 1: a frame range with no animal --------------------------------------------------------
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A real model trained for two steps on a 48-frame cut of the clip (test_predict's)."""
+    from test_predict import train_small_model
+
+    return train_small_model(tmp_path_factory.mktemp("new_user"))
+
+
+def _project_with_animals_until(root, video, labels_path, last: int) -> Project:
+    """A project whose saved alignment has both flies on frames 0..last-1 and none after
+    (they left the arena): the frames after ``last`` have no animal to predict."""
+    from napari_leap.align.alignment import Alignment
+    from napari_leap.io.labels import load_labels
+    from napari_leap.io.video import open_video
+
+    truth = poses_from_labels(load_labels(labels_path))
+    n = len(open_video(video))
+    centers, angles = np.full((n, 2, 2), np.nan), np.full((n, 2), np.nan)
+    head_to_thorax = truth.points[:last, :, 0] - truth.points[:last, :, 1]
+    centers[:last] = truth.points[:last, :, 1]
+    angles[:last] = np.arctan2(head_to_thorax[..., 1], head_to_thorax[..., 0])
+    project = Project.create(root, truth.skeleton, videos=[video])
+    Alignment(centers, angles, box_size=128, video=open_video(video)).save(root / "alignments/0")
+    project.set_alignment(0, root / "alignments/0")
+    project.save()
+    return project
+
+
+def test_predicting_frames_without_animals_says_so_and_never_crashes(
+    make_napari_viewer, qtbot, small, tmp_path, monkeypatch
+):
+    from napari_leap.napari.widgets import predict as predict_module
+    from napari_leap.napari.widgets.predict import PredictWidget
+
+    model_dir, video, labels_path = small
+    project = _project_with_animals_until(tmp_path / "proj", video, labels_path, last=24)
+    errors = _errors(monkeypatch, predict_module)
+    viewer = make_napari_viewer(show=True)
+    widget = PredictWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Predict")
+    widget.model_edit.setText(str(model_dir))
+    widget.set_project(project.root)
+
+    def predict(start: int, stop: int) -> None:
+        widget.start_spin.setValue(start)
+        widget.stop_spin.setValue(stop)
+        qtbot.mouseClick(widget.predict_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: not widget.running, timeout=120_000)
+
+    predict(20, 28)  # four frames with flies, four without
+    assert not errors
+    assert widget.status.text() == "8 frames predicted in 1 video(s); 4 of them had no animals"
+    assert len(viewer.layers["tracks [project]"].data) == 4 * 2 * 13
+    assert widget.export_buttons[".slp"].isEnabled()
+
+    predict(30, 40)  # none: no crash, no claim of success, the older layers go
+    assert len(errors) == 1 and "no animal found on any of the 10 frames" in errors[0]
+    assert widget.status.text() == errors[0]
+    assert "done" not in widget.progress_bar.format()
+    assert widget.result is None and not widget.export_buttons[".slp"].isEnabled()
+    assert not [lay.name for lay in viewer.layers if "[project]" in lay.name]
+    assert widget.predict_button.isEnabled()

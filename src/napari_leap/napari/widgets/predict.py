@@ -45,6 +45,11 @@ def _show_error(message: str) -> None:
     show_error(message)
 
 
+def _frames_with_animals(poses) -> np.ndarray:
+    """(frames,) True where at least one body part of one animal was found."""
+    return np.isfinite(poses.points).all(axis=-1).any(axis=(1, 2))
+
+
 class _Failed:
     """What the worker returns instead of raising, so errors never escape the event loop."""
 
@@ -316,12 +321,26 @@ class PredictWidget(QWidget):
             if self._chunks:
                 self.show_poses(self._partial_poses())
             return
+        n = sum(len(p.frames) for p in result.poses)
+        empty = sum(int((~_frames_with_animals(p)).sum()) for p in result.poses)
+        if empty == n:  # nothing found: say so, show and offer nothing
+            message = (
+                f"no animal found on any of the {n} frames predicted; nothing to show or export "
+                "(check the frame range, and that the animals are in view there)."
+            )
+            _show_error(message)
+            self.status.setText(message)
+            self.progress_bar.setFormat("no animals found: %v / %m frames")
+            self.show_poses(result.poses[self._shown_video])  # takes away an older run's layers
+            return
         self.result = result
         self.show_poses(result.poses[self._shown_video])
         for b in self.export_buttons.values():
             b.setEnabled(True)
-        n = sum(len(p.frames) for p in result.poses)
-        self.status.setText(f"{n} frames predicted in {len(result.poses)} video(s)")
+        self.status.setText(
+            f"{n} frames predicted in {len(result.poses)} video(s)"
+            + (f"; {empty} of them had no animals" if empty else "")
+        )
         self._validate()
 
     def _on_error(self, e: Exception) -> None:
@@ -344,7 +363,12 @@ class PredictWidget(QWidget):
     def show_poses(self, poses) -> None:
         """Replace the prediction layers with ``poses`` (over the video layer's coordinates)."""
         self._last_refresh = time.monotonic()
-        if not len(poses.frames):
+        if not _frames_with_animals(poses).any():  # napari cannot draw empty tracks: no layers
+            for key in ("tracks", "skeleton", "points"):
+                old = self._layers.pop(key, None)
+                if old is not None and old in self.viewer.layers:
+                    self.viewer.layers.remove(old)
+            self._poses_shown = None
             return
         tag = f" [{self._video_name}]"
         # tracks first, then skeleton, then points: the current pose stays on top of the tails
