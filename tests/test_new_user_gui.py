@@ -139,3 +139,44 @@ def test_predicting_frames_without_animals_says_so_and_never_crashes(
     assert widget.result is None and not widget.export_buttons[".slp"].isEnabled()
     assert not [lay.name for lay in viewer.layers if "[project]" in lay.name]
     assert widget.predict_button.isEnabled()
+
+
+# -- item 4: a video opened by napari's own reader -----------------------------------------------
+def test_every_dock_takes_a_video_opened_by_napari_builtins(
+    make_napari_viewer, qtbot, small, tmp_path, monkeypatch
+):
+    from napari_leap.napari.widgets import predict as predict_module
+    from napari_leap.napari.widgets import train as train_module
+    from napari_leap.napari.widgets.align import AlignWidget
+    from napari_leap.napari.widgets.predict import PredictWidget
+    from napari_leap.napari.widgets.train import TrainWidget
+
+    model_dir, video, _ = small
+    errors = _errors(monkeypatch, predict_module, train_module)
+    viewer = make_napari_viewer(show=True)
+    _, label = _new_labels_layer(
+        viewer, video=video, plugin="napari"
+    )  # what File > Open preselects
+    image = viewer.layers[video.stem]
+    assert image.source.reader_plugin == "napari" and not image.metadata  # no napari-leap metadata
+    assert label.layer.metadata["video"] == str(video.resolve())
+
+    label.new_project(tmp_path / "proj")
+    assert Project.open(tmp_path / "proj").video_path(0) == video.resolve()
+    click(viewer, 500.0, 520.0)
+    assert len(label.layer.data) == 1
+
+    align = AlignWidget(viewer)
+    assert align.video_combo.currentText() == video.stem
+    train = TrainWidget(viewer)
+    train.source.setCurrentText(label.layer.name)
+    assert train.training_source().labeled_frames  # the layer knows its video
+    predict = PredictWidget(viewer)
+    viewer.window.add_dock_widget(predict, name="Predict")
+    assert predict.source_combo.currentText() == video.stem
+    predict.model_edit.setText(str(model_dir))
+    predict.stop_spin.setValue(4)
+    qtbot.mouseClick(predict.predict_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not predict.running, timeout=120_000)
+    assert not errors
+    assert predict.result.poses[0].frames.tolist() == [0, 1, 2, 3]

@@ -456,6 +456,24 @@ def video_layer_data(
     return data, kwargs, "image"
 
 
+def layer_video_path(layer) -> Path | None:
+    """The video file an Image layer shows, whichever reader opened it.
+
+    napari-leap's reader records it in ``metadata['video_path']``; napari's own
+    readers (what File > Open offers first) leave only the layer's public
+    ``source.path``.
+    """
+    if getattr(layer, "_type_string", "") != "image":
+        return None
+    stored = (getattr(layer, "metadata", None) or {}).get("video_path")
+    if stored:
+        return Path(stored)
+    path = getattr(getattr(layer, "source", None), "path", None)
+    if path and getattr(layer, "ndim", 0) >= 3 and Path(path).exists():
+        return Path(path).resolve()
+    return None
+
+
 # -- alignment boxes ----------------------------------------------------------------------
 
 

@@ -334,7 +334,8 @@ class LabelingWidget(QWidget):
             if lay._type_string == "image" and "alignment" not in lay.metadata
         ]
         for lay in images:
-            if video and lay.metadata.get("video_path") == str(Path(video).resolve()):
+            shown = layers.layer_video_path(lay)
+            if video and shown is not None and shown.resolve() == Path(video).resolve():
                 return lay
         return images[0] if images else None
 
@@ -449,10 +450,12 @@ class LabelingWidget(QWidget):
 
         if self.layer is None:
             raise LeapError("make a labels layer first (Skeleton widget: New labels layer).")
+        if self.image is None:
+            self.image = self._find_image()
         video_path = (
             video_path
             or self.layer.metadata.get("video")
-            or (self.image.metadata.get("video_path") if self.image is not None else None)
+            or (layers.layer_video_path(self.image) if self.image is not None else None)
         )
         if not video_path:
             raise LeapError("open the video first (drag it into napari), then create the project.")
@@ -982,7 +985,7 @@ class LabelingWidget(QWidget):
         if video:
             return video
         if self.image is not None:
-            return self.image.metadata.get("video_path") or self.image.data
+            return layers.layer_video_path(self.image) or self.image.data
         raise LeapError("open a video first.")
 
     def suggest(self) -> None:

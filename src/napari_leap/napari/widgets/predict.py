@@ -175,7 +175,7 @@ class PredictWidget(QWidget):
         for layer in self.viewer.layers:
             if getattr(layer, "_type_string", "") != "image":
                 continue
-            if source_of(layer.data) is not None or (layer.metadata or {}).get("video_path"):
+            if source_of(layer.data) is not None or layers.layer_video_path(layer) is not None:
                 out.append(layer)
         return out
 
@@ -220,8 +220,8 @@ class PredictWidget(QWidget):
         name = self.source_combo.currentText()
         layer = self.viewer.layers[name]
         src = source_of(layer.data)
-        if src is None:
-            src = video_source(layer.metadata["video_path"])
+        if src is None:  # opened by another reader: napari-leap reads the file itself
+            src = video_source(layers.layer_video_path(layer))
         return src, layer
 
     # -- running --------------------------------------------------------------------------

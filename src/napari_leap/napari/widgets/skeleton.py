@@ -280,14 +280,7 @@ class SkeletonWidget(QWidget):
             tracks,
             self.skeleton,
         )
-        video = next(
-            (
-                lay.metadata.get("video_path")
-                for lay in self.viewer.layers
-                if lay.metadata.get("video_path")
-            ),
-            None,
-        )
+        video = next(filter(None, map(layers.layer_video_path, self.viewer.layers)), None)
         data, kwargs, _ = layers.points_layer_data(empty, name="labels", video=video, tracked=n > 1)
         layer = self.viewer.add_points(data, ndim=3, **kwargs)
         self.set_layer(layer)
