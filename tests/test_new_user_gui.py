@@ -3,6 +3,8 @@ clicks and keys on a real viewer and checks what the person sees afterwards."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from qtpy.QtCore import Qt
@@ -180,3 +182,73 @@ def test_every_dock_takes_a_video_opened_by_napari_builtins(
     qtbot.waitUntil(lambda: not predict.running, timeout=120_000)
     assert not errors
     assert predict.result.poses[0].frames.tolist() == [0, 1, 2, 3]
+
+
+# -- item 11: models belong to the project -------------------------------------------------------
+TINY = {
+    "arch_params": {"filters": 4, "depth": 2, "max_filters": 16},
+    "input_scale": 0.25,
+    "batch_size": 4,
+    "steps_per_epoch": 2,
+    "box_size": 128,
+    "device": "cpu",
+    "epochs": 1,
+}
+
+
+def test_a_model_trained_from_the_docks_is_the_projects_and_both_docks_use_it(
+    make_napari_viewer, qtbot, small, tmp_path, monkeypatch
+):
+    from napari_leap.io.labels import labels_from_poses, load_labels
+    from napari_leap.napari.widgets import predict as predict_module
+    from napari_leap.napari.widgets import train as train_module
+    from napari_leap.napari.widgets.predict import PredictWidget
+    from napari_leap.napari.widgets.train import TrainWidget
+
+    _, video, labels_path = small
+    poses = poses_from_labels(load_labels(labels_path))
+    poses = poses.select(poses.frames < 40)  # frames 40..47 are left to predict
+    project = Project.create(
+        tmp_path / "proj",
+        poses.skeleton,
+        videos=[video],
+        settings={"tracks": poses.tracks, "tracked": True},
+    )
+    project.labels = labels_from_poses(poses, [project.sleap_video(0)], predicted=False)
+    project.save()
+    errors = _errors(monkeypatch, predict_module, train_module)
+    viewer = make_napari_viewer(show=True)
+    label = LabelingWidget(viewer)
+    viewer.window.add_dock_widget(label, name="Label")
+    label.open_project(project.root)
+    assert label.model_label.text() == "no model"
+
+    train = TrainWidget(viewer)
+    viewer.window.add_dock_widget(train, name="Train")
+    assert train.source.currentText() == label.layer.name
+    train.start(**TINY)
+    qtbot.waitUntil(lambda: train.worker is None, timeout=180_000)
+    assert not errors and train.model is not None
+    model_dir = Path(train.out.text())
+    assert model_dir.parent == project.root / "models"  # a new folder inside the project
+    assert Project.open(project.root).models == [f"models/{model_dir.name}"]
+    assert "recorded in project proj" in train.status.text()
+
+    # the Label dock follows the project's newest model: P predicts this frame with it
+    label.delete_point(label.point_index(label.frame, 0, 0))  # an edit: the dock saves again
+    label.save()
+    assert Project.open(project.root).models == [f"models/{model_dir.name}"]  # still recorded
+    label.go_to(44)
+    key(viewer, Qt.Key_Right)
+    assert label.model_dir == model_dir and model_dir.name in label.model_label.text()
+    key(viewer, Qt.Key_P)
+    qtbot.waitUntil(
+        lambda: errors or label.progress.text() == "predicted 1 frames", timeout=120_000
+    )
+    assert not errors
+    predicted = label.layer.features["status"].astype(str) == "predicted"
+    assert set(np.rint(label.layer.data[np.asarray(predicted), 0])) == {45}
+    # and a Predict dock opened now needs no path typed in
+    predict = PredictWidget(viewer)
+    assert predict.model_edit.text() == str(model_dir)
+    assert not errors

@@ -78,6 +78,8 @@ class LabelingWidget(QWidget):
         self.current_animal = 0
         self.suggestions: list[int] = []
         self.model_dir: Path | None = None
+        self._model_chosen = False  # a person chose the model: stop following the project's
+        self._manifest_seen: float | None = None
         #: (frame, animal, body-part name) marked not visible (names survive skeleton edits)
         self.invisible: set[tuple[int, int, str]] = set()
         self.last_saved: float | None = None
@@ -92,6 +94,7 @@ class LabelingWidget(QWidget):
         self._save_soon.timeout.connect(self.autosave)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.autosave)
+        self._timer.timeout.connect(self._follow_project_model)
         self._timer.start(AUTOSAVE_SECONDS * 1000)
         self.viewer.dims.events.current_step.connect(self._on_frame)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
@@ -417,6 +420,7 @@ class LabelingWidget(QWidget):
             video=path,
             tracked=bool(project.settings.get("tracked", len(tracks) > 1)),
         )
+        kwargs["metadata"]["project"] = str(project.root.resolve())  # for the Train/Predict docks
         layer = self.viewer.add_points(data, ndim=3, **kwargs)
         if self.viewer.dims.ndim == 3:
             self.viewer.dims.axis_labels = ("frame", "y", "x")
@@ -424,9 +428,8 @@ class LabelingWidget(QWidget):
             int(f) for f in project.settings.get("suggestions", {}).get(str(video_index), [])
         )
         invisible = project.settings.get("not_visible", {}).get(str(video_index), [])
-        models = [project.root / m for m in project.models if (project.root / m).exists()]
-        if models and self.model_dir is None:
-            self.set_model(models[-1])
+        self._manifest_seen = None
+        self._follow_project_model()
         self.attach(layer, image)
         if project.labels_path.exists():
             self.last_saved = project.labels_path.stat().st_mtime
@@ -466,7 +469,11 @@ class LabelingWidget(QWidget):
             settings={"tracks": self.tracks, "tracked": bool(self.layer.metadata.get("tracked"))},
         )
         self.project, self.video_index = project, 0
-        self.layer.metadata = {**self.layer.metadata, "video": str(Path(video_path).resolve())}
+        self.layer.metadata = {
+            **self.layer.metadata,
+            "video": str(Path(video_path).resolve()),
+            "project": str(project.root.resolve()),
+        }
         self._dirty = True
         self.save()
         self.status.setText(f"project {project.root}")
@@ -877,6 +884,7 @@ class LabelingWidget(QWidget):
             return
         self._frame = frame
         self.autosave()
+        self._follow_project_model()
         if self.layer is None:
             return
         self.current_animal, self.current_node = self._next_unplaced(frame, 0, -1)
@@ -1059,16 +1067,42 @@ class LabelingWidget(QWidget):
             list(frames) + [f for f in self.suggestions if f in self.labelled_frames()]
         )
 
-    def set_model(self, model_dir) -> None:
+    def set_model(self, model_dir, chosen: bool = True) -> None:
+        """Predict with ``model_dir``; ``chosen`` (a person's choice) stops following the
+        project's newest model."""
         self.model_dir = Path(model_dir)
-        self.model_label.setText(f"model: {self.model_dir.name}")
+        self._model_chosen = self._model_chosen or chosen
+        self.model_label.setText(
+            f"model: {self.model_dir.name}" + ("" if chosen else " (the project's newest)")
+        )
+
+    def _follow_project_model(self) -> None:
+        """Use the project's newest model, also one trained (Train dock, CLI) since it opened.
+
+        Reads the manifest only when it changed on disk: this runs on every frame change.
+        """
+        from napari_leap.io.project import MANIFEST
+
+        if self.project is None or self._model_chosen:
+            return
+        try:
+            seen = (self.project.root / MANIFEST).stat().st_mtime
+        except OSError:
+            return
+        if seen == self._manifest_seen:
+            return
+        self._manifest_seen = seen
+        newest = self.project.newest_model()
+        if newest is not None and newest != self.model_dir:
+            self.set_model(newest, chosen=False)
 
     def predict(self, frames) -> None:
         """Predicted points for ``frames`` (animal-frames a person labelled are left alone)."""
         if self.layer is None:
             return
+        self._follow_project_model()
         if self.model_dir is None:
-            self._error("choose a trained model folder first (Model…).")
+            self._error("train a model first (Train dock), or choose a model folder (Model…).")
             return
         frames = sorted({int(f) for f in frames})
         if not frames:

@@ -190,6 +190,30 @@ class PredictWidget(QWidget):
         idx = self.source_combo.findText(current)
         if idx >= 0:
             self.source_combo.setCurrentIndex(idx)
+        self._suggest_model()
+
+    def _project_root(self) -> Path | None:
+        """The project chosen here, else the one the Label dock's layer belongs to."""
+        if self.project_path is not None:
+            return self.project_path
+        for layer in self.viewer.layers:
+            if layers.is_pose_layer(layer) and layer.metadata.get("project"):
+                return Path(layer.metadata["project"])
+        return None
+
+    def _suggest_model(self) -> None:
+        """An empty model field gets the project's newest model."""
+        from napari_leap.io.project import Project
+
+        root = self._project_root()
+        if self.model_edit.text().strip() or root is None:
+            return
+        try:
+            newest = Project.open(root).newest_model()
+        except Exception:  # noqa: BLE001 - a project that cannot open is reported when used
+            return
+        if newest is not None:
+            self.model_edit.setText(str(newest))
 
     def _on_source_chosen(self, index: int) -> None:
         if index == self.source_combo.count() - 1 and self.project_path is None:
@@ -233,10 +257,13 @@ class PredictWidget(QWidget):
 
         if self._worker is not None:
             return
+        self._suggest_model()
         model_dir = self.model_edit.text().strip()
         try:
             if not model_dir:
-                raise FileNotFoundError("choose a trained model folder first.")
+                raise FileNotFoundError(
+                    "choose a trained model folder first (or train one into the project)."
+                )
             inputs, layer = self._inputs()
         except Exception as e:  # noqa: BLE001 - every failure here is shown, none escapes
             _show_error(str(e))

@@ -10,6 +10,7 @@ plot shows the validation error per body part (where the model still errs).
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from qtpy.QtWidgets import (
@@ -131,6 +132,8 @@ class TrainWidget(QWidget):
         self._pbar = None
         self._earlier: list[dict] = []  # epochs of a resumed run done before this start
         self._out_dir: Path | None = None
+        self._project: Path | None = None  # the project the run trains from: it gets the model
+        self._out_auto = True  # the model folder is ours to choose until a person edits it
 
         form = QFormLayout()
         self.source = QComboBox()
@@ -175,6 +178,10 @@ class TrainWidget(QWidget):
         self.scale.setSpecialValueText("auto")
         form.addRow("input scale", self.scale)
         self.out = QLineEdit(str(Path.cwd() / "models" / "leap_model"))
+        self.out.setToolTip(
+            "training from a project: a new folder in its models/ unless you set one"
+        )
+        self.out.textEdited.connect(self._out_edited)
         out_btn = QPushButton("...")
         out_btn.clicked.connect(self._browse_out)
         out_row = QHBoxLayout()
@@ -233,6 +240,21 @@ class TrainWidget(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Model folder (new or to resume)")
         if path:
             self.out.setText(path)
+            self._out_edited()
+
+    def _out_edited(self, *_):
+        self._out_auto = False
+
+    def training_project(self) -> Path | None:
+        """The project folder the chosen source belongs to (a Label dock layer, or a folder)."""
+        from napari_leap.io.project import MANIFEST
+
+        name = self.source.currentText()
+        if name and name != FILE_ITEM:
+            root = self.viewer.layers[name].metadata.get("project")
+            return Path(root) if root else None
+        text = self.path.text().strip()
+        return Path(text) if text and (Path(text) / MANIFEST).is_file() else None
 
     def training_source(self):
         """What ``iter_train`` gets: a labels path, or labels built from the chosen layer."""
@@ -262,6 +284,12 @@ class TrainWidget(QWidget):
             return
         try:
             source = self.training_source()
+            self._project = self.training_project()
+            if self._project is not None and self._out_auto:  # a new model of the project
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                self.out.setText(
+                    str(self._project / "models" / f"{self.arch.currentText()}-{stamp}")
+                )
             out = self.out.text().strip()
             if not out:
                 from napari_leap.errors import LeapError
@@ -322,29 +350,30 @@ class TrainWidget(QWidget):
         if isinstance(event, Message):
             self.status.setText(event.text)
         elif isinstance(event, TrainStarted):
-            self._pbar = progress(total=event.epochs, desc="training")
-            self._pbar.update(event.start_epoch)
-            if event.start_epoch:
-                self._earlier = self._saved_history()[: event.start_epoch]
-                self.plot.show_history(self._earlier)
             self.status.setText(
                 f"{event.arch} on {event.device}: {event.n_train} training, "
                 f"{event.n_val} validation images"
                 f"{' (aligned boxes)' if event.aligned else ''}"
             )
+            if event.start_epoch:
+                self._earlier = self._saved_history()[: event.start_epoch]
+                self.plot.show_history(self._earlier)
+            # last: napari's progress bar runs the event loop, handling the next events now
+            self._pbar = progress(total=event.epochs, desc="training")
+            self._pbar.update(event.start_epoch)
         elif isinstance(event, BatchEnd):
             self.status.setText(
                 f"epoch {event.epoch}: batch {event.batch}/{event.n_batches}, loss {event.loss:.2e}"
             )
         elif isinstance(event, EpochEnd):
-            if self._pbar is not None:
-                self._pbar.update(1)
             history = self._earlier + [e.__dict__ for e in self.events if isinstance(e, EpochEnd)]
             self.plot.show_history(history)
             self.status.setText(
                 f"epoch {event.epoch}/{event.epochs}: validation error "
                 f"{event.val_error_px:.2f} px mean, {event.val_error_median_px:.2f} median"
             )
+            if self._pbar is not None:  # last, as above
+                self._pbar.update(1)
         elif isinstance(event, TrainFinished):
             self.status.setText(
                 f"done ({event.reason}); best epoch {event.best_epoch}, "
@@ -361,10 +390,25 @@ class TrainWidget(QWidget):
 
     def _on_done(self, model):
         self.model = model
+        if self._project is not None:
+            self._record_in_project(self._project, self._out_dir)
         training = model.config.get("training", {})
         per_node = training.get("per_node_val_error") or []
         if per_node:
             self.plot.show_per_node(model.skeleton.nodes, per_node)
+
+    def _record_in_project(self, root: Path, model_dir: Path) -> None:
+        """List the model in the project's manifest: Label and Predict docks then use it."""
+        from napari_leap.io.project import Project
+
+        try:
+            project = Project.open(root)
+            project.add_model(model_dir)
+            project.save()
+        except Exception as e:  # noqa: BLE001 - the model is safe in its folder; say so
+            _show_error(f"the model is in {model_dir} but could not be added to the project: {e}")
+            return
+        self.status.setText(f"{self.status.text()}; recorded in project {root.name}")
 
     def _on_error(self, e):
         _show_error(_user_message(e))
