@@ -252,3 +252,51 @@ def test_a_model_trained_from_the_docks_is_the_projects_and_both_docks_use_it(
     predict = PredictWidget(viewer)
     assert predict.model_edit.text() == str(model_dir)
     assert not errors
+
+
+# -- item 10: the loss plot ------------------------------------------------------------------------
+def test_loss_is_plotted_per_step_and_few_validation_images_are_warned_of(
+    make_napari_viewer, qtbot, small, tmp_path, monkeypatch
+):
+    from napari_leap.io.labels import labels_from_poses, load_labels, save_labels
+    from napari_leap.napari.widgets import train as train_module
+    from napari_leap.napari.widgets.train import FILE_ITEM, TrainWidget
+    from napari_leap.pose.train import BatchEnd, EpochEnd, TrainStarted
+
+    _, video, labels_path = small
+    poses = poses_from_labels(load_labels(labels_path))
+    few = save_labels(
+        labels_from_poses(poses.select(poses.frames < 8), [str(video)], predicted=False),
+        tmp_path / "eight.slp",
+    )
+    errors = _errors(monkeypatch, train_module)
+    viewer = make_napari_viewer(show=True)
+    widget = TrainWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Train")
+    widget.source.setCurrentText(FILE_ITEM)
+    widget.path.setText(str(few))
+    widget.out.setText(str(tmp_path / "model"))
+    seen = []
+
+    def as_it_comes(event):  # runs after the dock's own handler of the same event
+        if isinstance(event, BatchEnd):
+            epochs_done = sum(isinstance(e, EpochEnd) for e in widget.events)
+            seen.append(
+                (len(widget.plot.steps), len(widget.plot.train_line.get_xdata()), epochs_done)
+            )
+
+    widget.start(**{**TINY, "epochs": 2, "steps_per_epoch": 3})
+    widget.worker.yielded.connect(as_it_comes)
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=180_000)
+    assert not errors
+    started = next(e for e in widget.events if isinstance(e, TrainStarted))
+    assert started.n_val < 5
+    assert f"only {started.n_val} validation image" in widget.status.text()
+    # every step's loss was on the plot before the epoch it belongs to ended
+    assert seen == [(i, i, (i - 1) // 3) for i in range(1, 7)]
+    steps = [e for e in widget.events if isinstance(e, BatchEnd)]
+    np.testing.assert_allclose(widget.plot.raw_line.get_ydata(), [e.loss for e in steps])
+    np.testing.assert_allclose(
+        widget.plot.train_line.get_xdata(), [1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2]
+    )
+    assert list(widget.plot.val_line.get_xdata()) == [1, 2]  # validation once per epoch

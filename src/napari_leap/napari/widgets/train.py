@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -30,6 +31,8 @@ from qtpy.QtWidgets import (
 from napari_leap.napari import layers
 
 FILE_ITEM = "labels file or project folder..."
+#: fewer validation images than this get a warning: their error is no measure of the model
+MIN_VALIDATION = 5
 ALIGN_ITEMS = {"auto": None, "align animals into boxes": True, "full frames": False}
 
 
@@ -46,7 +49,14 @@ def _user_message(e: BaseException) -> str:
 
 
 class LossPlot(QWidget):
-    """Training and validation curves over epochs, then validation error per body part."""
+    """Training loss per step (smoothed) as it comes, validation per epoch, then the
+    validation error per body part.
+
+    An epoch of a few labels can take minutes on a CPU, so waiting for epochs would
+    leave the plot blank; each step's loss is drawn as soon as it is known.
+    """
+
+    SMOOTHING = 0.2  # weight of the newest step in the running mean drawn over the raw losses
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -64,34 +74,54 @@ class LossPlot(QWidget):
         self.clear()
 
     def clear(self) -> None:
+        self.steps: list[tuple[float, float]] = []  # (epochs so far, loss) of every step
+        self.smoothed: list[float] = []
         for ax in (self.loss_ax, self.err_ax):
             ax.clear()
             ax.tick_params(labelsize=7)
-        self.loss_ax.set_title("loss", fontsize=8)
+        ax = self.loss_ax
+        ax.set_title("loss", fontsize=8)
+        ax.set_yscale("log")
+        (self.raw_line,) = ax.plot([], [], color="#0072b2", alpha=0.25, linewidth=0.8)
+        (self.train_line,) = ax.plot([], [], color="#0072b2", label="train (per step)")
+        (self.val_line,) = ax.plot(
+            [], [], color="#d55e00", marker="o", markersize=3, label="validation (per epoch)"
+        )
+        ax.legend(fontsize=7)
         self.err_ax.set_title("validation error (px)", fontsize=8)
         self.canvas.draw_idle()
 
+    def add_step(self, epoch: int, batch: int, n_batches: int, loss: float) -> None:
+        """One training step's loss, at ``epoch - 1 + batch / n_batches`` epochs."""
+        if not np.isfinite(loss) or loss <= 0:
+            return
+        last = self.smoothed[-1] if self.smoothed else loss
+        self.steps.append((epoch - 1 + batch / max(n_batches, 1), float(loss)))
+        self.smoothed.append(last + self.SMOOTHING * (loss - last))
+        x = [s[0] for s in self.steps]
+        self.raw_line.set_data(x, [s[1] for s in self.steps])
+        self.train_line.set_data(x, self.smoothed)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        self.loss_ax.relim()
+        self.loss_ax.autoscale_view()
+        self.canvas.draw_idle()
+
     def show_history(self, history: list[dict]) -> None:
+        """Per-epoch values: validation loss and error (and, for epochs of an earlier run
+        that this plot did not see step by step, the training loss)."""
         epochs = [h["epoch"] for h in history]
+        self.val_line.set_data(epochs, [h["val_loss"] for h in history])
+        if not self.steps and history:  # a resumed run: its earlier epochs, one point each
+            self.steps = [(float(h["epoch"]), float(h["train_loss"])) for h in history]
+            self.smoothed = [s[1] for s in self.steps]
+            self.train_line.set_data(epochs, self.smoothed)
+        self._rescale()
 
         def plot(ax, key: str, label: str, color: str) -> None:
-            ax.plot(
-                epochs,
-                [h[key] for h in history],
-                label=label,
-                color=color,
-                marker=".",
-                markersize=3,
-            )
+            ax.plot(epochs, [h[key] for h in history], label=label, color=color, marker=".")
 
-        ax = self.loss_ax
-        ax.clear()
-        plot(ax, "train_loss", "train", "#0072b2")
-        plot(ax, "val_loss", "validation", "#d55e00")
-        ax.set_yscale("log")
-        ax.set_title("loss", fontsize=8)
-        ax.legend(fontsize=7)
-        ax.tick_params(labelsize=7)
         ax = self.err_ax
         ax.clear()
         plot(ax, "val_error_px", "mean", "#009e73")
@@ -134,6 +164,7 @@ class TrainWidget(QWidget):
         self._out_dir: Path | None = None
         self._project: Path | None = None  # the project the run trains from: it gets the model
         self._out_auto = True  # the model folder is ours to choose until a person edits it
+        self._validation_warning = ""  # said with every status line while it applies
 
         form = QFormLayout()
         self.source = QComboBox()
@@ -350,10 +381,17 @@ class TrainWidget(QWidget):
         if isinstance(event, Message):
             self.status.setText(event.text)
         elif isinstance(event, TrainStarted):
+            self._validation_warning = (
+                f"\nonly {event.n_val} validation image{'s' if event.n_val != 1 else ''}: "
+                "the validation error says little about the model; label more frames "
+                "(about one in ten is held out for validation)"
+                if event.n_val < MIN_VALIDATION
+                else ""
+            )
             self.status.setText(
                 f"{event.arch} on {event.device}: {event.n_train} training, "
                 f"{event.n_val} validation images"
-                f"{' (aligned boxes)' if event.aligned else ''}"
+                f"{' (aligned boxes)' if event.aligned else ''}{self._validation_warning}"
             )
             if event.start_epoch:
                 self._earlier = self._saved_history()[: event.start_epoch]
@@ -364,13 +402,16 @@ class TrainWidget(QWidget):
         elif isinstance(event, BatchEnd):
             self.status.setText(
                 f"epoch {event.epoch}: batch {event.batch}/{event.n_batches}, loss {event.loss:.2e}"
+                + self._validation_warning
             )
+            self.plot.add_step(event.epoch, event.batch, event.n_batches, event.loss)
         elif isinstance(event, EpochEnd):
             history = self._earlier + [e.__dict__ for e in self.events if isinstance(e, EpochEnd)]
             self.plot.show_history(history)
             self.status.setText(
                 f"epoch {event.epoch}/{event.epochs}: validation error "
                 f"{event.val_error_px:.2f} px mean, {event.val_error_median_px:.2f} median"
+                + self._validation_warning
             )
             if self._pbar is not None:  # last, as above
                 self._pbar.update(1)
@@ -378,6 +419,7 @@ class TrainWidget(QWidget):
             self.status.setText(
                 f"done ({event.reason}); best epoch {event.best_epoch}, "
                 f"validation error {event.best_val_error_px:.2f} px -> {event.model_dir}"
+                + self._validation_warning
             )
 
     def _saved_history(self) -> list[dict]:
