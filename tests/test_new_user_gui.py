@@ -300,3 +300,93 @@ def test_loss_is_plotted_per_step_and_few_validation_images_are_warned_of(
         widget.plot.train_line.get_xdata(), [1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2]
     )
     assert list(widget.plot.val_line.get_xdata()) == [1, 2]  # validation once per epoch
+
+
+# -- item 12: layout ---------------------------------------------------------------------------------
+def test_label_and_skeleton_docks_fit_a_1600x1000_screen(make_napari_viewer, qtbot):
+    from qtpy.QtWidgets import QApplication
+
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(1200, 800)
+    _, label = _new_labels_layer(viewer)
+    settle(20)
+    screen = QApplication.primaryScreen().availableGeometry()
+    assert (screen.width(), screen.height()) == (1600, 1000)  # xvfb-run -s "-screen 0 1600x1000x24"
+    assert window.minimumSizeHint().height() <= screen.height()
+    assert window.height() <= screen.height() and window.width() <= screen.width()
+    # the shortcut table opens on demand
+    assert not label.keys.isVisible()
+    qtbot.mouseClick(label.keys_button, Qt.LeftButton)
+    assert label.keys.isVisible() and window.height() <= screen.height()
+
+
+def test_align_run_shows_its_boxes_and_its_progress_only_grows(make_napari_viewer, qtbot, small):
+    from napari_leap.napari.widgets.align import AlignWidget
+
+    _, video, _ = small
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(video), plugin="napari-leap")
+    align = AlignWidget(viewer)
+    viewer.window.add_dock_widget(align, name="Align")
+    align.animals_spin.setValue(2)
+    values = []
+    align.progress_bar.valueChanged.connect(values.append)
+    qtbot.mouseClick(align.run_button, Qt.LeftButton)
+    qtbot.waitUntil(
+        lambda: align.run_button.isEnabled() and align.alignment is not None, timeout=120_000
+    )
+    # the boxes layer lies inside what the canvas shows
+    boxes = align.boxes_layer
+    (top, left), (bottom, right) = boxes.extent.world[:, 1:]
+    native = viewer.window._qt_viewer.canvas.native
+    cy, cx = viewer.camera.center[-2:]
+    half_h, half_w = (
+        native.height() / 2 / viewer.camera.zoom,
+        native.width() / 2 / viewer.camera.zoom,
+    )
+    assert cx - half_w <= left and right <= cx + half_w
+    assert cy - half_h <= top and bottom <= cy + half_h
+    assert values and values[-1] == 100 and values == sorted(values)  # never full, then empty
+
+
+def test_sample_labels_are_a_read_only_reference_and_the_clip_starts_at_frame_0(
+    make_napari_viewer,
+):
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-leap", "two_flies")
+    settle()
+    assert viewer.dims.current_step[0] == 0
+    reference = viewer.layers["clip labels"]
+    n = len(reference.data)
+    assert n > 30_000 and not reference.editable
+    label = LabelingWidget(viewer)
+    skeleton = SkeletonWidget(viewer, confirm=lambda m: True)
+    viewer.window.add_dock_widget(label, name="Label")
+    viewer.layers.selection.active = reference
+    assert label.layer is None and skeleton.layer is None
+    reference.mode = "add"  # napari refuses: the layer is read-only
+    click(viewer, 500.0, 500.0)
+    assert len(reference.data) == n and reference.mode == "pan_zoom"
+
+    viewer2 = make_napari_viewer()
+    viewer2.open(str(CLIP), plugin="napari-leap")
+    assert viewer2.dims.current_step[0] == 0
+
+
+def test_the_labels_layer_keeps_its_name_between_sessions(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer(show=True)
+    _, label = _new_labels_layer(viewer)
+    label.new_project(tmp_path / "proj1")
+    click(viewer, 400.0, 400.0)
+    named = label.layer.name
+    assert named == "proj1 labels"
+    assert sorted(lay.name for lay in viewer.layers if "labels" in lay.name) == [
+        named,
+        f"{named} edges",
+    ]
+    viewer.close()
+    again = make_napari_viewer()
+    label2 = LabelingWidget(again)
+    label2.open_project(tmp_path / "proj1")
+    assert label2.layer.name == named

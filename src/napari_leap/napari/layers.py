@@ -76,6 +76,11 @@ def is_pose_layer(layer) -> bool:
     return getattr(layer, "_type_string", "") == "points" and "skeleton" in md
 
 
+def is_editable_pose_layer(layer) -> bool:
+    """A pose layer the Label and Skeleton docks may edit (not a read-only reference)."""
+    return is_pose_layer(layer) and not layer.metadata.get("reference")
+
+
 def points_style(
     skeleton: Skeleton, tracks: list[str], *, show_names: bool = False, size: float = 8.0
 ) -> dict:

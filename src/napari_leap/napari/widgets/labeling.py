@@ -34,6 +34,7 @@ from qtpy.QtWidgets import (
 
 from napari_leap.errors import LeapError
 from napari_leap.napari import layers
+from napari_leap.napari.widgets.scroll import scroll_layout
 
 SHORTCUTS = [
     ("click", "place the current body part; moves on to the next one not yet placed"),
@@ -124,7 +125,7 @@ class LabelingWidget(QWidget):
 
     # -- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root = scroll_layout(self)
         proj = QHBoxLayout()
         for text, slot in (
             ("Open project…", self._open_project_dialog),
@@ -225,10 +226,10 @@ class LabelingWidget(QWidget):
         rows = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in SHORTCUTS)
         self.keys = QLabel(f"<small><table cellspacing='0' cellpadding='1'>{rows}</table></small>")
         self.keys.setWordWrap(True)
-        self.keys_button = QPushButton("Shortcuts ▾")
+        self.keys_button = QPushButton("Shortcuts ▸")
         self.keys_button.setCheckable(True)
-        self.keys_button.setChecked(True)
         self.keys_button.toggled.connect(self._toggle_keys)
+        self.keys.setVisible(False)  # open on demand: the table is as tall as the rest
         root.addWidget(self.keys_button)
         root.addWidget(self.keys)
 
@@ -251,7 +252,11 @@ class LabelingWidget(QWidget):
 
     def _on_active(self, event=None) -> None:
         active = self.viewer.layers.selection.active
-        if active is not None and layers.is_pose_layer(active) and active is not self.layer:
+        if (
+            active is not None
+            and layers.is_editable_pose_layer(active)
+            and active is not self.layer
+        ):
             self.attach(active)
 
     def _on_layer_removed(self, event) -> None:
@@ -416,7 +421,7 @@ class LabelingWidget(QWidget):
         data, kwargs, _ = layers.points_layer_data(
             user,
             pred,
-            name=f"{project.name or project.root.name} labels",
+            name=_layer_name(project),
             video=path,
             tracked=bool(project.settings.get("tracked", len(tracks) > 1)),
         )
@@ -469,6 +474,10 @@ class LabelingWidget(QWidget):
             settings={"tracks": self.tracks, "tracked": bool(self.layer.metadata.get("tracked"))},
         )
         self.project, self.video_index = project, 0
+        self.layer.name = _layer_name(project)  # the name it gets each time the project opens
+        if self.edges is not None:
+            self.edges.name = f"{self.layer.name} edges"
+            self.edges.metadata["edges_of"] = self.layer.name
         self.layer.metadata = {
             **self.layer.metadata,
             "video": str(Path(video_path).resolve()),
@@ -1334,6 +1343,10 @@ class LabelingWidget(QWidget):
         root = QFileDialog.getExistingDirectory(self, "Trained model folder", start)
         if root:
             self.set_model(root)
+
+
+def _layer_name(project) -> str:
+    return f"{project.name or project.root.name} labels"
 
 
 def _key_handler(fn):

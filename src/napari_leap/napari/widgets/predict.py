@@ -28,11 +28,11 @@ from qtpy.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from napari_leap.napari import layers
+from napari_leap.napari.widgets.scroll import scroll_layout
 
 PROJECT_ITEM = "all videos of a project…"
 #: seconds between layer refreshes while predictions stream in
@@ -85,7 +85,7 @@ class PredictWidget(QWidget):
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root = scroll_layout(self)
         form = QFormLayout()
         row = QHBoxLayout()
         self.model_edit = QLineEdit()

@@ -29,6 +29,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_leap.napari import layers
+from napari_leap.napari.widgets.scroll import scroll_layout
 
 FILE_ITEM = "labels file or project folder..."
 #: fewer validation images than this get a warning: their error is no measure of the model
@@ -233,7 +234,7 @@ class TrainWidget(QWidget):
         self.status.setWordWrap(True)
         self.plot = LossPlot(self)
 
-        layout = QVBoxLayout(self)
+        layout = scroll_layout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
@@ -251,6 +252,7 @@ class TrainWidget(QWidget):
         for layer in self.viewer.layers:
             if layers.is_pose_layer(layer):
                 self.source.addItem(layer.name)
+                layer.events.name.connect(self._refresh_sources)  # New project renames it
         self.source.addItem(FILE_ITEM)
         if current and self.source.findText(current) >= 0:
             self.source.setCurrentText(current)
