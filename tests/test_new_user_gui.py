@@ -304,17 +304,23 @@ def test_loss_is_plotted_per_step_and_few_validation_images_are_warned_of(
 
 # -- item 12: layout ---------------------------------------------------------------------------------
 def test_label_and_skeleton_docks_fit_a_1600x1000_screen(make_napari_viewer, qtbot):
-    from qtpy.QtWidgets import QApplication
+    from qtpy.QtWidgets import QApplication, QScrollArea
+
+    from napari_leap.napari.widgets.scroll import MIN_HEIGHT
 
     viewer = make_napari_viewer(show=True)
     window = viewer.window._qt_window
     window.resize(1200, 800)
-    _, label = _new_labels_layer(viewer)
+    skeleton, label = _new_labels_layer(viewer)
     settle(20)
     screen = QApplication.primaryScreen().availableGeometry()
     assert (screen.width(), screen.height()) == (1600, 1000)  # xvfb-run -s "-screen 0 1600x1000x24"
     assert window.minimumSizeHint().height() <= screen.height()
     assert window.height() <= screen.height() and window.width() <= screen.width()
+    assert min(label.height(), skeleton.height()) >= MIN_HEIGHT  # neither squashed away
+    for dock in (label, skeleton):  # nothing cut off at the right: the dock is wide enough
+        inner = dock.findChild(QScrollArea).widget()
+        assert inner.width() >= inner.minimumSizeHint().width()
     # the shortcut table opens on demand
     assert not label.keys.isVisible()
     qtbot.mouseClick(label.keys_button, Qt.LeftButton)
