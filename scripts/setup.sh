@@ -38,4 +38,9 @@ if ! python -c "import torch" >/dev/null 2>&1; then
   fi
 fi
 python -m pip install -q -e ".[testing]"
-echo "setup: done ($(python -c 'import torch, napari; print("torch", torch.__version__, "napari", napari.__version__)'))"
+# [all] brings PyQt6, the binding napari recommends; a .venv made before keeps PyQt5 too, and
+# with both qtpy (napari) would take PyQt5 while pytest-qt takes PyQt6: keep one binding
+if python -c "import PyQt5, PyQt6" >/dev/null 2>&1; then
+  python -m pip uninstall -q -y PyQt5 PyQt5-Qt5 PyQt5-sip
+fi
+echo "setup: done ($(python -c 'import torch, napari, qtpy; print("torch", torch.__version__, "napari", napari.__version__, qtpy.API_NAME)'))"

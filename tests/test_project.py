@@ -101,3 +101,32 @@ def test_moved_project_finds_videos_inside_it(tmp_path):
     assert project.videos == ["clip.mp4"]
     moved = shutil.move(str(root), str(tmp_path / "moved"))
     assert Project.open(moved).video_path(0) == (Path(moved) / "clip.mp4").resolve()
+
+
+def test_a_model_recorded_elsewhere_survives_a_save_and_is_the_newest(project):
+    """The Label dock keeps its Project open while the Train dock records a model: the dock's
+    next save must not drop it, and the newest finished model is the one to predict with."""
+    import time
+
+    def finished_model(name: str) -> Path:
+        folder = project.models_dir / name
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        return folder
+
+    old = finished_model("old")
+    project.add_model(old)
+    project.save()
+    assert project.newest_model() == old.resolve()
+    time.sleep(0.05)  # a later mtime
+    other = Project.open(project.root)  # e.g. the Train dock, when its run finishes
+    new = finished_model("new")
+    other.add_model(new)
+    other.save()
+    unfinished = project.models_dir / "running"  # no config.json yet: not a model to use
+    unfinished.mkdir()
+    other.add_model(unfinished)
+    other.save()
+    assert project.newest_model() == new.resolve()
+    project.save()  # the first holder saves with its stale list
+    assert Project.open(project.root).models == ["models/old", "models/new", "models/running"]

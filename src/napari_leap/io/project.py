@@ -133,6 +133,31 @@ class Project:
         if stored not in self.models:
             self.models.append(stored)
 
+    def model_path(self, stored: str) -> Path:
+        p = Path(stored)
+        return p if p.is_absolute() else (self.root / p).resolve()
+
+    def newest_model(self) -> Path | None:
+        """The most recently trained model recorded in the project (also by another dock or
+        process since it was opened), or None: what predicting defaults to."""
+        finished = [
+            c
+            for c in (self.model_path(m) for m in self._models_on_disk())
+            if (c / "config.json").is_file()
+        ]
+        return max(finished, key=lambda c: (c / "config.json").stat().st_mtime, default=None)
+
+    def _models_on_disk(self) -> list[str]:
+        """This project's models and those the manifest on disk lists (recorded elsewhere)."""
+        import yaml
+
+        try:
+            data = yaml.safe_load((self.root / MANIFEST).read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            data = {}
+        saved = [m for m in data.get("models") or [] if isinstance(m, str)]
+        return saved + [m for m in self.models if m not in saved]
+
     def set_alignment(self, video: int, path: str | Path) -> None:
         self.alignments[str(video)] = self._stored_path(path)
 
@@ -226,4 +251,5 @@ class Project:
             save_labels(self._labels, self.labels_path)
         if self._predictions is not None:
             save_labels(self._predictions, self.predictions_path)
+        self.models = self._models_on_disk()  # a model another dock recorded meanwhile stays
         atomic_write_text(self.root / MANIFEST, yaml.safe_dump(self.to_dict(), sort_keys=False))

@@ -76,6 +76,11 @@ def is_pose_layer(layer) -> bool:
     return getattr(layer, "_type_string", "") == "points" and "skeleton" in md
 
 
+def is_editable_pose_layer(layer) -> bool:
+    """A pose layer the Label and Skeleton docks may edit (not a read-only reference)."""
+    return is_pose_layer(layer) and not layer.metadata.get("reference")
+
+
 def points_style(
     skeleton: Skeleton, tracks: list[str], *, show_names: bool = False, size: float = 8.0
 ) -> dict:
@@ -454,6 +459,24 @@ def video_layer_data(
     if path is not None:
         kwargs["metadata"] = {"video_path": str(Path(path).resolve())}
     return data, kwargs, "image"
+
+
+def layer_video_path(layer) -> Path | None:
+    """The video file an Image layer shows, whichever reader opened it.
+
+    napari-leap's reader records it in ``metadata['video_path']``; napari's own
+    readers (what File > Open offers first) leave only the layer's public
+    ``source.path``.
+    """
+    if getattr(layer, "_type_string", "") != "image":
+        return None
+    stored = (getattr(layer, "metadata", None) or {}).get("video_path")
+    if stored:
+        return Path(stored)
+    path = getattr(getattr(layer, "source", None), "path", None)
+    if path and getattr(layer, "ndim", 0) >= 3 and Path(path).exists():
+        return Path(path).resolve()
+    return None
 
 
 # -- alignment boxes ----------------------------------------------------------------------

@@ -55,10 +55,38 @@ def read_video(path):
     from napari_leap.io.video import open_video
     from napari_leap.napari.layers import video_layer_data
 
-    return [video_layer_data(open_video(path), path=path)]
+    return settle_when_added([video_layer_data(open_video(path), path=path)])
 
 
 def read_labels(path):
     from napari_leap.napari.labels_io import read_labels as read
 
-    return read(path)
+    return settle_when_added(read(path))
+
+
+def settle_when_added(layer_data: list) -> list:
+    """Once napari has added ``layer_data``: show frame 0 (napari opens a first layer on its
+    middle frame) and keep reference layers (``metadata['reference']``) read-only.
+
+    A reader only returns data, so this waits for napari's own handler of each new layer
+    (it runs first: this one is connected last).
+    """
+    import napari
+
+    viewer = napari.current_viewer()
+    if viewer is None or not layer_data:
+        return layer_data
+    first = not len(viewer.layers)
+    left = [len(layer_data)]
+
+    def added(event) -> None:
+        if (getattr(event.value, "metadata", None) or {}).get("reference"):
+            event.value.editable = False
+        left[0] -= 1
+        if left[0] == 0:
+            viewer.layers.events.inserted.disconnect(added)
+            if first and viewer.dims.ndim >= 3:
+                viewer.dims.set_current_step(0, 0)
+
+    viewer.layers.events.inserted.connect(added, position="last")
+    return layer_data

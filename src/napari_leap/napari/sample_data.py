@@ -12,11 +12,22 @@ FLY32_SKELETON = SAMPLE_DIR / "fly32" / "skeleton.csv"
 LEAP_MAT = SAMPLE_DIR / "leap_mat" / "labels.mat"
 
 
+def _as_reference(layer_data: list) -> list:
+    """Published, proofread labels are a reference to compare with, not labels to edit: the
+    Label and Skeleton docks leave them alone and napari opens them read-only."""
+    from napari_leap.napari.reader import settle_when_added
+
+    for _, kwargs, kind in layer_data:
+        if kind == "points":
+            kwargs["metadata"]["reference"] = True
+    return settle_when_added(layer_data)
+
+
 def two_flies():
-    """The 1500-frame clip of two flies (lazy video) and its proofread labels."""
+    """The 1500-frame clip of two flies (lazy video) and its proofread labels (read-only)."""
     from napari_leap.napari.labels_io import read_labels
 
-    return read_labels(CLIP_LABELS)
+    return _as_reference(read_labels(CLIP_LABELS))
 
 
 def fly32_poses():
@@ -48,4 +59,6 @@ def fly32():
     edges = edges_layer_data(
         points[0], points[1]["features"], points[1]["metadata"], name="fly32 labels edges"
     )
-    return [video_layer_data(open_video(FLY32), name="fly32 boxes", path=FLY32), edges, points]
+    return _as_reference(
+        [video_layer_data(open_video(FLY32), name="fly32 boxes", path=FLY32), edges, points]
+    )

@@ -33,17 +33,20 @@ from qtpy.QtWidgets import (
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from napari_leap.napari import layers
+from napari_leap.napari.widgets.scroll import scroll_layout
 
 POLARITY_ITEMS = {"auto": "auto", "light animal on dark": "light", "dark animal on light": "dark"}
 PREVIEW_NAME = "align preview"
 HEADING_NAME = "align headings"
 #: most rows shown in the flags table (the rest are counted in its title)
 MAX_TABLE_ROWS = 5000
+#: share of the whole run each stage of ``iter_align`` fills on the progress bar (sampling
+#: the background is one step of a few seconds; the bar must not fill up, then restart)
+STAGE_SPANS = {"background": (0.0, 0.05), "align": (0.05, 1.0), "done": (1.0, 1.0)}
 ANIMAL_COLORS = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#cc79a7", "#d55e00", "#0072b2"]
 
 
@@ -179,7 +182,7 @@ class AlignWidget(QWidget):
         flip_row.addWidget(self.save_button)
         flip_row.addWidget(self.load_button)
 
-        layout = QVBoxLayout(self)
+        layout = scroll_layout(self)
         layout.addLayout(form)
         layout.addWidget(self.info)
         layout.addLayout(buttons)
@@ -466,7 +469,8 @@ class AlignWidget(QWidget):
             self.status.setText("cancelling…")
 
     def _on_progress(self, event) -> None:
-        self.progress_bar.setValue(int(100 * event.done / max(event.total, 1)))
+        lo, hi = STAGE_SPANS.get(event.stage, (0.0, 1.0))
+        self.progress_bar.setValue(int(100 * (lo + (hi - lo) * event.done / max(event.total, 1))))
         if event.stage == "align":
             self.status.setText(f"aligning frame {event.done}/{event.total}")
             if self._progress is not None:
@@ -526,6 +530,7 @@ class AlignWidget(QWidget):
         else:
             self.boxes_layer = self.viewer.add_image(data, **kwargs)
             self._bind_keys(self.boxes_layer)
+            self.viewer.reset_view()  # the boxes lie right of the video: bring both into view
         if layer is not None:
             self._bind_keys(layer)
         keep = self.flip_animal.currentIndex()

@@ -34,6 +34,7 @@ from qtpy.QtWidgets import (
 
 from napari_leap.errors import LeapError
 from napari_leap.napari import layers
+from napari_leap.napari.widgets.scroll import scroll_layout
 
 SHORTCUTS = [
     ("click", "place the current body part; moves on to the next one not yet placed"),
@@ -78,6 +79,8 @@ class LabelingWidget(QWidget):
         self.current_animal = 0
         self.suggestions: list[int] = []
         self.model_dir: Path | None = None
+        self._model_chosen = False  # a person chose the model: stop following the project's
+        self._manifest_seen: float | None = None
         #: (frame, animal, body-part name) marked not visible (names survive skeleton edits)
         self.invisible: set[tuple[int, int, str]] = set()
         self.last_saved: float | None = None
@@ -92,6 +95,7 @@ class LabelingWidget(QWidget):
         self._save_soon.timeout.connect(self.autosave)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.autosave)
+        self._timer.timeout.connect(self._follow_project_model)
         self._timer.start(AUTOSAVE_SECONDS * 1000)
         self.viewer.dims.events.current_step.connect(self._on_frame)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
@@ -121,7 +125,7 @@ class LabelingWidget(QWidget):
 
     # -- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root = scroll_layout(self)
         proj = QHBoxLayout()
         for text, slot in (
             ("Open project…", self._open_project_dialog),
@@ -222,10 +226,10 @@ class LabelingWidget(QWidget):
         rows = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in SHORTCUTS)
         self.keys = QLabel(f"<small><table cellspacing='0' cellpadding='1'>{rows}</table></small>")
         self.keys.setWordWrap(True)
-        self.keys_button = QPushButton("Shortcuts ▾")
+        self.keys_button = QPushButton("Shortcuts ▸")
         self.keys_button.setCheckable(True)
-        self.keys_button.setChecked(True)
         self.keys_button.toggled.connect(self._toggle_keys)
+        self.keys.setVisible(False)  # open on demand: the table is as tall as the rest
         root.addWidget(self.keys_button)
         root.addWidget(self.keys)
 
@@ -248,7 +252,11 @@ class LabelingWidget(QWidget):
 
     def _on_active(self, event=None) -> None:
         active = self.viewer.layers.selection.active
-        if active is not None and layers.is_pose_layer(active) and active is not self.layer:
+        if (
+            active is not None
+            and layers.is_editable_pose_layer(active)
+            and active is not self.layer
+        ):
             self.attach(active)
 
     def _on_layer_removed(self, event) -> None:
@@ -334,7 +342,8 @@ class LabelingWidget(QWidget):
             if lay._type_string == "image" and "alignment" not in lay.metadata
         ]
         for lay in images:
-            if video and lay.metadata.get("video_path") == str(Path(video).resolve()):
+            shown = layers.layer_video_path(lay)
+            if video and shown is not None and shown.resolve() == Path(video).resolve():
                 return lay
         return images[0] if images else None
 
@@ -412,10 +421,11 @@ class LabelingWidget(QWidget):
         data, kwargs, _ = layers.points_layer_data(
             user,
             pred,
-            name=f"{project.name or project.root.name} labels",
+            name=_layer_name(project),
             video=path,
             tracked=bool(project.settings.get("tracked", len(tracks) > 1)),
         )
+        kwargs["metadata"]["project"] = str(project.root.resolve())  # for the Train/Predict docks
         layer = self.viewer.add_points(data, ndim=3, **kwargs)
         if self.viewer.dims.ndim == 3:
             self.viewer.dims.axis_labels = ("frame", "y", "x")
@@ -423,9 +433,8 @@ class LabelingWidget(QWidget):
             int(f) for f in project.settings.get("suggestions", {}).get(str(video_index), [])
         )
         invisible = project.settings.get("not_visible", {}).get(str(video_index), [])
-        models = [project.root / m for m in project.models if (project.root / m).exists()]
-        if models and self.model_dir is None:
-            self.set_model(models[-1])
+        self._manifest_seen = None
+        self._follow_project_model()
         self.attach(layer, image)
         if project.labels_path.exists():
             self.last_saved = project.labels_path.stat().st_mtime
@@ -449,10 +458,12 @@ class LabelingWidget(QWidget):
 
         if self.layer is None:
             raise LeapError("make a labels layer first (Skeleton widget: New labels layer).")
+        if self.image is None:
+            self.image = self._find_image()
         video_path = (
             video_path
             or self.layer.metadata.get("video")
-            or (self.image.metadata.get("video_path") if self.image is not None else None)
+            or (layers.layer_video_path(self.image) if self.image is not None else None)
         )
         if not video_path:
             raise LeapError("open the video first (drag it into napari), then create the project.")
@@ -463,7 +474,15 @@ class LabelingWidget(QWidget):
             settings={"tracks": self.tracks, "tracked": bool(self.layer.metadata.get("tracked"))},
         )
         self.project, self.video_index = project, 0
-        self.layer.metadata = {**self.layer.metadata, "video": str(Path(video_path).resolve())}
+        self.layer.name = _layer_name(project)  # the name it gets each time the project opens
+        if self.edges is not None:
+            self.edges.name = f"{self.layer.name} edges"
+            self.edges.metadata["edges_of"] = self.layer.name
+        self.layer.metadata = {
+            **self.layer.metadata,
+            "video": str(Path(video_path).resolve()),
+            "project": str(project.root.resolve()),
+        }
         self._dirty = True
         self.save()
         self.status.setText(f"project {project.root}")
@@ -629,7 +648,22 @@ class LabelingWidget(QWidget):
                 "confidence": [np.nan],
             }
         )
-        self.layer.current_symbol = layers.STATUS_SYMBOL[status]
+        # napari also gives the *selected* points the new current symbol: set it only when it
+        # differs (placing always uses the user's disc), never restyling a selected point
+        symbol = layers.STATUS_SYMBOL[status]
+        if getattr(self.layer.current_symbol, "value", self.layer.current_symbol) != symbol:
+            with self._no_selection():
+                self.layer.current_symbol = symbol
+
+    @contextlib.contextmanager
+    def _no_selection(self):
+        """Run a change with nothing selected, then select again what still exists."""
+        chosen = set(self.layer.selected_data)
+        self.layer.selected_data = set()
+        try:
+            yield
+        finally:
+            self.layer.selected_data = {i for i in chosen if i < len(self.layer.data)}
 
     def _set_position(
         self, idx: int, position, status: str | None = None, emit: bool = True
@@ -647,6 +681,8 @@ class LabelingWidget(QWidget):
     def _set_data(self, data) -> None:
         self._own = True
         try:
+            if len(data) != len(self.layer.data):  # a selection of other rows means nothing now
+                self.layer.selected_data = set()
             self.layer.data = data
         finally:
             self._own = False
@@ -716,6 +752,7 @@ class LabelingWidget(QWidget):
                 self.layer.features.copy(),
                 np.array(self.layer.symbol, dtype=object).reshape(-1).copy(),
                 set(self.invisible),
+                (self.frame, self.current_animal, self.current_node),
             )
         )
         del self._undo[:-UNDO_DEPTH]
@@ -724,13 +761,16 @@ class LabelingWidget(QWidget):
         """Back to before the last edit (placing, moving, deleting, predicting)."""
         if not self._undo or self.layer is None:
             return
-        data, features, symbols, invisible = self._undo.pop()
+        data, features, symbols, invisible, current = self._undo.pop()
+        self.layer.selected_data = set()
         self._set_data(data)
         self.layer.features = features
         if len(symbols) == len(data) and len(data):
             self.layer.symbol = list(symbols)
         self.layer.refresh_colors(update_color_mapping=False)
         self.invisible = invisible
+        if current[0] == self.frame:  # the part that edit placed is the one to place again
+            self.current_animal, self.current_node = current[1:]
         self._after_change()
 
     # -- the mouse -------------------------------------------------------------------------------
@@ -853,6 +893,7 @@ class LabelingWidget(QWidget):
             return
         self._frame = frame
         self.autosave()
+        self._follow_project_model()
         if self.layer is None:
             return
         self.current_animal, self.current_node = self._next_unplaced(frame, 0, -1)
@@ -961,7 +1002,7 @@ class LabelingWidget(QWidget):
         if video:
             return video
         if self.image is not None:
-            return self.image.metadata.get("video_path") or self.image.data
+            return layers.layer_video_path(self.image) or self.image.data
         raise LeapError("open a video first.")
 
     def suggest(self) -> None:
@@ -1035,16 +1076,42 @@ class LabelingWidget(QWidget):
             list(frames) + [f for f in self.suggestions if f in self.labelled_frames()]
         )
 
-    def set_model(self, model_dir) -> None:
+    def set_model(self, model_dir, chosen: bool = True) -> None:
+        """Predict with ``model_dir``; ``chosen`` (a person's choice) stops following the
+        project's newest model."""
         self.model_dir = Path(model_dir)
-        self.model_label.setText(f"model: {self.model_dir.name}")
+        self._model_chosen = self._model_chosen or chosen
+        self.model_label.setText(
+            f"model: {self.model_dir.name}" + ("" if chosen else " (the project's newest)")
+        )
+
+    def _follow_project_model(self) -> None:
+        """Use the project's newest model, also one trained (Train dock, CLI) since it opened.
+
+        Reads the manifest only when it changed on disk: this runs on every frame change.
+        """
+        from napari_leap.io.project import MANIFEST
+
+        if self.project is None or self._model_chosen:
+            return
+        try:
+            seen = (self.project.root / MANIFEST).stat().st_mtime
+        except OSError:
+            return
+        if seen == self._manifest_seen:
+            return
+        self._manifest_seen = seen
+        newest = self.project.newest_model()
+        if newest is not None and newest != self.model_dir:
+            self.set_model(newest, chosen=False)
 
     def predict(self, frames) -> None:
         """Predicted points for ``frames`` (animal-frames a person labelled are left alone)."""
         if self.layer is None:
             return
+        self._follow_project_model()
         if self.model_dir is None:
-            self._error("choose a trained model folder first (Model…).")
+            self._error("train a model first (Train dock), or choose a model folder (Model…).")
             return
         frames = sorted({int(f) for f in frames})
         if not frames:
@@ -1276,6 +1343,10 @@ class LabelingWidget(QWidget):
         root = QFileDialog.getExistingDirectory(self, "Trained model folder", start)
         if root:
             self.set_model(root)
+
+
+def _layer_name(project) -> str:
+    return f"{project.name or project.root.name} labels"
 
 
 def _key_handler(fn):

@@ -28,11 +28,11 @@ from qtpy.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from napari_leap.napari import layers
+from napari_leap.napari.widgets.scroll import scroll_layout
 
 PROJECT_ITEM = "all videos of a project…"
 #: seconds between layer refreshes while predictions stream in
@@ -43,6 +43,11 @@ def _show_error(message: str) -> None:
     from napari.utils.notifications import show_error
 
     show_error(message)
+
+
+def _frames_with_animals(poses) -> np.ndarray:
+    """(frames,) True where at least one body part of one animal was found."""
+    return np.isfinite(poses.points).all(axis=-1).any(axis=(1, 2))
 
 
 class _Failed:
@@ -80,7 +85,7 @@ class PredictWidget(QWidget):
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root = scroll_layout(self)
         form = QFormLayout()
         row = QHBoxLayout()
         self.model_edit = QLineEdit()
@@ -170,7 +175,7 @@ class PredictWidget(QWidget):
         for layer in self.viewer.layers:
             if getattr(layer, "_type_string", "") != "image":
                 continue
-            if source_of(layer.data) is not None or (layer.metadata or {}).get("video_path"):
+            if source_of(layer.data) is not None or layers.layer_video_path(layer) is not None:
                 out.append(layer)
         return out
 
@@ -185,6 +190,30 @@ class PredictWidget(QWidget):
         idx = self.source_combo.findText(current)
         if idx >= 0:
             self.source_combo.setCurrentIndex(idx)
+        self._suggest_model()
+
+    def _project_root(self) -> Path | None:
+        """The project chosen here, else the one the Label dock's layer belongs to."""
+        if self.project_path is not None:
+            return self.project_path
+        for layer in self.viewer.layers:
+            if layers.is_pose_layer(layer) and layer.metadata.get("project"):
+                return Path(layer.metadata["project"])
+        return None
+
+    def _suggest_model(self) -> None:
+        """An empty model field gets the project's newest model."""
+        from napari_leap.io.project import Project
+
+        root = self._project_root()
+        if self.model_edit.text().strip() or root is None:
+            return
+        try:
+            newest = Project.open(root).newest_model()
+        except Exception:  # noqa: BLE001 - a project that cannot open is reported when used
+            return
+        if newest is not None:
+            self.model_edit.setText(str(newest))
 
     def _on_source_chosen(self, index: int) -> None:
         if index == self.source_combo.count() - 1 and self.project_path is None:
@@ -215,8 +244,8 @@ class PredictWidget(QWidget):
         name = self.source_combo.currentText()
         layer = self.viewer.layers[name]
         src = source_of(layer.data)
-        if src is None:
-            src = video_source(layer.metadata["video_path"])
+        if src is None:  # opened by another reader: napari-leap reads the file itself
+            src = video_source(layers.layer_video_path(layer))
         return src, layer
 
     # -- running --------------------------------------------------------------------------
@@ -228,10 +257,13 @@ class PredictWidget(QWidget):
 
         if self._worker is not None:
             return
+        self._suggest_model()
         model_dir = self.model_edit.text().strip()
         try:
             if not model_dir:
-                raise FileNotFoundError("choose a trained model folder first.")
+                raise FileNotFoundError(
+                    "choose a trained model folder first (or train one into the project)."
+                )
             inputs, layer = self._inputs()
         except Exception as e:  # noqa: BLE001 - every failure here is shown, none escapes
             _show_error(str(e))
@@ -316,12 +348,26 @@ class PredictWidget(QWidget):
             if self._chunks:
                 self.show_poses(self._partial_poses())
             return
+        n = sum(len(p.frames) for p in result.poses)
+        empty = sum(int((~_frames_with_animals(p)).sum()) for p in result.poses)
+        if empty == n:  # nothing found: say so, show and offer nothing
+            message = (
+                f"no animal found on any of the {n} frames predicted; nothing to show or export "
+                "(check the frame range, and that the animals are in view there)."
+            )
+            _show_error(message)
+            self.status.setText(message)
+            self.progress_bar.setFormat("no animals found: %v / %m frames")
+            self.show_poses(result.poses[self._shown_video])  # takes away an older run's layers
+            return
         self.result = result
         self.show_poses(result.poses[self._shown_video])
         for b in self.export_buttons.values():
             b.setEnabled(True)
-        n = sum(len(p.frames) for p in result.poses)
-        self.status.setText(f"{n} frames predicted in {len(result.poses)} video(s)")
+        self.status.setText(
+            f"{n} frames predicted in {len(result.poses)} video(s)"
+            + (f"; {empty} of them had no animals" if empty else "")
+        )
         self._validate()
 
     def _on_error(self, e: Exception) -> None:
@@ -344,7 +390,12 @@ class PredictWidget(QWidget):
     def show_poses(self, poses) -> None:
         """Replace the prediction layers with ``poses`` (over the video layer's coordinates)."""
         self._last_refresh = time.monotonic()
-        if not len(poses.frames):
+        if not _frames_with_animals(poses).any():  # napari cannot draw empty tracks: no layers
+            for key in ("tracks", "skeleton", "points"):
+                old = self._layers.pop(key, None)
+                if old is not None and old in self.viewer.layers:
+                    self.viewer.layers.remove(old)
+            self._poses_shown = None
             return
         tag = f" [{self._video_name}]"
         # tracks first, then skeleton, then points: the current pose stays on top of the tails

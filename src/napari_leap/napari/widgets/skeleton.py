@@ -25,11 +25,11 @@ from qtpy.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from napari_leap.napari import layers
+from napari_leap.napari.widgets.scroll import scroll_layout
 from napari_leap.pose.skeleton import Skeleton, propose_symmetries
 
 
@@ -68,7 +68,7 @@ class SkeletonWidget(QWidget):
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root = scroll_layout(self)
         self.target = QLabel("no pose layer: edit here, then create one or save the skeleton")
         self.target.setWordWrap(True)
         root.addWidget(self.target)
@@ -153,10 +153,14 @@ class SkeletonWidget(QWidget):
 
     def _on_active(self, event=None) -> None:
         active = self.viewer.layers.selection.active
-        if active is not None and layers.is_pose_layer(active) and active is not self._layer:
+        if (
+            active is not None
+            and layers.is_editable_pose_layer(active)
+            and active is not self._layer
+        ):
             self.set_layer(active)
         elif self.layer is None:
-            found = [lay for lay in self.viewer.layers if layers.is_pose_layer(lay)]
+            found = [lay for lay in self.viewer.layers if layers.is_editable_pose_layer(lay)]
             if found:
                 self.set_layer(found[-1])
 
@@ -280,14 +284,7 @@ class SkeletonWidget(QWidget):
             tracks,
             self.skeleton,
         )
-        video = next(
-            (
-                lay.metadata.get("video_path")
-                for lay in self.viewer.layers
-                if lay.metadata.get("video_path")
-            ),
-            None,
-        )
+        video = next(filter(None, map(layers.layer_video_path, self.viewer.layers)), None)
         data, kwargs, _ = layers.points_layer_data(empty, name="labels", video=video, tracked=n > 1)
         layer = self.viewer.add_points(data, ndim=3, **kwargs)
         self.set_layer(layer)

@@ -10,8 +10,10 @@ plot shows the validation error per body part (where the model still errs).
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
+import numpy as np
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -27,8 +29,11 @@ from qtpy.QtWidgets import (
 )
 
 from napari_leap.napari import layers
+from napari_leap.napari.widgets.scroll import scroll_layout
 
 FILE_ITEM = "labels file or project folder..."
+#: fewer validation images than this get a warning: their error is no measure of the model
+MIN_VALIDATION = 5
 ALIGN_ITEMS = {"auto": None, "align animals into boxes": True, "full frames": False}
 
 
@@ -45,7 +50,14 @@ def _user_message(e: BaseException) -> str:
 
 
 class LossPlot(QWidget):
-    """Training and validation curves over epochs, then validation error per body part."""
+    """Training loss per step (smoothed) as it comes, validation per epoch, then the
+    validation error per body part.
+
+    An epoch of a few labels can take minutes on a CPU, so waiting for epochs would
+    leave the plot blank; each step's loss is drawn as soon as it is known.
+    """
+
+    SMOOTHING = 0.2  # weight of the newest step in the running mean drawn over the raw losses
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -63,34 +75,54 @@ class LossPlot(QWidget):
         self.clear()
 
     def clear(self) -> None:
+        self.steps: list[tuple[float, float]] = []  # (epochs so far, loss) of every step
+        self.smoothed: list[float] = []
         for ax in (self.loss_ax, self.err_ax):
             ax.clear()
             ax.tick_params(labelsize=7)
-        self.loss_ax.set_title("loss", fontsize=8)
+        ax = self.loss_ax
+        ax.set_title("loss", fontsize=8)
+        ax.set_yscale("log")
+        (self.raw_line,) = ax.plot([], [], color="#0072b2", alpha=0.25, linewidth=0.8)
+        (self.train_line,) = ax.plot([], [], color="#0072b2", label="train (per step)")
+        (self.val_line,) = ax.plot(
+            [], [], color="#d55e00", marker="o", markersize=3, label="validation (per epoch)"
+        )
+        ax.legend(fontsize=7)
         self.err_ax.set_title("validation error (px)", fontsize=8)
         self.canvas.draw_idle()
 
+    def add_step(self, epoch: int, batch: int, n_batches: int, loss: float) -> None:
+        """One training step's loss, at ``epoch - 1 + batch / n_batches`` epochs."""
+        if not np.isfinite(loss) or loss <= 0:
+            return
+        last = self.smoothed[-1] if self.smoothed else loss
+        self.steps.append((epoch - 1 + batch / max(n_batches, 1), float(loss)))
+        self.smoothed.append(last + self.SMOOTHING * (loss - last))
+        x = [s[0] for s in self.steps]
+        self.raw_line.set_data(x, [s[1] for s in self.steps])
+        self.train_line.set_data(x, self.smoothed)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        self.loss_ax.relim()
+        self.loss_ax.autoscale_view()
+        self.canvas.draw_idle()
+
     def show_history(self, history: list[dict]) -> None:
+        """Per-epoch values: validation loss and error (and, for epochs of an earlier run
+        that this plot did not see step by step, the training loss)."""
         epochs = [h["epoch"] for h in history]
+        self.val_line.set_data(epochs, [h["val_loss"] for h in history])
+        if not self.steps and history:  # a resumed run: its earlier epochs, one point each
+            self.steps = [(float(h["epoch"]), float(h["train_loss"])) for h in history]
+            self.smoothed = [s[1] for s in self.steps]
+            self.train_line.set_data(epochs, self.smoothed)
+        self._rescale()
 
         def plot(ax, key: str, label: str, color: str) -> None:
-            ax.plot(
-                epochs,
-                [h[key] for h in history],
-                label=label,
-                color=color,
-                marker=".",
-                markersize=3,
-            )
+            ax.plot(epochs, [h[key] for h in history], label=label, color=color, marker=".")
 
-        ax = self.loss_ax
-        ax.clear()
-        plot(ax, "train_loss", "train", "#0072b2")
-        plot(ax, "val_loss", "validation", "#d55e00")
-        ax.set_yscale("log")
-        ax.set_title("loss", fontsize=8)
-        ax.legend(fontsize=7)
-        ax.tick_params(labelsize=7)
         ax = self.err_ax
         ax.clear()
         plot(ax, "val_error_px", "mean", "#009e73")
@@ -131,6 +163,9 @@ class TrainWidget(QWidget):
         self._pbar = None
         self._earlier: list[dict] = []  # epochs of a resumed run done before this start
         self._out_dir: Path | None = None
+        self._project: Path | None = None  # the project the run trains from: it gets the model
+        self._out_auto = True  # the model folder is ours to choose until a person edits it
+        self._validation_warning = ""  # said with every status line while it applies
 
         form = QFormLayout()
         self.source = QComboBox()
@@ -175,6 +210,10 @@ class TrainWidget(QWidget):
         self.scale.setSpecialValueText("auto")
         form.addRow("input scale", self.scale)
         self.out = QLineEdit(str(Path.cwd() / "models" / "leap_model"))
+        self.out.setToolTip(
+            "training from a project: a new folder in its models/ unless you set one"
+        )
+        self.out.textEdited.connect(self._out_edited)
         out_btn = QPushButton("...")
         out_btn.clicked.connect(self._browse_out)
         out_row = QHBoxLayout()
@@ -195,7 +234,7 @@ class TrainWidget(QWidget):
         self.status.setWordWrap(True)
         self.plot = LossPlot(self)
 
-        layout = QVBoxLayout(self)
+        layout = scroll_layout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
@@ -213,6 +252,7 @@ class TrainWidget(QWidget):
         for layer in self.viewer.layers:
             if layers.is_pose_layer(layer):
                 self.source.addItem(layer.name)
+                layer.events.name.connect(self._refresh_sources)  # New project renames it
         self.source.addItem(FILE_ITEM)
         if current and self.source.findText(current) >= 0:
             self.source.setCurrentText(current)
@@ -233,6 +273,21 @@ class TrainWidget(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Model folder (new or to resume)")
         if path:
             self.out.setText(path)
+            self._out_edited()
+
+    def _out_edited(self, *_):
+        self._out_auto = False
+
+    def training_project(self) -> Path | None:
+        """The project folder the chosen source belongs to (a Label dock layer, or a folder)."""
+        from napari_leap.io.project import MANIFEST
+
+        name = self.source.currentText()
+        if name and name != FILE_ITEM:
+            root = self.viewer.layers[name].metadata.get("project")
+            return Path(root) if root else None
+        text = self.path.text().strip()
+        return Path(text) if text and (Path(text) / MANIFEST).is_file() else None
 
     def training_source(self):
         """What ``iter_train`` gets: a labels path, or labels built from the chosen layer."""
@@ -262,6 +317,12 @@ class TrainWidget(QWidget):
             return
         try:
             source = self.training_source()
+            self._project = self.training_project()
+            if self._project is not None and self._out_auto:  # a new model of the project
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                self.out.setText(
+                    str(self._project / "models" / f"{self.arch.currentText()}-{stamp}")
+                )
             out = self.out.text().strip()
             if not out:
                 from napari_leap.errors import LeapError
@@ -322,33 +383,45 @@ class TrainWidget(QWidget):
         if isinstance(event, Message):
             self.status.setText(event.text)
         elif isinstance(event, TrainStarted):
-            self._pbar = progress(total=event.epochs, desc="training")
-            self._pbar.update(event.start_epoch)
-            if event.start_epoch:
-                self._earlier = self._saved_history()[: event.start_epoch]
-                self.plot.show_history(self._earlier)
+            self._validation_warning = (
+                f"\nonly {event.n_val} validation image{'s' if event.n_val != 1 else ''}: "
+                "the validation error says little about the model; label more frames "
+                "(about one in ten is held out for validation)"
+                if event.n_val < MIN_VALIDATION
+                else ""
+            )
             self.status.setText(
                 f"{event.arch} on {event.device}: {event.n_train} training, "
                 f"{event.n_val} validation images"
-                f"{' (aligned boxes)' if event.aligned else ''}"
+                f"{' (aligned boxes)' if event.aligned else ''}{self._validation_warning}"
             )
+            if event.start_epoch:
+                self._earlier = self._saved_history()[: event.start_epoch]
+                self.plot.show_history(self._earlier)
+            # last: napari's progress bar runs the event loop, handling the next events now
+            self._pbar = progress(total=event.epochs, desc="training")
+            self._pbar.update(event.start_epoch)
         elif isinstance(event, BatchEnd):
             self.status.setText(
                 f"epoch {event.epoch}: batch {event.batch}/{event.n_batches}, loss {event.loss:.2e}"
+                + self._validation_warning
             )
+            self.plot.add_step(event.epoch, event.batch, event.n_batches, event.loss)
         elif isinstance(event, EpochEnd):
-            if self._pbar is not None:
-                self._pbar.update(1)
             history = self._earlier + [e.__dict__ for e in self.events if isinstance(e, EpochEnd)]
             self.plot.show_history(history)
             self.status.setText(
                 f"epoch {event.epoch}/{event.epochs}: validation error "
                 f"{event.val_error_px:.2f} px mean, {event.val_error_median_px:.2f} median"
+                + self._validation_warning
             )
+            if self._pbar is not None:  # last, as above
+                self._pbar.update(1)
         elif isinstance(event, TrainFinished):
             self.status.setText(
                 f"done ({event.reason}); best epoch {event.best_epoch}, "
                 f"validation error {event.best_val_error_px:.2f} px -> {event.model_dir}"
+                + self._validation_warning
             )
 
     def _saved_history(self) -> list[dict]:
@@ -361,10 +434,25 @@ class TrainWidget(QWidget):
 
     def _on_done(self, model):
         self.model = model
+        if self._project is not None:
+            self._record_in_project(self._project, self._out_dir)
         training = model.config.get("training", {})
         per_node = training.get("per_node_val_error") or []
         if per_node:
             self.plot.show_per_node(model.skeleton.nodes, per_node)
+
+    def _record_in_project(self, root: Path, model_dir: Path) -> None:
+        """List the model in the project's manifest: Label and Predict docks then use it."""
+        from napari_leap.io.project import Project
+
+        try:
+            project = Project.open(root)
+            project.add_model(model_dir)
+            project.save()
+        except Exception as e:  # noqa: BLE001 - the model is safe in its folder; say so
+            _show_error(f"the model is in {model_dir} but could not be added to the project: {e}")
+            return
+        self.status.setText(f"{self.status.text()}; recorded in project {root.name}")
 
     def _on_error(self, e):
         _show_error(_user_message(e))
