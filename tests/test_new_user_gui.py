@@ -135,7 +135,7 @@ def test_predicting_frames_without_animals_says_so_and_never_crashes(
     assert widget.export_buttons[".slp"].isEnabled()
 
     predict(30, 40)  # none: no crash, no claim of success, the older layers go
-    assert len(errors) == 1 and "no animal found on any of the 10 frames" in errors[0]
+    assert len(errors) == 1 and "no animal was found on any of the 10 predicted frames" in errors[0]
     assert widget.status.text() == errors[0]
     assert "done" not in widget.progress_bar.format()
     assert widget.result is None and not widget.export_buttons[".slp"].isEnabled()
