@@ -33,7 +33,7 @@ MIN_BATCH = 2
 #: seconds per training step on one thread of the 2-core development CPU:
 #: ``a + b * batch * input pixels`` (benchmarks/step_rate.py, least squares; README)
 STEP_COST = {
-    "unet": (0.010, 1.60e-7),
+    "unet": (0.04, 3.5e-6),
     "leap_cnn_fast": (0.010, 2.9e-6),
     "leap_cnn": (0.010, 8.0e-6),
 }

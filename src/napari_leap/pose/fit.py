@@ -17,8 +17,9 @@ import numpy as np
 
 from napari_leap.errors import LeapError
 
-#: a prediction is "far below" when its confidence is under this fraction of the
-#: validation images' 5th percentile (benchmarks/README.md, "Model and data must fit")
+#: a prediction is "far below" when its confidence is under this fraction of the validation
+#: images' median and under their 5th percentile (benchmarks/README.md, "Model and data
+#: must fit")
 FAR_BELOW = 0.5
 #: warn when more than this fraction of the predicted animals are far below
 MOST = 0.5
@@ -78,6 +79,18 @@ def input_warnings(config: dict, frame_shapes) -> list[str]:
     return out
 
 
+def _per_animal(scores) -> np.ndarray:
+    """Median body-part confidence per animal and frame (NaN where the animal was not found)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if not s.size:
+        return np.zeros(0)
+    s = s.reshape(-1, s.shape[-1])
+    out = np.full(len(s), np.nan)
+    found = np.isfinite(s).any(-1)
+    out[found] = np.nanmedian(s[found], -1)
+    return out
+
+
 def confidence_warnings(config: dict, scores) -> list[str]:
     """A warning when most predicted animals' confidence is far below validation's.
 
@@ -85,10 +98,7 @@ def confidence_warnings(config: dict, scores) -> list[str]:
     on one frame (its median body-part confidence), as validation's per image.
     """
     ref = (config.get("fit") or {}).get("val_confidence")
-    per = np.concatenate(
-        [np.nanmedian(np.asarray(s, dtype=np.float64), -1).ravel() for s in scores if np.size(s)]
-        or [np.zeros(0)]
-    )
+    per = np.concatenate([_per_animal(s) for s in scores] or [np.zeros(0)])
     n_slots = len(per)
     found = per[np.isfinite(per)]
     if n_slots and not len(found):
@@ -99,7 +109,7 @@ def confidence_warnings(config: dict, scores) -> list[str]:
     if not ref or not len(found):
         return []
     p5, median = ref["quantiles"]["5"], ref["quantiles"]["50"]
-    threshold = FAR_BELOW * p5
+    threshold = min(FAR_BELOW * median, p5)
     low = found < threshold
     if not math.isfinite(threshold) or low.mean() <= MOST:
         return []
