@@ -126,7 +126,10 @@ def table(results: dict) -> str:
         "| network | input px | batch 2 | batch 4 | batch 8 | batch 16 |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for arch, entry in results["archs"].items():
+    archs = dict(results["archs"])
+    if "unet_two_threads" in results:
+        archs["unet (2 threads)"] = results["unet_two_threads"]
+    for arch, entry in archs.items():
         for side in sorted({r["side"] for r in entry["rows"]}):
             cells = []
             for b in (2, 4, 8, 16):
@@ -137,13 +140,14 @@ def table(results: dict) -> str:
     if results.get("accuracy"):
         lines += [
             "",
-            "| fly32 input scale | fly in input px | batch | steps | median px | 90th pct px |",
-            "|---:|---:|---:|---:|---:|---:|",
+            "| fly32 input scale | fly in input px | batch | steps | CPU s | median px "
+            "| 90th pct px |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in results["accuracy"].values():
             lines.append(
                 f"| {r['input_scale']:.3f} | {r['animal_px']:.0f} | {r['batch']} | {r['steps']} "
-                f"| {r['median_px']:.2f} | {r['p90_px']:.2f} |"
+                f"| {r['cpu_s']:.0f} | {r['median_px']:.2f} | {r['p90_px']:.2f} |"
             )
     lines.append("")
     lines.append("| network | a (s) | b (s per batch pixel) | worst fit error |")

@@ -21,7 +21,10 @@ import numpy as np
 #: the animal's extent (long side of its labelled points' box) in network-input pixels.
 #: fly32's 135 px flies at scale 0.5 (68 px) reached 1.86 px median in 10 CPU minutes.
 TARGET_ANIMAL_PX = 64.0
-#: the budget never shrinks the animal below this many input pixels (see the README)
+#: the budget never shrinks the animal below this many input pixels. In the same ~150 CPU
+#: seconds fly32 reached 5.68 px median at 67 px and batch 8 (600 steps), 3.54 px at batch 4
+#: (1,200 steps), 3.56 px at 45 px (1,100 steps) and 3.40 px at 34 px (1,675 steps):
+#: short of steps, pixels are worth trading for them down to here (step_rate.py --accuracy)
 MIN_ANIMAL_PX = 32.0
 #: optimisation steps a budget should buy: fly32's U-Net reached 3 px median after ~1,000
 #: steps, 2.4 px after 2,500 and 1.86 px after 4,800 (benchmarks/README.md)
@@ -31,11 +34,12 @@ DEFAULT_STEPS = 2500
 #: smallest batch the plan halves to
 MIN_BATCH = 2
 #: seconds per training step on one thread of the 2-core development CPU:
-#: ``a + b * batch * input pixels`` (benchmarks/step_rate.py, least squares; README)
+#: ``a + b * batch * input pixels`` (benchmarks/step_rate.py, least squares; README). Only
+#: the shape matters: a plan scales it to the step it measures on the machine it runs on.
 STEP_COST = {
-    "unet": (0.04, 3.5e-6),
-    "leap_cnn_fast": (0.010, 2.9e-6),
-    "leap_cnn": (0.010, 8.0e-6),
+    "unet": (0.054, 4.06e-6),
+    "leap_cnn_fast": (0.014, 1.21e-5),
+    "leap_cnn": (0.027, 3.54e-5),
 }
 
 
@@ -156,33 +160,33 @@ def plan_budget(
 
 
 def _cheaper(arch, input_size, multiple, model_seconds, scale, batch, floor, fix_scale, fix_batch):
-    """Largest scale, then largest batch, whose modelled steps reach :data:`TARGET_STEPS`.
+    """The first of these whose modelled steps reach :data:`TARGET_STEPS`, else the last.
 
-    The batch is halved first (down to 4), then the input shrunk towards ``floor``,
-    then the batch halved further: the animal's pixels are what accuracy needs most.
+    The batch halved (not below 4), then the input shrunk step by step towards ``floor``,
+    then the batch halved down to :data:`MIN_BATCH`: at equal CPU time each of these
+    bought fly32 as much accuracy as the last (``MIN_ANIMAL_PX``), and the animal's pixels
+    are what subpixel precision needs once there are steps enough.
     """
 
     def steps(s, b):
         return model_seconds / model_step_seconds(arch, b, input_pixels(input_size, s, multiple))
 
-    batches = [batch] if fix_batch else [b for b in (batch, batch // 2) if b >= 4] or [batch]
+    half = batch if fix_batch or batch < 8 else batch // 2
     scales = [scale]
     if not fix_scale:
         long_side = max(input_size)
         top = int(round(scale * long_side / multiple))
         bottom = max(1, int(round(floor * long_side / multiple)))
-        scales = [min(scale, k * multiple / long_side) for k in range(top, bottom - 1, -1)]
-        scales = scales or [scale]
-    for s in scales:
-        for b in batches:
-            if steps(s, b) >= TARGET_STEPS:
-                return s, b
-    smallest = scales[-1]
-    last = [] if fix_batch else [b for b in (batches[-1] // 2, MIN_BATCH) if b >= MIN_BATCH]
-    for b in last:
-        if steps(smallest, b) >= TARGET_STEPS:
-            return smallest, b
-    return smallest, (last[-1] if last else batches[-1])
+        scales += [k * multiple / long_side for k in range(top - 1, bottom - 1, -1)]
+    candidates = [(scale, batch)] + [(s, half) for s in scales]
+    if not fix_batch:
+        candidates += [
+            (scales[-1], b) for b in range(half // 2, MIN_BATCH - 1, -1) if b & (b - 1) == 0
+        ]
+    for s, b in candidates:
+        if steps(s, b) >= TARGET_STEPS:
+            return s, b
+    return candidates[-1]
 
 
 def time_training_steps(
