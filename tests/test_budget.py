@@ -117,6 +117,17 @@ def test_fixed_settings_are_kept_and_no_limit_measures_nothing():
         device=torch.device("cpu"),
     )
     assert measure.calls == [] and p.steps == B.DEFAULT_STEPS and p.input_scale == 0.5
+    # a few seconds left (alignment took the rest): planned from the model, not timed
+    p = B.plan_budget(
+        arch="unet",
+        input_size=(192, 192),
+        extent=134.8,
+        multiple=16,
+        seconds=5.0,
+        measure=measure,
+        device=torch.device("cpu"),
+    )
+    assert measure.calls == [] and "steps/s expected" in p.text and p.input_scale == 0.25
 
 
 def test_the_measured_step_is_the_trainers_step():

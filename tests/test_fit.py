@@ -152,7 +152,7 @@ def test_confidence_warning_needs_most_animals_far_below_validation():
     good = np.full((10, 2, k), 0.8)
     assert F.confidence_warnings(config, [good]) == []
     low = good.copy()
-    low[:6] = 0.1  # 12 of 20 animal-frames at 0.1 < min(0.45, 0.6)
+    low[:6] = 0.1  # 12 of 20 animal-frames at 0.1 < 0.75 x 0.6
     (text,) = F.confidence_warnings(config, [low])
     assert "12 of 20" in text
     low[:6, 1] = np.nan  # those frames' second animal not found: 6 of 14 low, not most

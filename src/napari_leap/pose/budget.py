@@ -33,6 +33,9 @@ TARGET_STEPS = 2000
 DEFAULT_STEPS = 2500
 #: smallest batch the plan halves to
 MIN_BATCH = 2
+#: budgets shorter than this are planned from the step model alone: timing a step would
+#: spend a good part of them (a warm-up step alone can take seconds)
+MIN_MEASURED_S = 10.0
 #: seconds per training step on one thread of the 2-core development CPU:
 #: ``a + b * batch * input pixels`` (benchmarks/step_rate.py, least squares; README). Only
 #: the shape matters: a plan scales it to the step it measures on the machine it runs on.
@@ -128,6 +131,12 @@ def plan_budget(
     """
     scale = input_scale or scale_for(TARGET_ANIMAL_PX, extent, input_size, multiple)
     batch = batch_size or default_batch(device)
+    measured = seconds is not None and seconds >= MIN_MEASURED_S
+    if not measured:  # the development CPU's figures stand in for this machine's
+
+        def measure(s, b):
+            return model_step_seconds(arch, b, input_pixels(input_size, s, multiple))
+
     t = measure(scale, batch) if seconds is not None else math.nan
     if seconds is not None and seconds / (t * (1 + overhead)) < TARGET_STEPS:
         # the measured step fixes this machine's speed; the model gives the shape
@@ -153,7 +162,8 @@ def plan_budget(
         steps = DEFAULT_STEPS
     else:
         steps = int(seconds / (t * (1 + overhead)))
-        text += f": {1 / t:.1f} steps/s measured, about {steps} steps in the {seconds:.0f} s left"
+        how = "measured" if measured else "expected"
+        text += f": {1 / t:.1f} steps/s {how}, about {steps} steps in the {seconds:.0f} s left"
         if steps < TARGET_STEPS:
             text += f" (fewer than the {TARGET_STEPS} that train well: give more time)"
     return Plan(scale, batch, t, steps, extent_px, text)
