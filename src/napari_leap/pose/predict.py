@@ -778,12 +778,12 @@ def iter_predict(
     model = load_model(model, device)
     geo = _Geometry.of(model)
     jobs, project = jobs_from_inputs(inputs, frames)
-    warnings = _fit_warnings(model, jobs, None, warn)
     if project is not None and list(model.skeleton.nodes) != list(project.skeleton.nodes):
         raise PredictError(
             f"the model was trained on another skeleton ({len(model.skeleton)} body parts) than the "
             f"project's ({len(project.skeleton)}); choose a model trained on this project's labels."
         )
+    warnings = _fit_warnings(model, jobs, None, warn)
     stop = stop or threading.Event()
     out_path = Path(out) if out is not None else None
     fmt = _output_format(out_path, format) if out_path is not None else None
