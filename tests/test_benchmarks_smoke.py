@@ -27,6 +27,8 @@ def load(name: str):
 
 acc = load("accuracy_vs_labels")
 tte = load("time_to_error")
+anylab = load("any_lab_data")
+steprate = load("step_rate")
 
 
 def test_clip_training_frames_are_spread_over_the_first_two_thirds_only():
@@ -100,3 +102,59 @@ def test_committed_figures_render(module, name, tmp_path):
     module.plot(results, tmp_path / "figure.png")
     assert (tmp_path / "figure.png").stat().st_size > 10_000
     assert module.table(results).count("\n") >= 2
+
+
+def test_any_lab_data_fly32_split_is_what_users_have(tmp_path):
+    """Crops 0-79 / 80-99 as packages with embedded images, read back as the same crops."""
+    from napari_leap.pose.dataset import load_box_h5, load_training_data
+
+    split = anylab.split_fly32(tmp_path, BENCH.parent / "src")
+    assert split["counts"] == [80, 0, 20] and split["train"].name.endswith(".pkg.slp")
+    crops = load_box_h5(
+        BENCH.parent / "src/napari_leap/sample_data/fly32/example_annotation_set.h5"
+    )
+    for key, rows in (("train", np.arange(80)), ("test", np.arange(80, 100))):
+        data = load_training_data(split[key], align=False)
+        np.testing.assert_array_equal(data.images, crops.images[rows])
+        np.testing.assert_allclose(data.points, crops.points[rows], atol=1e-4)
+        assert data.skeleton.symmetries == crops.skeleton.symmetries
+
+
+def test_any_lab_data_table_says_what_the_user_got():
+    results = {
+        "a81db77": {
+            "minutes": 7,
+            "datasets": {
+                "reaching": {"counts": [38, 6, 11], "error": "ValueError: all input arrays"},
+                "fly32": {
+                    "counts": [80, 0, 20],
+                    "median_px": 2.5,
+                    "p95_px": 9.0,
+                    "n_points": 640,
+                    "n_missing": 0,
+                    "train_seconds": 466.0,
+                    "steps": 1500,
+                    "steps_counted": False,
+                    "input_scale": 1.0,
+                    "batch_size": 8,
+                    "warnings": ["napari-leap predict: warning: the frames have 3 channel(s)"],
+                },
+            },
+        }
+    }
+    rows = anylab.table(results).splitlines()
+    assert rows[2].startswith("| a81db77 (7 min) | reaching | 38 / 6 / 11 | - |")
+    assert rows[2].endswith("| ValueError: all input arrays |")
+    assert "| 2.50 | 9.00 | 0 of 640 | 466 | 1500 (epochs' worth) | 1 | 8 |" in rows[3]
+    assert "3 channel(s)" in rows[3]
+
+
+def test_step_rate_fit_recovers_a_linear_cost():
+    rows = [
+        {"side": s, "batch": b, "wall_s": 0.02 + 3e-6 * b * s * s}
+        for s in (64, 128, 256)
+        for b in (2, 8)
+    ]
+    a, b, worst = steprate.fit(rows)
+    assert a == pytest.approx(0.02, rel=1e-6) and b == pytest.approx(3e-6, rel=1e-6)
+    assert worst < 1e-9

@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             client=client,
             format=args.format,
+            warn=lambda text: tqdm.write(f"napari-leap predict: warning: {text}", file=sys.stderr),
         )
         while True:
             try:

@@ -22,13 +22,25 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         choices=list(ARCHITECTURES),
         help="network (default: unet, fast on CPU and GPU)",
     )
-    parser.add_argument("--epochs", type=int, default=60, help="maximum epochs (default 60)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="maximum epochs (default: until --time-limit is spent; without one, 2,500 steps)",
+    )
     parser.add_argument(
         "--time-limit",
         type=float,
         default=None,
         metavar="MINUTES",
-        help="hard budget for the whole command, alignment included; keeps the best model",
+        help="budget for the whole command, alignment included: input scale and batch are chosen "
+        "to fill it, the learning rate decays over it, and the best model is kept",
+    )
+    parser.add_argument(
+        "--val",
+        metavar="VAL_LABELS",
+        default=None,
+        help="validation labels (any LABELS kind) instead of a split of LABELS_OR_PROJECT",
     )
     parser.add_argument(
         "--input-scale",
@@ -77,7 +89,7 @@ def run(args) -> int:
     start = time.monotonic()
     if args.time_limit is not None and args.time_limit <= 0:
         raise LeapError("--time-limit must be a positive number of minutes.")
-    if args.epochs < 1:
+    if args.epochs is not None and args.epochs < 1:
         raise LeapError("--epochs must be at least 1.")
     if args.input_scale is not None and not 0 < args.input_scale <= 4:
         raise LeapError("--input-scale must be between 0 and 4 (e.g. 0.5).")
@@ -92,6 +104,7 @@ def run(args) -> int:
         arch=args.arch,
         epochs=args.epochs,
         time_limit=limit,
+        val_data=args.val,
         input_scale=args.input_scale,
         align=args.align,
         box_size=args.box_size,
@@ -127,6 +140,7 @@ def run(args) -> int:
             elif isinstance(event, BatchEnd) and bar is not None:
                 bar.set_postfix_str(f"batch {event.batch}/{event.n_batches} loss {event.loss:.2e}")
             elif isinstance(event, EpochEnd) and bar is not None:
+                bar.total = max(event.epochs, event.epoch)  # a budget's epochs are an estimate
                 bar.update(1)
                 bar.set_postfix_str(
                     f"val error {event.val_error_px:.2f} px (median "

@@ -32,6 +32,8 @@ class TrainingData:
     ``groups`` orders the samples in time (e.g. ``video * 1e9 + frame``) so the
     validation split takes contiguous blocks. ``alignment`` is None for full
     frames, else what predict needs to align a new video the same way.
+    ``frame_sizes``: (h, w) of the videos' frames the images came from, which predict
+    compares new videos with (None: the images are the frames).
     """
 
     images: np.ndarray
@@ -41,6 +43,7 @@ class TrainingData:
     alignment: dict | None = None
     description: str = ""
     notes: list[str] = field(default_factory=list)
+    frame_sizes: list[tuple[int, int]] | None = None
 
     def __post_init__(self):
         self.images = np.asarray(self.images)
@@ -97,6 +100,7 @@ class TrainingData:
             self.alignment,
             self.description,
             list(self.notes),
+            self.frame_sizes,
         )
 
 
@@ -299,6 +303,7 @@ def from_labels(
         f"largest labelled animal spans {extent:.0f} px in {frame_hw[1]}x{frame_hw[0]} frames, "
         f"up to {max_animals} animal(s) per frame"
     )
+    frame_sizes = sorted({tuple(_frame_shape(v)[:2]) for _, v in per_video})
     if use_align:
         # one body part (or all on one spot) gives no size: the alignment measures the animal
         size = int(box_size) if box_size else (box_size_for(radius) or None)
@@ -307,7 +312,7 @@ def from_labels(
             f"{max_animals} animal(s) per frame into "
             f"{f'{size}x{size}' if size else 'animal-sized'} boxes"
         )
-        return _aligned(
+        data = _aligned(
             per_video,
             skeleton,
             max_animals,
@@ -317,6 +322,8 @@ def from_labels(
             say,
             deadline,
         )
+        data.frame_sizes = frame_sizes
+        return data
     if max_animals > 1:
         raise TrainingDataError(
             f"frames hold up to {max_animals} labelled animals; a full-frame model finds one "

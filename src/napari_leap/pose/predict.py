@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -72,6 +72,8 @@ class PredictResult:
     path: Path | None = None
     computed_chunks: int = 0  # chunks run by the model in this call (not taken from the store)
     reused_chunks: int = 0
+    #: one sentence per way the input differs from the model's training data (pose/fit.py)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def frames_without_animals(self) -> int:
@@ -801,6 +803,7 @@ def iter_predict(
     keep_partial: bool = False,
     stop: threading.Event | None = None,
     format: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Iterator[PredictProgress]:
     """Predict every requested frame; yields :class:`PredictProgress`, returns :class:`PredictResult`.
 
@@ -810,6 +813,8 @@ def iter_predict(
     folder is removed once ``out`` is written. ``client`` (a
     ``dask.distributed.Client``) computes chunks on its workers. Setting
     ``stop`` ends the run after the current chunk, keeping finished chunks.
+    ``warn`` is called with each sentence of :mod:`napari_leap.pose.fit` as soon as it is
+    known (the result's ``warnings`` holds them all).
     """
     import tempfile
 
@@ -821,6 +826,7 @@ def iter_predict(
             f"the model was trained on another skeleton ({len(model.skeleton)} body parts) than the "
             f"project's ({len(project.skeleton)}); choose a model trained on this project's labels."
         )
+    warnings = _fit_warnings(model, jobs, None, warn)
     stop = stop or threading.Event()
     out_path = Path(out) if out is not None else None
     fmt = _output_format(out_path, format) if out_path is not None else None
@@ -892,6 +898,7 @@ def iter_predict(
                 "written; check that the video shows the animals the model was trained on "
                 "(`napari-leap align` on it shows what is found)."
             )
+        result.warnings = warnings + _fit_warnings(model, jobs, result, warn)
         if out_path is not None:
             ev = PredictProgress("write", len(jobs) - 1, len(jobs), total, total)
             _emit(progress, ev)
@@ -934,6 +941,20 @@ def predict(
     from napari_leap.progress import run_to_end
 
     return run_to_end(gen)  # iter_predict hands each event to ``progress`` itself
+
+
+def _fit_warnings(model, jobs, result, warn) -> list[str]:
+    """Frames (before the run) or confidences (``result``) that do not fit the model."""
+    from napari_leap.pose.fit import confidence_warnings, input_warnings
+
+    if result is None:
+        found = input_warnings(model.config, [j.source.shape[1:] for j in jobs])
+    else:
+        found = confidence_warnings(model.config, [p.scores for p in result.poses])
+    for text in found:
+        if warn is not None:
+            warn(text)
+    return found
 
 
 def _emit(progress, ev):

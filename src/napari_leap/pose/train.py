@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
+from napari_leap.pose.budget import DEFAULT_STEPS, animal_extent, plan_budget
+from napari_leap.pose.fit import confidence_summary
 from napari_leap.pose.trained import (
     BEST,
     CONFIG,
@@ -45,6 +47,10 @@ DEFAULT_SIGMA = {"leap_cnn": 5.0, "leap_cnn_fast": 5.0, "unet": 10.0}
 #: Adam's learning rate: LEAP's 1e-3 for its networks; the batch-normalised U-Net takes 2e-3,
 #: which on fly32 in 10 CPU minutes gave 1.86 px median vs 2.29 px at 1e-3 (same run otherwise)
 DEFAULT_LR = {"leap_cnn": 1e-3, "leap_cnn_fast": 1e-3, "unet": 2e-3}
+#: a validation image costs about this fraction of a training step's image (forward only)
+_VAL_COST = 0.4
+#: seconds a time-limited run keeps for its last validation, saving and reloading the model
+_RESERVE_S = 3.0
 
 
 # -- events -------------------------------------------------------------------------------
@@ -98,18 +104,6 @@ class TrainFinished:
     history: list[dict] = field(default_factory=list, repr=False)
 
 
-def default_input_scale(arch: str, input_size, boxes: bool) -> float:
-    """LEAP's networks at full box resolution; the U-Net sees ~96 px boxes; frames <= 512 px.
-
-    Boxes hold one animal at ~1.4x its length, so 96 px leave ~70 px per
-    animal: enough for subpixel peaks, at a quarter of the compute of 192 px
-    boxes (fly32: as accurate per CPU minute as 112 px, benchmarks/train_fly32.py).
-    """
-    if boxes and arch == "unet":
-        return float(min(1.0, 96 / min(input_size)))
-    return float(min(1.0, 512 / max(input_size)))
-
-
 def train(source, out_dir, *, progress: Callable | None = None, **kwargs) -> TrainedModel:
     """Train to completion (see :func:`iter_train`); ``progress`` is called with every event."""
     from napari_leap.progress import run_to_end
@@ -123,7 +117,7 @@ def iter_train(
     *,
     arch: str = DEFAULT_ARCH,
     arch_params: dict | None = None,
-    epochs: int = 60,
+    epochs: int | None = None,
     steps_per_epoch: int | None = None,
     time_limit: float | None = None,
     input_scale: float | None = None,
@@ -137,7 +131,7 @@ def iter_train(
     lr: float | None = None,
     val_fraction: float = 0.1,
     val_data=None,
-    patience: int = 15,
+    patience: int | None = None,
     augment=None,
     resume: bool = False,
     device=None,
@@ -146,10 +140,16 @@ def iter_train(
     """Train a pose model from ``source`` into the folder ``out_dir``.
 
     ``source``: labels file, ``sleap_io.Labels``, project (folder), box ``.h5`` or
-    :class:`~napari_leap.pose.dataset.TrainingData`. ``val_data``: held-out
-    :class:`TrainingData` instead of a block split of ``source``. ``alignments``: video
-    index -> :class:`~napari_leap.align.alignment.Alignment` already computed. ``time_limit``
-    (seconds) covers everything from this call on, alignment included.
+    :class:`~napari_leap.pose.dataset.TrainingData`. ``val_data``: held-out labels (any
+    ``source`` kind, prepared like ``source``) instead of a block split of ``source``.
+    ``alignments``: video index -> :class:`~napari_leap.align.alignment.Alignment` already
+    computed. ``time_limit`` (seconds) covers everything from this call on, alignment
+    included, and is a budget to use: the input scale and batch are chosen so that it buys
+    enough steps (:mod:`napari_leap.pose.budget`), the learning rate decays over it and,
+    unless ``epochs`` is given, training runs until it is spent. Without a time limit
+    ``epochs`` defaults to :data:`~napari_leap.pose.budget.DEFAULT_STEPS` steps' worth.
+    ``patience``: epochs without a better validation before stopping (default: never, the
+    decay over the run and the best checkpoint kept make early stopping unnecessary).
     """
     import torch
 
@@ -189,8 +189,8 @@ def iter_train(
     )
     for text in messages:
         yield Message(text)
-    if isinstance(val_data, (str, Path)):
-        val_data = load_training_data(val_data)
+    if val_data is not None:
+        val_data = _load_val(val_data, data, align_options, deadline)
     aligned = data.alignment is not None
     skeleton = data.skeleton
     pairs = skeleton.symmetries or propose_symmetries(skeleton.nodes)
@@ -209,11 +209,6 @@ def iter_train(
         lr = DEFAULT_LR.get(arch, 1e-3)
     dev = choose_device(device)
     cuda = dev.type == "cuda"
-    if batch_size is None:
-        batch_size = 32 if cuda else 8
-    if input_scale is None:
-        boxes = data.alignment is not None or data.description.startswith("box file")
-        input_scale = default_input_scale(arch, data.input_size, boxes)
     params = {**DEFAULT_PARAMS.get(arch, {}), **(arch_params or {})}
     _seed_everything(seed)
     net = build_model(arch, data.channels, len(skeleton), **params).to(dev)
@@ -221,11 +216,14 @@ def iter_train(
     multiple = int(getattr(net, "size_multiple", 1))
     if channels_last(dev):
         net = net.to(memory_format=torch.channels_last)
-    prep = Preprocessor(data.input_size, input_scale, data.channels, multiple, dev)
 
     # split: contiguous blocks of time, or the given held-out set
     if val_data is not None:
         train_idx, val_idx = np.arange(len(data)), np.arange(0)
+        if len(val_data) > MAX_VAL:
+            val_data = val_data.subset(
+                np.linspace(0, len(val_data) - 1, MAX_VAL).round().astype(int)
+            )
     else:
         train_idx, val_idx = split_blocks(data.groups, val_fraction, seed=seed)
         if len(val_idx) > MAX_VAL:  # evenly thinned: validation stays a small part of an epoch
@@ -238,8 +236,34 @@ def iter_train(
     else:
         val_set = train_set
         yield Message("too few labelled frames for a validation split; validating on training data")
+    extent = animal_extent(train_set.points)
+    plan = plan_budget(
+        arch=arch,
+        input_size=data.input_size,
+        extent=extent,
+        multiple=multiple,
+        seconds=_seconds_left(deadline),
+        measure=_step_timer(arch, params, data, len(skeleton), multiple, sigma, dev, deadline),
+        device=dev,
+        input_scale=input_scale,
+        batch_size=batch_size,
+        overhead=_VAL_COST * len(val_set) / max(len(train_set), 25 * (batch_size or 8)),
+    )
+    input_scale, batch_size = plan.input_scale, plan.batch_size
     if steps_per_epoch is None:
         steps_per_epoch = max(math.ceil(len(train_set) / batch_size), 25)
+    # epochs given: at most that many; else the budget's end, or DEFAULT_STEPS without one
+    by_time = epochs is None and deadline is not None
+    if epochs is None:
+        epochs = math.ceil((plan.steps if by_time else DEFAULT_STEPS) / steps_per_epoch)
+        if by_time and ckpt is not None:
+            epochs += ckpt["epoch"]
+    max_epochs = math.inf if by_time else epochs
+    start = ckpt["epoch"] if ckpt is not None else 0
+    yield Message(
+        plan.text if by_time else f"{plan.text}; {epochs - start} epochs of {steps_per_epoch} steps"
+    )
+    prep = Preprocessor(data.input_size, input_scale, data.channels, multiple, dev)
 
     x_train, p_train = _prepare(prep, train_set)
     x_val, p_val = _prepare(prep, val_set)
@@ -260,6 +284,7 @@ def iter_train(
     best = {"metric": math.inf, "epoch": 0, "per_node": [], "median": math.nan}
     bad_epochs = 0
     start_epoch = 0
+    counters = {"steps": 0, "lr_done": 0.0}  # steps run, and how far the decay has gone
     if ckpt is not None:
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -273,6 +298,8 @@ def iter_train(
             ckpt["bad_epochs"],
             ckpt["epoch"],
         )
+        counters.update(ckpt.get("counters", {}))
+    lr_done0 = counters["lr_done"]  # a resumed budget finishes the decay it started
     settings = {
         "arch": arch,
         "arch_params": params,
@@ -311,6 +338,16 @@ def iter_train(
             "augment": augment.to_dict(),
             "flip_pairs": [list(p) for p in pairs],
             "device": str(dev),
+            "time_limit": time_limit,
+            "schedule": "time" if by_time else "epochs",
+            "patience": patience,
+            "plan": asdict(plan),
+        },
+        # what predict compares a new input with (napari_leap.pose.fit)
+        "fit": {
+            "frame_sizes": [list(hw) for hw in _frame_sizes(data)],
+            "animal_extent_px": extent if math.isfinite(extent) else None,
+            "val_confidence": None,
         },
     }
     _write_json(out_dir / CONFIG, config)
@@ -341,17 +378,18 @@ def iter_train(
             bad_epochs,
             settings,
             improved,
+            counters,
         )
 
     reason = "epochs"
     # before the first validation, guess its cost in training batches (forward only, ~1/3)
-    val_guess = 0.4 * len(x_val) / batch_size
+    val_guess = _VAL_COST * len(x_val) / batch_size
     batch_seconds = None
     val_seconds = 0.0
     run_start = time.monotonic()
     epoch = start_epoch
     try:
-        while epoch < epochs:
+        while epoch < max_epochs:
             epoch += 1
             net.train()
             losses = []
@@ -371,10 +409,12 @@ def iter_train(
                     reason, partial = "time_limit", True
                     break
                 idx = torch.randint(0, len(x_train), (batch_size,), generator=gen)
-                done = max(
-                    (epoch - 1 + step / steps_per_epoch) / epochs,
-                    (now - run_start) / (deadline - run_start) if deadline else 0.0,
-                )
+                spent = (now - run_start) / (deadline - run_start) if deadline else 0.0
+                if by_time:
+                    done = lr_done0 + (1 - lr_done0) * spent
+                else:
+                    done = max((epoch - 1 + step / steps_per_epoch) / epochs, spent)
+                counters["lr_done"] = done
                 factor = cosine_factor(done)
                 with _scaled_lr(opt, factor):
                     loss = _train_step(
@@ -394,6 +434,7 @@ def iter_train(
                         cuda,
                     )
                 losses.append(loss)
+                counters["steps"] += 1
                 dt = time.monotonic() - now
                 batch_seconds = dt if batch_seconds is None else 0.8 * batch_seconds + 0.2 * dt
                 if (step + 1) % every == 0 or step + 1 == steps_per_epoch:
@@ -402,6 +443,9 @@ def iter_train(
                 epoch -= 1
                 break
             t_val = time.monotonic()
+            if by_time:  # the epochs the rest of the budget allows at the pace so far
+                pace = (t_val - run_start) / (epoch - start_epoch)
+                epochs = epoch + max(0, round((deadline - t_val) / pace))
             event, improved = _end_epoch(
                 net,
                 prep,
@@ -430,7 +474,7 @@ def iter_train(
             yield event
             if partial:
                 break
-            if bad_epochs >= patience:
+            if patience is not None and bad_epochs >= patience:
                 reason = "early_stopping"
                 break
     except GeneratorExit:
@@ -446,14 +490,86 @@ def iter_train(
             "best_val_error_median_px": best.get("median"),
             "per_node_val_error": best.get("per_node", []),
             "seconds": round(time.monotonic() - t0, 2),
+            "steps_done": counters["steps"],
         }
     )
+    config["fit"]["val_confidence"] = best.get("confidence")
     _write_json(out_dir / CONFIG, config)
     model = TrainedModel.load(out_dir, device=dev)
     if reason != "stopped" or stop is not None:
         with contextlib.suppress(GeneratorExit):
             yield TrainFinished(reason, best["epoch"], best["metric"], str(out_dir), history)
     return model
+
+
+# -- preparation --------------------------------------------------------------------------
+def _seconds_left(deadline: float | None) -> float | None:
+    """Training seconds the budget has left (None: no time limit)."""
+    if deadline is None:
+        return None
+    return max(0.0, deadline - time.monotonic() - _RESERVE_S)
+
+
+def _step_timer(arch, params, data, n_nodes, multiple, sigma, device, deadline):
+    """``measure(scale, batch)``: seconds per training step here, at that input.
+
+    Each measurement spends at most 2 % of the time left (after one warm-up step).
+    """
+    from napari_leap.pose.budget import time_training_steps
+    from napari_leap.pose.trained import scaled_size
+
+    def measure(scale: float, batch: int) -> float:
+        (h, w), padded = scaled_size(data.input_size, scale, multiple)
+        ratio = (w / data.input_size[1] + h / data.input_size[0]) / 2
+        left = deadline - time.monotonic() if deadline is not None else math.inf
+        return time_training_steps(
+            arch,
+            params,
+            data.channels,
+            n_nodes,
+            padded,
+            batch,
+            device,
+            sigma=sigma * ratio,
+            max_seconds=0.02 * left,
+        )
+
+    return measure
+
+
+def _load_val(val_data, data, align_options, deadline):
+    """Validation labels prepared as the training data were (same boxes or frames)."""
+    from napari_leap.pose.dataset import TrainingDataError, load_training_data
+
+    aligned = data.alignment is not None
+    val = load_training_data(
+        val_data,
+        align=aligned,
+        box_size=data.alignment["box_size"] if aligned else None,
+        align_options=align_options,
+        deadline=deadline,
+    )
+    if val.input_size != data.input_size or val.channels != data.channels:
+        raise TrainingDataError(
+            f"the validation images are {val.input_size[1]}x{val.input_size[0]} px with "
+            f"{val.channels} channel(s) but the training images {data.input_size[1]}x"
+            f"{data.input_size[0]} px with {data.channels}; give validation labels of the same "
+            "videos or camera."
+        )
+    if list(val.skeleton.nodes) != list(data.skeleton.nodes):
+        raise TrainingDataError(
+            "the validation labels have other body parts than the training labels; "
+            "label them with the same skeleton."
+        )
+    return val
+
+
+def _frame_sizes(data) -> list[tuple[int, int]]:
+    """(h, w) of the frames the training images came from (boxes: their videos' frames)."""
+    sizes = getattr(data, "frame_sizes", None)
+    if sizes:
+        return [tuple(int(v) for v in hw) for hw in sizes]
+    return [] if data.alignment is not None else [tuple(data.input_size)]
 
 
 # -- steps --------------------------------------------------------------------------------
@@ -560,7 +676,7 @@ def _end_epoch(
 ):
     import torch
 
-    pts, _, val_loss = evaluate_batches(
+    pts, scores, val_loss = evaluate_batches(
         net, prep, x_val, out_h, out_w, stride, sigma, cuda, targets=p_val
     )
     err = torch.linalg.norm(pts - p_val_input, dim=-1).numpy()  # (N, K), NaN where unlabelled
@@ -573,7 +689,13 @@ def _end_epoch(
     median_err = float(np.nanmedian(err)) if np.isfinite(err).any() else math.inf
     improved = mean_err < best["metric"]
     if improved:
-        best.update(metric=mean_err, epoch=epoch, per_node=per_node, median=median_err)
+        best.update(
+            metric=mean_err,
+            epoch=epoch,
+            per_node=per_node,
+            median=median_err,
+            confidence=confidence_summary(np.nanmedian(scores.numpy(), -1)),
+        )
     event = EpochEnd(
         epoch,
         epochs,
@@ -604,6 +726,7 @@ def _save(
     bad_epochs,
     settings,
     improved,
+    counters,
 ) -> None:
     """``best.pt`` when improved, then ``last.pt`` and ``history.json``, each atomically."""
     import torch
@@ -623,6 +746,7 @@ def _save(
             "best": best,
             "bad_epochs": bad_epochs,
             "settings": settings,
+            "counters": dict(counters),
             "rng": {
                 "generator": gen.get_state(),
                 "torch": torch.get_rng_state(),

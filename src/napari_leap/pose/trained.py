@@ -1,7 +1,8 @@
 """A trained model folder, loaded for inference: everything ``predict`` needs and nothing else.
 
 Folder layout: ``config.json`` (architecture, skeleton, preprocessing,
-alignment settings, training summary), ``best.pt`` (weights of the best
+alignment settings, training summary, and under ``fit`` what predict checks a new input
+against), ``best.pt`` (weights of the best
 validation epoch), ``last.pt`` (full checkpoint for resuming) and
 ``history.json`` (per-epoch losses and errors).
 """
@@ -245,6 +246,24 @@ class TrainedModel:
         import cv2
 
         return cv2.imread(str(self.model_dir / name), cv2.IMREAD_GRAYSCALE)
+
+    @property
+    def fit_reference(self) -> dict:
+        """What the training data were, for predict's fit check (``napari_leap.pose.fit``).
+
+        ``channels``, ``input_size``, ``input_scale``, and from ``config["fit"]`` (None in
+        folders older than the check): ``frame_sizes``, ``animal_extent_px`` and
+        ``val_confidence`` (quantiles of the validation images' median confidence).
+        """
+        fit = self.config.get("fit") or {}
+        return {
+            "channels": int(self.config["channels"]),
+            "input_size": self.input_size,
+            "input_scale": float(self.config["input_scale"]),
+            "frame_sizes": [tuple(s) for s in fit.get("frame_sizes") or []] or None,
+            "animal_extent_px": fit.get("animal_extent_px"),
+            "val_confidence": fit.get("val_confidence"),
+        }
 
     def __repr__(self) -> str:
         return (

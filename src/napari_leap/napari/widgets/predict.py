@@ -45,6 +45,12 @@ def _show_error(message: str) -> None:
     show_error(message)
 
 
+def _show_warning(message: str) -> None:
+    from napari.utils.notifications import show_warning
+
+    show_warning(message)
+
+
 def _frames_with_animals(poses) -> np.ndarray:
     """(frames,) True where at least one body part of one animal was found."""
     return np.isfinite(poses.points).all(axis=-1).any(axis=(1, 2))
@@ -367,7 +373,14 @@ class PredictWidget(QWidget):
         self.status.setText(
             f"{n} frames predicted in {len(result.poses)} video(s)"
             + (f"; {empty} of them had no animals" if empty else "")
+            + (
+                "; the input differs from the training data (see the warnings)"
+                if result.warnings
+                else ""
+            )
         )
+        for text in result.warnings:  # model and data must fit (pose/fit.py)
+            _show_warning(text)
         self._validate()
 
     def _on_error(self, e: Exception) -> None:

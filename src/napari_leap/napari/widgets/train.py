@@ -194,8 +194,8 @@ class TrainWidget(QWidget):
         self.align.setToolTip("auto: align when animals are small in the frame or several share it")
         form.addRow("alignment", self.align)
         self.epochs = QSpinBox()
-        self.epochs.setRange(1, 10_000)
-        self.epochs.setValue(60)
+        self.epochs.setRange(0, 10_000)
+        self.epochs.setSpecialValueText("auto")  # iter_train's default: the budget decides
         form.addRow("epochs", self.epochs)
         self.minutes = QDoubleSpinBox()
         self.minutes.setRange(0, 10_000)
@@ -334,7 +334,7 @@ class TrainWidget(QWidget):
         out_dir = Path(out)
         kwargs = {
             "arch": self.arch.currentText(),
-            "epochs": self.epochs.value(),
+            "epochs": self.epochs.value() or None,
             "time_limit": self.minutes.value() * 60 or None,
             "input_scale": self.scale.value() or None,
             "align": ALIGN_ITEMS[self.align.currentText()],
