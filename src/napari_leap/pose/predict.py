@@ -569,12 +569,18 @@ def _run_chunks(
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def _libc():
+    """glibc, looked up once: ``find_library`` runs ``ldconfig`` in a subprocess, and a fork
+    per chunk beside the decoding threads once hung a test run (a forked child stuck on a lock)."""
     import ctypes
     import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name) if name else None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        name = ctypes.util.find_library("c")
+        return ctypes.CDLL(name) if name else None
 
 
 def _trim_heap() -> None:
