@@ -5,7 +5,9 @@ Sources: a labels file (anything ``load_labels`` reads, embedded-image
 DeepPoseKit box file (``.h5`` with ``images`` and ``annotations``), or a
 :class:`TrainingData` itself. Labels on several animals per frame, or on
 animals much smaller than the frame, are aligned into egocentric boxes first
-(one image per animal), which is LEAP's recipe.
+(one image per animal), which is LEAP's recipe: by background alignment of
+the whole video, or by learned alignment (boxes cut from the labels and a
+first-stage network, :mod:`napari_leap.pose.boxes`), which needs no video.
 """
 
 from __future__ import annotations
@@ -25,13 +27,19 @@ class TrainingDataError(LeapError):
     """Labels that cannot be used for training as they are."""
 
 
+#: ``Labels.provenance`` key of the skeleton's alignment parts (sleap-io skeletons have no room)
+PARTS_KEY = "napari_leap_alignment_parts"
+
+
 @dataclass
 class TrainingData:
     """Images (N, H, W, C) uint8 and points (N, K, 2) x,y in their pixels (NaN = not labelled).
 
     ``groups`` orders the samples in time (e.g. ``video * 1e9 + frame``) so the
     validation split takes contiguous blocks. ``alignment`` is None for full
-    frames, else what predict needs to align a new video the same way.
+    frames, else what predict needs to align a new video the same way. Points
+    (N, A, K, 2) hold several animals per image (a learned alignment's first
+    stage); ``first_stage`` is that stage's data when these are its boxes.
     """
 
     images: np.ndarray
@@ -41,6 +49,7 @@ class TrainingData:
     alignment: dict | None = None
     description: str = ""
     notes: list[str] = field(default_factory=list)
+    first_stage: TrainingData | None = None
 
     def __post_init__(self):
         self.images = np.asarray(self.images)
@@ -58,11 +67,10 @@ class TrainingData:
             raise TrainingDataError(
                 f"images must be (N, H, W, 1 or 3), got shape {self.images.shape}."
             )
-        if self.points.shape != (len(self.images), len(self.skeleton), 2):
-            raise TrainingDataError(
-                f"points must be (N={len(self.images)}, K={len(self.skeleton)}, 2), got {self.points.shape}."
-            )
-        labelled = np.isfinite(self.points).all(-1).any(-1)
+        n, k = len(self.images), len(self.skeleton)
+        if self.points.shape[-2:] != (k, 2) or self.points.shape[0] != n or self.points.ndim > 4:
+            raise TrainingDataError(f"points must be (N={n}, K={k}, 2), got {self.points.shape}.")
+        labelled = np.isfinite(self.points.reshape(n, -1, 2)).all(-1).any(-1)
         if not labelled.any():
             raise TrainingDataError(
                 "there are no labelled frames to train on; label some frames first."
@@ -176,7 +184,9 @@ def load_box_h5(path: str | Path, skeleton: Skeleton | str | Path | None = None)
 def load_training_data(
     source,
     *,
-    align: bool | None = None,
+    align: bool | str | None = None,
+    anchor: str | None = None,
+    heading_part: str | None = None,
     box_size: int | None = None,
     align_options: dict | None = None,
     alignments: dict | None = None,
@@ -210,6 +220,8 @@ def load_training_data(
     alignments = dict(alignments or {})
     if project is not None:
         labels = project.labels
+        anchor = anchor or project.skeleton.anchor
+        heading_part = heading_part or project.skeleton.heading_part
         for i in range(len(project.videos)):
             if i not in alignments and project.alignment_path(i).exists():
                 from napari_leap.align.alignment import Alignment
@@ -223,6 +235,8 @@ def load_training_data(
     return from_labels(
         labels,
         align=align,
+        anchor=anchor,
+        heading_part=heading_part,
         box_size=box_size,
         align_options=align_options,
         alignments=alignments,
@@ -256,6 +270,28 @@ def decide_alignment(extent: float, frame_hw: tuple[int, int], max_animals: int)
     return max_animals > 1 or extent * 1.5 < 0.5 * min(frame_hw)
 
 
+#: ``align`` values: background subtraction on the whole video, a learned first stage, full frames
+ALIGN_METHODS = ("background", "learned", "none")
+#: the automatic choice between the two alignments when the labels come with their video
+AUTO_WITH_VIDEO = "background"
+
+
+def alignment_method(align, aligning: bool, has_video: bool) -> tuple[str, str]:
+    """``(method, how it was chosen)`` from ``align`` (None: automatic, True: background as
+    ``--align`` always meant, False: full frames, or a name from :data:`ALIGN_METHODS`)."""
+    if align is None:
+        if not aligning:
+            return "none", "chosen"
+        return (AUTO_WITH_VIDEO, "chosen") if has_video else ("learned", "chosen, no video")
+    if isinstance(align, bool):
+        return ("background" if align else "none"), "as asked"
+    if align not in ALIGN_METHODS:
+        raise TrainingDataError(
+            f"unknown alignment {align!r}; choose one of {', '.join(ALIGN_METHODS)}."
+        )
+    return align, "as asked"
+
+
 def box_size_for(radius: float) -> int:
     """Box side that holds an animal of this radius (from its labelled centre) in any heading."""
     return int(math.ceil(2 * radius * 1.15 / 16) * 16)
@@ -264,7 +300,9 @@ def box_size_for(radius: float) -> int:
 def from_labels(
     labels,
     *,
-    align: bool | None = None,
+    align: bool | str | None = None,
+    anchor: str | None = None,
+    heading_part: str | None = None,
     box_size: int | None = None,
     align_options: dict | None = None,
     alignments: dict | None = None,
@@ -292,16 +330,32 @@ def from_labels(
         int(np.isfinite(p.points).all(-1).any(-1).sum(-1).max()) for p, _ in per_video
     )
     frame_hw = _frame_shape(per_video[0][1])[:2]
-    auto = decide_alignment(extent, frame_hw, max_animals)
-    use_align = auto if align is None else bool(align)
+    has_video = all(_video_path(v) is not None for _, v in per_video)
+    method, how = alignment_method(
+        align, decide_alignment(extent, frame_hw, max_animals), has_video
+    )
     why = (
         f"largest labelled animal spans {extent:.0f} px in {frame_hw[1]}x{frame_hw[0]} frames, "
         f"up to {max_animals} animal(s) per frame"
     )
-    if use_align:
+    if method == "learned":
+        from napari_leap.pose.boxes import learned_training_data
+
+        say(f"learned alignment ({how}): {why}")
+        parts = getattr(labels, "provenance", {}).get(PARTS_KEY) or {}
+        return learned_training_data(
+            per_video,
+            skeleton,
+            max_animals,
+            anchor=anchor or parts.get("anchor"),
+            heading_part=heading_part or parts.get("heading_part"),
+            box_size=box_size,
+            say=say,
+        )
+    if method == "background":
         size = int(box_size or box_size_for(radius))
         say(
-            f"{'aligning' if align is None else 'aligning (as asked)'}: {why}; "
+            f"{'aligning' if how == 'chosen' else 'aligning (as asked)'}: {why}; "
             f"{max_animals} animal(s) per frame into {size}x{size} boxes"
         )
         return _aligned(
@@ -317,8 +371,9 @@ def from_labels(
     if max_animals > 1:
         raise TrainingDataError(
             f"frames hold up to {max_animals} labelled animals; a full-frame model finds one "
-            "animal per frame, so train with alignment (--align)."
+            "animal per frame, so train with alignment (--align learned or background)."
         )
+    align = None if how == "chosen" else align
     say(f"{'full frames' if align is None else 'full frames (as asked)'}: {why}")
     images, points, groups = [], [], []
     for vi, (poses, video) in enumerate(per_video):
@@ -399,8 +454,8 @@ def _aligned(per_video, skeleton, n_animals, box_size, options, alignments, say,
             path = _video_path(video)
             if path is None:
                 raise TrainingDataError(
-                    "these labels embed their images without the video, which alignment needs; "
-                    "train with --no-align or give the labels with their video."
+                    "these labels embed their images without the video, which background "
+                    "alignment needs; train with --align learned or give the labels with their video."
                 )
             say(
                 f"aligning {path.name} ({n_animals} animal(s), box {box_size}): the whole video "

@@ -347,7 +347,7 @@ def _model_fingerprint(model) -> str:
     h = hashlib.sha1()
     d = _model_dir(model)
     if d:
-        for p in sorted(Path(d).glob("*")):
+        for p in sorted(Path(d).rglob("*")):  # a learned alignment's stage is in a subfolder
             if p.is_file() and p.suffix in (".pt", ".pth", ".json", ".yaml", ".ckpt"):
                 st = p.stat()
                 h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
@@ -698,9 +698,16 @@ def _iter_alignments(
     from napari_leap.align.alignment import Alignment, iter_align
 
     spec = model.config["alignment"]
+    learned = spec.get("method") == "learned"
     done = 0
     for vi, job in enumerate(jobs):
         cached = store.root / f"alignment_v{vi:04d}" if store is not None else None
+        if (
+            learned
+            and job.alignment is not None
+            and job.alignment.options.get("method") != "learned"
+        ):
+            job.alignment = None  # the model's boxes are placed by its own first stage
         if job.alignment is not None:
             if int(job.alignment.box_size) != int(
                 spec["box_size"]
@@ -714,11 +721,15 @@ def _iter_alignments(
             job.align_frames = job.frames_to_align()
             whole = len(job.align_frames) == len(job.source)
             video = job.source if whole else _SubsetSource(job.source, job.align_frames)
-            gen = iter_align(
-                video,
-                n_animals=int(spec["n_animals"]),
-                box_size=int(spec["box_size"]),
-                **dict(spec.get("options") or {}),
+            gen = (
+                _iter_align_learned(video, model, spec, smooth=not job.align_subset)
+                if learned
+                else iter_align(
+                    video,
+                    n_animals=int(spec["n_animals"]),
+                    box_size=int(spec["box_size"]),
+                    **dict(spec.get("options") or {}),
+                )
             )
             while True:
                 try:
@@ -739,6 +750,20 @@ def _iter_alignments(
             if cached is not None:
                 job.alignment.save(cached)
             done += len(job.align_frames)
+
+
+def _iter_align_learned(video, model, spec: dict, smooth: bool):
+    """The model's own first stage over ``video`` (see :mod:`napari_leap.align.learned`)."""
+    from napari_leap.align.learned import LearnedAligner, iter_align_learned
+
+    model_dir = _model_dir(model)
+    if model_dir is None:
+        raise PredictError(
+            "this model aligns with its own first stage, which is in its folder; load it "
+            "with TrainedModel.load(model_dir)."
+        )
+    aligner = LearnedAligner(spec, model_dir, device=getattr(model, "device", None))
+    return iter_align_learned(video, aligner, int(spec["box_size"]), smooth=smooth)
 
 
 # -- the prediction ----------------------------------------------------------------------

@@ -1,0 +1,301 @@
+"""Learned alignment: part choice, several animals' peaks, two stages trained from an
+embedded-frame package with no video, the model folder, and prediction with the first stage.
+
+The trained models here take a few steps only (their poses are rough); what is tested
+does not depend on how well they were trained: the files, the geometry, that a reloaded
+or moved folder predicts the same, and that no video is needed. The clip figures are
+benchmarks/align_learned.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import CLIP, CLIP_LABELS
+from napari_leap.align.identity import wrap
+from napari_leap.align.learned import (
+    FIRST_STAGE_DIR,
+    LearnedAlignmentError,
+    box_geometry,
+    choose_parts,
+    pair_parts,
+)
+from napari_leap.pose.confmaps import find_local_peaks, make_confmaps
+from napari_leap.pose.skeleton import Skeleton
+
+FRAMES = (0, 120, 240, 360, 480, 600, 720, 840)
+STAGE2 = {"arch_params": {"filters": 4, "depth": 2, "max_filters": 16}, "batch_size": 4}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# -- which parts ----------------------------------------------------------------------------
+def _instances(n=40, seed=0):
+    """Synthetic animals: a rigid pair (p0, p1, 30 px apart, any heading) and a loose part."""
+    rng = np.random.default_rng(seed)
+    centre = rng.uniform(100, 400, (n, 2))
+    turn = rng.uniform(-np.pi, np.pi, n)
+    u = np.stack([np.cos(turn), np.sin(turn)], -1)
+    p0 = centre + 5 * u  # near the middle
+    p1 = centre + 35 * u  # 30 px further along the body
+    loose = centre + rng.uniform(-40, 40, (n, 2))  # a limb anywhere
+    return np.stack([loose, p0, p1], 1)
+
+
+def test_parts_from_names():
+    pts = np.zeros((1, 3, 2))
+    fly = Skeleton(["head", "thorax", "abdomen", "wingL"])
+    fly_pts = np.array([[[0, -38], [0, 0], [0, 33], [10, 20]]], float)
+    p = choose_parts(fly, fly_pts)
+    # the body-core part farthest from the head: twice the distance of the thorax
+    assert (p.anchor, p.heading) == (2, 0) and "from their names" in p.reason
+    mouse = Skeleton(["Snout", "earL", "earR", "Spine1", "TailBase"])
+    mouse_pts = np.array([[[0, -40], [-8, -25], [8, -25], [0, -5], [0, 30]]], float)
+    assert (choose_parts(mouse, mouse_pts).anchor, choose_parts(mouse, mouse_pts).heading) == (4, 0)
+    # chosen by hand (Skeleton dock or --anchor/--heading-part) wins over the names
+    p = choose_parts(fly, fly_pts, anchor="thorax", heading_part="head")
+    assert (p.anchor, p.heading) == (1, 0) and "as chosen" in p.reason
+    fly.anchor, fly.heading_part = "thorax", "wingL"
+    assert (choose_parts(fly, fly_pts).anchor, choose_parts(fly, fly_pts).heading) == (1, 3)
+    with pytest.raises(LearnedAlignmentError, match="not in the skeleton"):
+        choose_parts(Skeleton(["a", "b"]), pts[:, :2], anchor="thorax")
+    with pytest.raises(LearnedAlignmentError, match="both"):
+        choose_parts(Skeleton(["a", "b"]), pts[:, :2], anchor="a", heading_part="a")
+
+
+def test_parts_fall_back_to_the_most_rigid_pair():
+    sk = Skeleton(["paw", "blob1", "blob2"])  # no telling names
+    pts = _instances()
+    p = choose_parts(sk, pts)
+    # the rigid pair, anchored on the part nearer the animal's middle
+    assert (p.anchor, p.heading) == (1, 2) and "steadiest" in p.reason
+    # a pair labelled on few instances loses to one labelled on all
+    pts[5:, 2] = np.nan
+    assert {choose_parts(sk, pts).anchor, choose_parts(sk, pts).heading} != {1, 2}
+
+
+def test_box_is_centred_on_the_animal_not_on_its_anchor():
+    """A tail-base anchor and a snout heading part: the box centre sits mid-body."""
+    sk = Skeleton(["snout", "tailbase", "paw"])
+    rng = np.random.default_rng(1)
+    n = 30
+    c = rng.uniform(200, 300, (n, 2))
+    turn = rng.uniform(-np.pi, np.pi, n)
+    u = np.stack([np.cos(turn), np.sin(turn)], -1)
+    pts = np.stack([c + 50 * u, c - 50 * u, c + 10 * u[:, ::-1]], 1)
+    parts = choose_parts(sk, pts)
+    offset, size = box_geometry(pts, parts)
+    # in the head-up frame the snout is 100 px "up" from the tail base: the centre halfway
+    np.testing.assert_allclose(offset, [0, -50], atol=3)
+    assert 100 <= size <= 160 and size % 16 == 0
+
+
+# -- several animals' peaks -------------------------------------------------------------------
+def _detect(anchors, heads, n_animals, hw=(96, 128), stride=2, sigma=2.5):
+    pts = np.stack([anchors, heads], 1)[None]  # (1, A, 2, 2)
+    cm = make_confmaps(pts, hw[0] // stride, hw[1] // stride, stride, sigma)
+    peaks, scores = find_local_peaks(cm, stride, 2 * n_animals + 2, radius=1)
+    p, s = peaks[0].numpy(), scores[0].numpy()
+    return pair_parts(p[0], s[0], p[1], s[1], 8.0, n_animals)
+
+
+def test_peaks_of_several_animals_are_paired_by_their_distance():
+    # three animals; animal 0's head lies nearer animal 1's anchor than animal 1's own head
+    anchors = np.array([[20.0, 20.0], [33.0, 22.0], [90.0, 60.0]])
+    heads = np.array([[28.0, 20.0], [33.0, 30.0], [84.0, 54.4]])
+    centres, angles, scores = _detect(anchors, heads, 3)
+    assert len(centres) == 3 and np.all(scores > 0.9)
+    order = [int(np.argmin(np.linalg.norm(anchors - c, axis=1))) for c in centres]
+    assert sorted(order) == [0, 1, 2]
+    np.testing.assert_allclose(centres, anchors[order], atol=0.3)
+    true = np.arctan2(*(heads - anchors)[order][:, ::-1].T)
+    assert np.all(np.abs(np.degrees(wrap(angles - true))) < 3)
+
+
+def test_pairing_finds_fewer_animals_and_lone_anchors():
+    anchors = np.array([[20.0, 20.0], [80.0, 60.0]])
+    heads = np.array([[28.0, 20.0], [80.0, 68.0]])
+    centres, angles, _ = _detect(anchors, heads, 3)  # room for 3, 2 there
+    assert len(centres) == 2 and np.isfinite(angles).all()
+    # a heading part too far from every anchor is nobody's: the heading stays unknown
+    centres, angles, _ = _detect(anchors[:1], np.array([[60.0, 60.0]]), 1)
+    assert len(centres) == 1 and np.isnan(angles[0])
+
+
+# -- two stages from a package with no video ------------------------------------------------
+def _package(path: Path) -> Path:
+    """A .pkg.slp of a few clip frames with both flies, frames embedded, no video reachable."""
+    import sleap_io as sio
+
+    labels = sio.load_slp(str(CLIP_LABELS))
+    chosen = [lf for lf in labels.labeled_frames if lf.frame_idx in FRAMES]
+    sio.Labels(
+        labeled_frames=chosen, videos=labels.videos, skeletons=labels.skeletons, tracks=labels.tracks
+    ).save(str(path), embed="user", verbose=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    return _package(tmp_path_factory.mktemp("pkg") / "flies.pkg.slp")
+
+
+@pytest.fixture(scope="module")
+def two_stage(package, tmp_path_factory):
+    from napari_leap.pose.train import Message, TrainStarted, iter_train
+
+    out = tmp_path_factory.mktemp("model") / "m"
+    events = []
+    gen = iter_train(package, out, epochs=1, steps_per_epoch=2, device="cpu", **STAGE2)
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as done:
+            model = done.value
+            break
+    said = [e.text for e in events if isinstance(e, Message)]
+    stages = [e.stage for e in events if isinstance(e, TrainStarted)]
+    return out, model, said, stages
+
+
+def test_package_without_video_trains_both_stages(two_stage):
+    out, model, said, stages = two_stage
+    # the images exist only in the package: the choice says so, and no video is scanned
+    assert said[0].startswith("learned alignment (chosen, no video)")
+    assert any("anchor abdomen, heading part head (from their names)" in t for t in said)
+    assert any(t.startswith("alignment stage on") for t in said)
+    assert stages == ["alignment", "pose"]
+    for name in ("config.json", "best.pt", "last.pt", "history.json"):
+        assert (out / name).is_file() and (out / FIRST_STAGE_DIR / name).is_file()
+    spec = json.loads((out / "config.json").read_text())["alignment"]
+    assert spec["method"] == "learned" and spec["first_stage"] == FIRST_STAGE_DIR
+    assert spec["n_animals"] == 2 and spec["frame_hw"] == [1024, 1024]
+    assert spec["box_size"] % 16 == 0 and spec["anchor"] == "abdomen"
+    first = json.loads((out / FIRST_STAGE_DIR / "config.json").read_text())
+    assert first["skeleton"]["nodes"] == ["abdomen", "head"]
+    assert first["input_size"] == spec["scaled_hw"]
+    # the second stage was trained with the shift the first stage makes
+    aug = json.loads((out / "config.json").read_text())["training"]["augment"]
+    assert aug["rotation"] >= 15 and aug["translate"] == pytest.approx(
+        spec["first_stage_errors"]["centre_p95_px"]
+    )
+    assert model.alignment["method"] == "learned"
+
+
+def test_predict_package_frames_with_the_first_stage(two_stage, package, tmp_path):
+    from napari_leap.pose.predict import predict
+
+    out, _, _, _ = two_stage
+    result = predict(out, package, out=tmp_path / "p.slp", batch_size=4)
+    poses = result.poses[0]
+    assert poses.frames.tolist() == list(FRAMES)
+    assert poses.points.shape == (len(FRAMES), 2, 13, 2)
+    assert np.isfinite(poses.points).all()  # both flies found on every frame, every part
+    import sleap_io as sio
+
+    back = sio.load_slp(str(tmp_path / "p.slp"))
+    assert sorted(lf.frame_idx for lf in back.labeled_frames) == list(FRAMES)
+
+
+def test_reloaded_and_moved_folder_predicts_the_same(two_stage, tmp_path):
+    from napari_leap.pose import predict as P
+    from napari_leap.pose.trained import TrainedModel
+
+    out, model, _, _ = two_stage
+    first = P.predict(model, CLIP, frames="1000:1006", out=tmp_path / "a.slp").poses[0]
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    again = P.predict(
+        TrainedModel.load(moved, device="cpu"), CLIP, frames="1000:1006", out=tmp_path / "b.slp"
+    ).poses[0]
+    assert first.frames.tolist() == list(range(1000, 1006))
+    assert np.isfinite(first.points).all()
+    np.testing.assert_allclose(again.points, first.points, atol=1e-4)
+
+
+def test_frame_range_is_aligned_by_the_first_stage_not_the_background(two_stage, tmp_path):
+    from napari_leap.pose import predict as P
+
+    out, model, _, _ = two_stage
+    jobs, _ = P.jobs_from_inputs(str(CLIP), "1100:1110")
+    events = list(
+        P.iter_predict(out, jobs, out=tmp_path / "r.slp", keep_partial=True, chunk_size=5)
+    )
+    assert [e.phase for e in events][0] == "align"
+    cached = P.partial_dir(tmp_path / "r.slp") / "alignment_v0000"
+    from napari_leap.align.alignment import Alignment
+
+    al = Alignment.load(cached)
+    assert al.options["method"] == "learned" and al.n_frames == 10 and al.n_animals == 2
+    assert al.box_size == model.alignment["box_size"] and np.isfinite(al.centers).all()
+
+
+def test_cli_learned_with_chosen_parts(package, tmp_path):
+    out = tmp_path / "m"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "napari_leap.cli",
+            "train",
+            str(package),
+            "--out",
+            str(out),
+            "--align",
+            "learned",
+            "--anchor",
+            "thorax",
+            "--heading-part",
+            "head",
+            "--epochs",
+            "1",
+            "--time-limit",
+            "0.4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "learned alignment (as asked)" in r.stderr
+    assert "anchor thorax, heading part head (as chosen)" in r.stderr
+    assert "alignment stage," in r.stderr and "pose stage," in r.stderr
+    assert json.loads((out / "config.json").read_text())["alignment"]["anchor"] == "thorax"
+
+
+def test_cli_align_flags():
+    from napari_leap.cli import build_parser
+
+    def align(*flags):
+        return build_parser().parse_args(["train", "x.slp", "--out", "m", *flags]).align
+
+    assert align() is None
+    assert align("--align") == "background"  # what a bare --align always meant
+    assert align("--align", "learned") == "learned"
+    assert align("--no-align") == "none"
+    with pytest.raises(SystemExit):
+        align("--align", "sideways")
+
+
+def test_background_alignment_needs_the_video(package, tmp_path):
+    from napari_leap.pose.dataset import TrainingDataError, load_training_data
+
+    with pytest.raises(TrainingDataError, match="--align learned"):
+        load_training_data(package, align="background")
