@@ -102,12 +102,11 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(HERE.parent / "tests"))
-    from test_align_clip import clip_labels
-
     from napari_leap.align.alignment import iter_align
     from napari_leap.align.learned import LearnedAligner, iter_align_learned
     from napari_leap.pose.train import train
     from napari_leap.pose.trained import TrainedModel
+    from test_align_clip import clip_labels
 
     _, pts = clip_labels()
     report: dict = {"threads": args.threads, "minutes": args.minutes}
@@ -128,7 +127,10 @@ def main(argv=None) -> int:
             "frames_1000_1499": figures(learned, pts, TEST),
         }
         background, dt = timed(iter_align(str(CLIP), 2))
-        report["background"] = {"fps": background.n_frames / dt, "all_frames": figures(background, pts)}
+        report["background"] = {
+            "fps": background.n_frames / dt,
+            "all_frames": figures(background, pts),
+        }
         if args.pose:
             bg_dir = tmp / "background"
             t0 = time.perf_counter()

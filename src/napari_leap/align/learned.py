@@ -651,6 +651,12 @@ def iter_train_first_stage(
     summary = summarise_errors(
         first_stage_errors(aligner, first.images[idx], anchors[idx], angles[idx])
     )
+    if summary["missed"] == summary["animals"]:
+        yield Message(
+            f"alignment stage found none of the {summary['animals']} held-out animal(s); "
+            "give it more time or labels"
+        )
+        return summary
     yield Message(
         f"alignment stage on {summary['animals']} held-out animal(s): box centre "
         f"{summary['centre_median_px']:.1f} px off (median; 95th percentile "
