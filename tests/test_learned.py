@@ -137,6 +137,61 @@ def test_pairing_finds_fewer_animals_and_lone_anchors():
     assert len(centres) == 1 and np.isnan(angles[0])
 
 
+def _walk(n=30):
+    """Two animals walking towards each other along x and past (y 2 px apart), both facing
+    their way; the detector lists the stronger first, which changes every frame."""
+    t = np.arange(n)
+    a = np.stack([10 + 2.0 * t, np.full(n, 50.0)], -1)
+    b = np.stack([70 - 2.0 * t, np.full(n, 52.0)], -1)
+    for i in range(n):
+        centres, angles = np.stack([a[i], b[i]]), np.array([0.0, np.pi])
+        order = [0, 1] if i % 2 else [1, 0]
+        yield centres[order], angles[order], np.array([0.9, 0.8])
+
+
+def test_tracker_keeps_identities_and_headings_through_a_crossing():
+    from napari_leap.align.learned import FLIP_AFTER, Tracker
+
+    tracker = Tracker(2, length=16.0)
+    out = [tracker.update(*frame) for frame in _walk()]
+    xs = np.array([o[0][:, 0] for o in out])  # (frames, tracks)
+    steps = np.diff(xs, axis=0)
+    # each track keeps moving its own way through the crossing (never jumps to the other)
+    assert np.all(np.sign(steps[:, 0]) == np.sign(steps[0, 0])) and np.all(np.abs(steps) < 3)
+    # a head/tail confusion on one frame is turned back; the network insisting turns it
+    c, ang, sc = next(_walk())
+    flipped = np.array([a + np.pi for a in ang])
+    tracker = Tracker(2, length=16.0)
+    _, first, _, _ = tracker.update(c, ang, sc)
+    _, once, _, _ = tracker.update(c, flipped, sc)
+    np.testing.assert_allclose(np.abs(wrap(once - first)), 0, atol=1e-9)
+    for _ in range(int(np.ceil(FLIP_AFTER / 0.8))):
+        _, last, _, _ = tracker.update(c, flipped, sc)
+    np.testing.assert_allclose(np.abs(wrap(last - first)), np.pi, atol=1e-9)
+    # unrelated frames (a package's): every heading as found
+    loose = Tracker(2, length=16.0, keep_heading=False)
+    loose.update(c, ang, sc)
+    np.testing.assert_allclose(np.abs(wrap(loose.update(c, flipped, sc)[1] - first)), np.pi)
+
+
+def test_tracker_state_carries_the_tracks_to_another_tracker():
+    """What a resumed one-pass prediction relies on: a tracker set to another's saved state
+    goes on exactly as the other does, where a fresh one would not."""
+    from napari_leap.align.learned import Tracker
+
+    frames = list(_walk())
+    whole = Tracker(2, length=16.0)
+    expected = [whole.update(*f)[0] for f in frames]
+    first = Tracker(2, length=16.0)
+    for f in frames[:12]:
+        first.update(*f)
+    second, fresh = Tracker(2, length=16.0), Tracker(2, length=16.0)
+    second.set_state(first.state())
+    got = [second.update(*f)[0] for f in frames[12:]]
+    np.testing.assert_allclose(got, expected[12:])
+    assert not np.allclose([fresh.update(*f)[0] for f in frames[13:]], expected[13:])
+
+
 # -- two stages from a package with no video ------------------------------------------------
 def _package(path: Path) -> Path:
     """A .pkg.slp of a few clip frames with both flies, frames embedded, no video reachable."""
@@ -240,21 +295,38 @@ def test_reloaded_and_moved_folder_predicts_the_same(two_stage, tmp_path):
     np.testing.assert_allclose(again.points, first.points, atol=1e-4)
 
 
-def test_frame_range_is_aligned_by_the_first_stage_not_the_background(two_stage, tmp_path):
+def test_one_pass_equals_an_alignment_pass_then_the_pose_stage(two_stage, tmp_path):
+    """A frame range predicted in one pass (each frame decoded once for both stages) gives
+    what the learned Alignment of those frames, cut and posed afterwards, gives (the way a
+    distributed prediction goes); a run stopped after its first chunk resumes with the
+    same tracks."""
+    from napari_leap.align.alignment import Alignment
     from napari_leap.pose import predict as P
+    from test_predict import short_clip
 
     out, model, _, _ = two_stage
-    jobs, _ = P.jobs_from_inputs(str(CLIP), "1100:1110")
-    events = list(
-        P.iter_predict(out, jobs, out=tmp_path / "r.slp", keep_partial=True, chunk_size=5)
-    )
-    assert [e.phase for e in events][0] == "align"
-    cached = P.partial_dir(tmp_path / "r.slp") / "alignment_v0000"
-    from napari_leap.align.alignment import Alignment
-
-    al = Alignment.load(cached)
-    assert al.options["method"] == "learned" and al.n_frames == 10 and al.n_animals == 2
-    assert al.box_size == model.alignment["box_size"] and np.isfinite(al.centers).all()
+    video = short_clip(tmp_path / "clip.mkv", 30)  # every frame a keyframe: 8-frame chunks
+    frames, kw = "4:28", {"chunk_size": 8, "batch_size": 8}
+    events = list(P.iter_predict(out, video, frames=frames, out=tmp_path / "a.slp", **kw))
+    assert {e.phase for e in events} == {"predict", "write"}  # no alignment pass first
+    first = P.predict(out, video, frames=frames, out=tmp_path / "c.slp", **kw).poses[0]
+    assert first.frames.tolist() == list(range(4, 28)) and np.isfinite(first.points).all()
+    jobs, _ = P.jobs_from_inputs(str(video), frames)
+    list(P._iter_alignments(jobs, model, None, 24, local=False))  # the pass, on its own
+    al = jobs[0].alignment
+    assert isinstance(al, Alignment) and al.options["method"] == "learned"
+    assert al.n_frames == 24 and al.n_animals == 2 and np.isfinite(al.centers).all()
+    two_pass = P.predict(out, jobs, out=tmp_path / "b.slp", **kw).poses[0]
+    np.testing.assert_allclose(two_pass.points, first.points, atol=1e-3)
+    # stop after the first chunk, then resume: the tracks go on where they were
+    stop = P.threading.Event()
+    for ev in P.iter_predict(out, video, frames=frames, out=tmp_path / "d.slp", stop=stop, **kw):
+        if ev.phase == "predict":
+            stop.set()
+    assert len(list(P.partial_dir(tmp_path / "d.slp").glob("track_v0000_c*.npz"))) == 1
+    resumed = P.predict(out, video, frames=frames, out=tmp_path / "d.slp", **kw)
+    assert (resumed.reused_chunks, resumed.computed_chunks) == (1, 2)
+    np.testing.assert_allclose(resumed.poses[0].points, first.points, atol=1e-3)
 
 
 def test_cli_learned_with_chosen_parts(package, tmp_path):

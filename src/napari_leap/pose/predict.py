@@ -507,7 +507,8 @@ def _run_chunks(
     def produce(ci: int, q: queue.Queue):
         try:
             frames, affines = chunks[ci]
-            for item in _chunk_batches(source, frames, affines, model.geo, channels, batch_frames):
+            batches = getattr(model, "batches", _chunk_batches)  # a two-stage runner's own
+            for item in batches(source, frames, affines, model.geo, channels, batch_frames):
                 while not halt.is_set():
                     try:
                         q.put(item, timeout=0.1)
@@ -542,8 +543,8 @@ def _run_chunks(
                         break
                     if isinstance(item, BaseException):
                         raise item
-                    idx, images, mats = item
-                    pts, sc = model(images, mats)
+                    idx, *inputs = item
+                    pts, sc = model(*inputs)
                     parts_f.append(idx)
                     parts_p.append(pts)
                     parts_s.append(sc)
@@ -692,9 +693,12 @@ def _job_affines(job: VideoJob, geo: _Geometry) -> np.ndarray | None:
 
 
 def _iter_alignments(
-    jobs: list[VideoJob], model, store: ChunkStore | None, progress_total: int
+    jobs: list[VideoJob], model, store: ChunkStore | None, progress_total: int, local: bool = False
 ) -> Iterator[PredictProgress]:
-    """Align the videos that have no alignment yet (a streaming pass), cached in the store."""
+    """Align the videos that have no alignment yet (a streaming pass), cached in the store.
+
+    ``local``: a learned-alignment model's videos are left to the one-pass prediction
+    (:mod:`napari_leap.pose.two_stage`) instead."""
     from napari_leap.align.alignment import Alignment, iter_align
 
     spec = model.config["alignment"]
@@ -708,6 +712,8 @@ def _iter_alignments(
             and job.alignment.options.get("method") != "learned"
         ):
             job.alignment = None  # the model's boxes are placed by its own first stage
+        if learned and local and job.alignment is None:
+            continue
         if job.alignment is not None:
             if int(job.alignment.box_size) != int(
                 spec["box_size"]
@@ -722,7 +728,7 @@ def _iter_alignments(
             whole = len(job.align_frames) == len(job.source)
             video = job.source if whole else _SubsetSource(job.source, job.align_frames)
             gen = (
-                _iter_align_learned(video, model, spec, smooth=not job.align_subset)
+                _iter_align_learned(video, model, spec, keep_heading=not job.align_subset)
                 if learned
                 else iter_align(
                     video,
@@ -752,7 +758,7 @@ def _iter_alignments(
             done += len(job.align_frames)
 
 
-def _iter_align_learned(video, model, spec: dict, smooth: bool):
+def _iter_align_learned(video, model, spec: dict, keep_heading: bool):
     """The model's own first stage over ``video`` (see :mod:`napari_leap.align.learned`)."""
     from napari_leap.align.learned import LearnedAligner, iter_align_learned
 
@@ -763,7 +769,7 @@ def _iter_align_learned(video, model, spec: dict, smooth: bool):
             "with TrainedModel.load(model_dir)."
         )
     aligner = LearnedAligner(spec, model_dir, device=getattr(model, "device", None))
-    return iter_align_learned(video, aligner, int(spec["box_size"]), smooth=smooth)
+    return iter_align_learned(video, aligner, int(spec["box_size"]), keep_heading)
 
 
 # -- the prediction ----------------------------------------------------------------------
@@ -794,6 +800,8 @@ def iter_predict(
     ``stop`` ends the run after the current chunk, keeping finished chunks.
     """
     import tempfile
+
+    from napari_leap.pose import two_stage
 
     model = load_model(model, device)
     geo = _Geometry.of(model)
@@ -833,8 +841,13 @@ def iter_predict(
     total = int(sum(len(j.frames) for j in jobs))
     try:
         if geo.aligned:
-            n_align = sum(len(j.frames_to_align()) for j in jobs if j.alignment is None)
-            for ev in _iter_alignments(jobs, model, store, n_align):
+            local = client is None
+            n_align = sum(
+                len(j.frames_to_align())
+                for j in jobs
+                if j.alignment is None and not (local and two_stage.is_one_pass(model, j))
+            )
+            for ev in _iter_alignments(jobs, model, store, n_align, local):
                 _emit(progress, ev)
                 yield ev
                 if stop.is_set():
@@ -965,6 +978,8 @@ def _iter_local(
 ) -> Iterator[PredictProgress]:
     import os
 
+    from napari_leap.pose import two_stage
+
     runner = _Model(model, geo)
     if n_decoders is None:
         n_decoders = max(2, min(8, (os.cpu_count() or 2) // 2))
@@ -972,7 +987,11 @@ def _iter_local(
     new_frames = 0
     t0 = time.perf_counter()
     for vi, job in enumerate(jobs):
-        affines = _job_affines(job, geo)
+        one_pass = two_stage.is_one_pass(model, job)
+        run = (
+            two_stage.TwoStageRunner(model, geo, job, store, vi, chunk_size) if one_pass else runner
+        )
+        affines = None if one_pass else _job_affines(job, geo)
         spans = job.spans(chunk_size)
         todo = []
         for ci in range(len(spans)):
@@ -993,9 +1012,11 @@ def _iter_local(
             for ci in todo
         ]
         for k, f, p, sc in _run_chunks(
-            runner, job.source, chunks, _channels(model), batch_frames, n_decoders, stop
+            run, job.source, chunks, _channels(model), batch_frames, n_decoders, stop
         ):
             store.write(vi, todo[k], f, p, sc)
+            if one_pass:
+                run.save_state(todo[k])
             counts["computed"] += 1
             done += len(f)
             new_frames += len(f)
