@@ -1,6 +1,6 @@
 """Learned alignment against background alignment on the bundled two-fly clip (1500 frames).
 
-    python benchmarks/align_learned.py [--minutes 3] [--model DIR] [--pose] [--threads 2]
+    python benchmarks/align_learned.py [--minutes 3] [--model DIR] [--pose] [--speed] [--threads 2]
 
 Trains a learned-alignment model (both stages, ``train(..., align="learned")``) from the
 standard 50 labelled frames (spread over frames 0-999, both flies), then aligns all 1500
@@ -12,7 +12,12 @@ labelled) are given apart, since the 50 training frames come from 0-999. ``--pos
 also trains a background-aligned pose model with the same budget and scores both
 pipelines end to end (prediction of frames 1000-1499 against the labels): the measurement
 behind the automatic choice between the two when labels come with a video. ``--model``
-reuses a trained learned model instead of training one. Writes ``align_learned.json``.
+reuses a trained learned model instead of training one (``--background-model`` the same
+for the background one). ``--speed`` (with ``--pose``) times whole-clip prediction,
+interleaved so every way sees the same machine load: the background model given its
+alignment (what ``benchmarks/predict.py`` calls end to end), the background model with its
+alignment pass, and the learned model in one pass (both stages). Writes
+``align_learned.json``.
 """
 
 from __future__ import annotations
@@ -89,11 +94,56 @@ def pose_error(model_dir, tmp: Path) -> dict:
     return {**{k: overall[k] for k in keep if k in overall}, "predict_seconds": seconds}
 
 
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def speed(learned_dir, background_dir, tmp: Path, repeats: int) -> dict:
+    """Frames/s of whole-clip prediction three ways (medians of interleaved repeats)."""
+    from napari_leap.align.alignment import align
+    from napari_leap.pose.predict import jobs_from_inputs, load_model, predict
+
+    bg = load_model(background_dir, "cpu")
+    spec = bg.config["alignment"]
+    al = align(str(CLIP), spec["n_animals"], spec["box_size"], **(spec.get("options") or {}))
+    learned = load_model(learned_dir, "cpu")
+
+    def given_alignment():
+        (job,), _ = jobs_from_inputs(str(CLIP))
+        job.alignment = al
+        return predict(bg, job, out=tmp / "s1.slp", resume=False)
+
+    ways = {
+        "background_given_alignment": given_alignment,
+        "background_with_alignment_pass": lambda: predict(
+            bg, str(CLIP), out=tmp / "s2.slp", resume=False
+        ),
+        "learned_one_pass": lambda: predict(learned, str(CLIP), out=tmp / "s3.slp", resume=False),
+    }
+    predict(learned, str(CLIP), frames="0:64", out=tmp / "warm.slp")  # load, threads, caches
+    fps: dict[str, list] = {k: [] for k in ways}
+    loads = []
+    for _ in range(repeats):
+        for name, run in ways.items():
+            loads.append(load_average())
+            t0 = time.perf_counter()
+            result = run()
+            fps[name].append(len(result.poses[0].frames) / (time.perf_counter() - t0))
+    out = {k: float(np.median(v)) for k, v in fps.items()}
+    out["runs"] = fps
+    out["learned_vs_given_alignment"] = out["learned_one_pass"] / out["background_given_alignment"]
+    out["load_average_before_runs"] = loads
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=3.0, help="training budget per model")
     p.add_argument("--model", help="a trained learned-alignment model folder to reuse")
+    p.add_argument("--background-model", help="a trained background-aligned model to reuse")
     p.add_argument("--pose", action="store_true", help="also compare whole pipelines")
+    p.add_argument("--speed", action="store_true", help="with --pose: time whole-clip prediction")
+    p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=str(HERE / "align_learned.json"))
     args = p.parse_args(argv)
@@ -132,14 +182,17 @@ def main(argv=None) -> int:
             "all_frames": figures(background, pts),
         }
         if args.pose:
-            bg_dir = tmp / "background"
-            t0 = time.perf_counter()
-            train(labels_50(), bg_dir, align="background", time_limit=60 * args.minutes)
-            report["background_train_seconds"] = time.perf_counter() - t0
+            bg_dir = Path(args.background_model) if args.background_model else tmp / "background"
+            if not args.background_model:
+                t0 = time.perf_counter()
+                train(labels_50(), bg_dir, align="background", time_limit=60 * args.minutes)
+                report["background_train_seconds"] = time.perf_counter() - t0
             report["pose_frames_1000_1499"] = {
                 "learned": pose_error(model_dir, tmp),
                 "background": pose_error(bg_dir, tmp),
             }
+            if args.speed:
+                report["speed_frames_per_s"] = speed(model_dir, bg_dir, tmp, args.repeats)
     for name in ("learned", "background"):
         f = report[name]["all_frames"]
         print(
@@ -159,6 +212,16 @@ def main(argv=None) -> int:
         print(
             f"pose, {name} pipeline, frames 1000-1499: median {r['median_px']:.2f} px, "
             f"mean {r['mean_px']:.2f}, p90 {r['p90_px']:.2f}"
+        )
+    sp = report.get("speed_frames_per_s")
+    if sp:
+        print(
+            f"whole-clip prediction, frames/s: background given its alignment "
+            f"{sp['background_given_alignment']:.1f}, background with its alignment pass "
+            f"{sp['background_with_alignment_pass']:.1f}, learned in one pass "
+            f"{sp['learned_one_pass']:.1f} ({sp['learned_vs_given_alignment']:.2f}x the first); "
+            f"load average {min(sp['load_average_before_runs']):.1f}-"
+            f"{max(sp['load_average_before_runs']):.1f}"
         )
     Path(args.json).write_text(json.dumps(report, indent=1, default=float))
     return 0

@@ -254,7 +254,8 @@ def test_package_without_video_trains_both_stages(two_stage):
     assert spec["n_animals"] == 2 and spec["frame_hw"] == [1024, 1024]
     assert spec["box_size"] % 16 == 0 and spec["anchor"] == "abdomen"
     first = json.loads((out / FIRST_STAGE_DIR / "config.json").read_text())
-    assert first["skeleton"]["nodes"] == ["abdomen", "head"]
+    # it learns every body part (the whole fly's shape) and is read for two of them
+    assert first["skeleton"]["nodes"] == spec["nodes"] == model.skeleton.nodes
     # trained on crops of the downscaled frames, it runs on whole ones
     assert first["input_size"][0] < spec["scaled_hw"][0] == 113
     # the second stage was trained with the shift the first stage makes (none found: none)
@@ -376,6 +377,18 @@ def test_cli_align_flags():
     assert align("--no-align") == "none"
     with pytest.raises(SystemExit):
         align("--align", "sideways")
+
+
+def test_first_stage_refuses_frames_of_another_size(two_stage):
+    from napari_leap.align.learned import LearnedAligner
+
+    out, model, _, _ = two_stage
+    aligner = LearnedAligner(model.alignment, out, device="cpu")
+    assert aligner.prepare(np.zeros((1024, 1024, 1), np.uint8)).shape[:2] == tuple(
+        model.alignment["scaled_hw"]
+    )
+    with pytest.raises(LearnedAlignmentError, match="trained on 1024x1024 px frames"):
+        aligner.prepare(np.zeros((384, 384, 1), np.uint8))
 
 
 def test_background_alignment_needs_the_video(package, tmp_path):

@@ -376,6 +376,8 @@ class LearnedAligner:
         self.n_animals = int(spec["n_animals"])
         self.distance = float(spec["part_distance"])
         self.offset = np.asarray(spec["centre_offset"], float)
+        parts = _spec_parts(spec)
+        self.parts = [parts.anchor, parts.heading]  # of the first stage's maps, the two read
         # fully convolutional: trained on crops, it takes whole downscaled frames
         p = self.net.preprocessor
         self.net.preprocessor = Preprocessor(
@@ -405,7 +407,7 @@ class LearnedAligner:
 
         n = 2 * self.n_animals + 2
         with torch.inference_mode():
-            cm = self.net.forward_confmaps(self.net.preprocess(small))
+            cm = self.net.forward_confmaps(self.net.preprocess(small))[:, self.parts]
             pts, sc = find_local_peaks(cm, self.net.output_stride, n, self.radius)
         pts = to_frame(pts.double().cpu().numpy(), self.frame_hw, self.hw)
         sc = sc.double().cpu().numpy()
@@ -642,10 +644,15 @@ def first_stage_errors(
     }
 
 
+def _spec_parts(spec: dict) -> Parts:
+    nodes = list(spec["nodes"])
+    return Parts(nodes.index(spec["anchor"]), nodes.index(spec["heading_part"]), "")
+
+
 def labelled_poses(first, spec: dict) -> tuple[np.ndarray, np.ndarray]:
     """Anchors (N, A, 2) in frame pixels and headings (N, A) of the first stage's labels."""
     pts = to_frame(first.points, spec["frame_hw"], spec["scaled_hw"])  # (N, A, 2, 2)
-    return part_poses(pts, Parts(0, 1, ""))
+    return part_poses(pts, _spec_parts(spec))
 
 
 def summarise_errors(errors: dict) -> dict:
@@ -691,7 +698,7 @@ def iter_train_first_stage(
     if done is None:
         crop = max(CROP, int(math.ceil(2 * spec["box_size"] * _scale(spec) / 16) * 16))
         gen = iter_train(
-            first_stage_crops(first, crop, seed),
+            first_stage_crops(first, crop, _spec_parts(spec).anchor, seed),
             stage_dir,
             arch="unet",
             arch_params=FIRST_STAGE_ARCH,
@@ -704,6 +711,7 @@ def iter_train_first_stage(
             device=device,
             stop=stop,
             epochs=epochs,
+            patience=epochs,  # its few validation frames are too noisy to stop on
         )
         factor = 1.0 / float(_ratio(spec["frame_hw"], spec["scaled_hw"]).mean())
         while True:
@@ -739,7 +747,7 @@ def _scale(spec: dict) -> float:
     return float(_ratio(spec["frame_hw"], spec["scaled_hw"]).mean())
 
 
-def first_stage_crops(data, size: int, seed: int = 0):
+def first_stage_crops(data, size: int, anchor: int, seed: int = 0):
     """Training crops of the first stage's downscaled frames: one around each labelled
     animal (shifted at random by up to a quarter of the crop) and one anywhere (kept
     when an animal is in it). Parts outside a crop are not its targets.
@@ -757,7 +765,7 @@ def first_stage_crops(data, size: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     images, points, groups = [], [], []
     for image, pts, group in zip(data.images, data.points, data.groups, strict=True):
-        anchors = pts[:, 0][np.isfinite(pts[:, 0]).all(-1)]
+        anchors = pts[:, anchor][np.isfinite(pts[:, anchor]).all(-1)]
         centres = [
             *(anchors + rng.uniform(-size / 4, size / 4, anchors.shape)),
             (rng.uniform(0, w), rng.uniform(0, h)),

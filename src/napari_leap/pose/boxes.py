@@ -5,8 +5,10 @@ by its own anchor and heading part (centre at a fixed point of the animal's
 head-up frame, see :func:`napari_leap.align.learned.box_geometry`), so
 labelled frames extracted from a video (DeepLabCut's ``labeled-data/``,
 ``.pkg.slp``, COCO) train as well as labels on a whole video. The same pass
-downscales every labelled frame for the first stage, whose targets are the
-anchor and heading part of every animal on it.
+downscales every labelled frame for the first stage, whose targets are all the
+body parts of every animal on it (it is read for two, the anchor and the heading
+part; learning them all teaches it the animal's whole shape, so it does not take a
+neighbour's part for one of its own).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def learned_training_data(
         "first_stage": FIRST_STAGE_DIR,
         "anchor": skeleton.nodes[parts.anchor],
         "heading_part": skeleton.nodes[parts.heading],
+        "nodes": list(skeleton.nodes),  # the first stage's maps, one per body part
         "centre_offset": [float(v) for v in offset],
         "part_distance": distance,
         "frame_hw": [int(v) for v in frame_shape[:2]],
@@ -98,7 +101,7 @@ def learned_training_data(
     first = TrainingData(
         np.stack(small),
         np.stack(small_points),
-        Skeleton([spec["anchor"], spec["heading_part"]], name="alignment"),
+        skeleton,
         np.array(small_groups),
         None,
         f"alignment stage: {spec['anchor']} and {spec['heading_part']} on frames at {hw[1]}x{hw[0]}",
@@ -141,8 +144,8 @@ def _cut(per_video, parts, spec: dict, offset: np.ndarray):
                 labelled = np.isfinite(pts).all(-1).any(-1)
                 pts = pts[labelled][:n_animals]
                 group = vi * 10**9 + int(frame)
-                targets = np.full((n_animals, 2, 2), np.nan)
-                targets[: len(pts)] = to_scaled(pts[:, [parts.anchor, parts.heading]], frame_hw, hw)
+                targets = np.full((n_animals, *pts.shape[1:]), np.nan)
+                targets[: len(pts)] = to_scaled(pts, frame_hw, hw)
                 small.append(downscale(image, hw))
                 small_points.append(targets)
                 small_groups.append(group)
