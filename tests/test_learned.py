@@ -396,3 +396,45 @@ def test_background_alignment_needs_the_video(package, tmp_path):
 
     with pytest.raises(TrainingDataError, match="--align learned"):
         load_training_data(package, align="background")
+
+
+def _image_labels(tmp_path: Path, sizes, points) -> object:
+    """Labels on PNG frames (no video, as DeepLabCut keeps them), one video per size."""
+    import cv2
+    import sleap_io as sio
+
+    sk = Skeleton(["head", "thorax", "tail"]).to_sleap()
+    frames, videos = [], []
+    for v, (w, h) in enumerate(sizes):
+        files = []
+        for i in range(len(points)):
+            f = tmp_path / f"v{v}_img{i}.png"
+            cv2.imwrite(str(f), np.full((h, w), 40 + 20 * i, np.uint8))
+            files.append(str(f))
+        video = sio.Video.from_filename(files)
+        videos.append(video)
+        frames += [
+            sio.LabeledFrame(video, i, [sio.Instance.from_numpy(np.asarray(p, float), sk)])
+            for i, p in enumerate(points)
+        ]
+    return sio.Labels(labeled_frames=frames, videos=videos, skeletons=[sk])
+
+
+def test_learned_alignment_refuses_labels_that_span_the_frame(tmp_path):
+    from napari_leap.pose.dataset import from_labels
+
+    span = [[[10, 10], [40, 40], [90, 70]], [[90, 10], [50, 40], [10, 70]]]  # 100x80 frames
+    with pytest.raises(LearnedAlignmentError, match="would gain nothing; train with --align none"):
+        from_labels(_image_labels(tmp_path, [(100, 80)], span), align="learned")
+    said = []  # left to itself, train takes full frames for these
+    data = from_labels(_image_labels(tmp_path, [(100, 80)], span), say=said.append)
+    assert data.alignment is None and said[0].startswith("full frames")
+
+
+def test_learned_alignment_needs_one_frame_size(tmp_path):
+    from napari_leap.pose.dataset import from_labels
+
+    small = [[[30, 30], [36, 30], [42, 30]], [[60, 60], [60, 66], [60, 72]]]
+    labels = _image_labels(tmp_path, [(320, 240), (400, 300)], small)
+    with pytest.raises(LearnedAlignmentError, match=r"several sizes \(320x240, 400x300\)"):
+        from_labels(labels, align="learned")

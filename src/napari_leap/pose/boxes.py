@@ -21,6 +21,8 @@ from napari_leap.pose.skeleton import Skeleton
 
 #: labelled frames read at a time (memory stays a few frames whatever the labels' size)
 READ_CHUNK = 16
+#: a learned box larger than this fraction of the frame's shorter side is no gain over the frame
+USEFUL_BOX = 0.75
 
 
 def learned_training_data(
@@ -64,7 +66,14 @@ def learned_training_data(
             "needs one frame size: train each size apart or use --align background."
         )
     frame_shape = shapes.pop()
-    size = _check_box_size(box_size or min(auto_size, min(frame_shape[:2])), *frame_shape[:2])
+    if box_size is None and auto_size > USEFUL_BOX * min(frame_shape[:2]):
+        raise LearnedAlignmentError(
+            f"seen from {skeleton.nodes[parts.anchor]} facing {skeleton.nodes[parts.heading]}, "
+            f"the labelled parts need a {auto_size} px box in {frame_shape[1]}x{frame_shape[0]} "
+            "frames, so learned alignment would gain nothing; train with --align none, or "
+            "choose other parts with --anchor and --heading-part."
+        )
+    size = _check_box_size(box_size or auto_size, *frame_shape[:2])
     scale = first_stage_scale(distance, frame_shape[:2])
     hw = scaled_hw(frame_shape[:2], scale)
     spec = {
