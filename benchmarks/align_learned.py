@@ -144,6 +144,7 @@ def main(argv=None) -> int:
     p.add_argument("--pose", action="store_true", help="also compare whole pipelines")
     p.add_argument("--speed", action="store_true", help="with --pose: time whole-clip prediction")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--keep", help="copy the trained models into this folder")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=str(HERE / "align_learned.json"))
     args = p.parse_args(argv)
@@ -193,6 +194,12 @@ def main(argv=None) -> int:
             }
             if args.speed:
                 report["speed_frames_per_s"] = speed(model_dir, bg_dir, tmp, args.repeats)
+        if args.keep:
+            import shutil
+
+            for d in (model_dir, tmp / "background"):
+                if d.exists() and not str(d).startswith(str(Path(args.keep))):
+                    shutil.copytree(d, Path(args.keep) / d.name, dirs_exist_ok=True)
     for name in ("learned", "background"):
         f = report[name]["all_frames"]
         print(

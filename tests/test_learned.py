@@ -280,6 +280,23 @@ def test_predict_package_frames_with_the_first_stage(two_stage, package, tmp_pat
     assert sorted(lf.frame_idx for lf in back.labeled_frames) == list(FRAMES)
 
 
+def test_predict_an_image_folder_with_the_first_stage(two_stage, tmp_path):
+    """Frames as PNG files (how labelled-frame tools keep them): both stages, every frame."""
+    import cv2
+
+    from napari_leap.io.video import video_source
+    from napari_leap.pose.predict import predict
+
+    out, _, _, _ = two_stage
+    src = video_source(CLIP)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(6):
+        cv2.imwrite(str(folder / f"img{i:03d}.png"), src.read(1200 + i)[..., 0])
+    poses = predict(out, folder, out=tmp_path / "f.slp").poses[0]
+    assert poses.frames.tolist() == list(range(6)) and np.isfinite(poses.points).all()
+
+
 def test_reloaded_and_moved_folder_predicts_the_same(two_stage, tmp_path):
     from napari_leap.pose import predict as P
     from napari_leap.pose.trained import TrainedModel
