@@ -760,16 +760,10 @@ def _iter_alignments(
 
 def _iter_align_learned(video, model, spec: dict, keep_heading: bool):
     """The model's own first stage over ``video`` (see :mod:`napari_leap.align.learned`)."""
-    from napari_leap.align.learned import LearnedAligner, iter_align_learned
+    from napari_leap.align.learned import iter_align_learned
+    from napari_leap.pose.two_stage import aligner_of
 
-    model_dir = _model_dir(model)
-    if model_dir is None:
-        raise PredictError(
-            "this model aligns with its own first stage, which is in its folder; load it "
-            "with TrainedModel.load(model_dir)."
-        )
-    aligner = LearnedAligner(spec, model_dir, device=getattr(model, "device", None))
-    return iter_align_learned(video, aligner, int(spec["box_size"]), keep_heading)
+    return iter_align_learned(video, aligner_of(model), int(spec["box_size"]), keep_heading)
 
 
 # -- the prediction ----------------------------------------------------------------------

@@ -29,21 +29,30 @@ def is_one_pass(model, job) -> bool:
     return spec.get("method") == "learned" and job.alignment is None
 
 
+def aligner_of(model):
+    """The first stage of a learned-alignment model, from the model's folder."""
+    from napari_leap.align.learned import LearnedAligner
+    from napari_leap.pose.predict import PredictError, _model_dir
+
+    model_dir = _model_dir(model)
+    if model_dir is None:
+        raise PredictError(
+            "this model aligns with its own first stage, which is in its folder; load it "
+            "with TrainedModel.load(model_dir)."
+        )
+    spec = model.config["alignment"]
+    return LearnedAligner(spec, model_dir, device=getattr(model, "device", None))
+
+
 class TwoStageRunner:
     """Both stages on batches of whole frames, tracking animals from batch to batch."""
 
     def __init__(self, model, geo, job, store, video_index: int, chunk_size: int):
-        from napari_leap.align.learned import LearnedAligner, Tracker, animal_length
-        from napari_leap.pose.predict import PredictError, _Model, _model_dir
+        from napari_leap.align.learned import Tracker, animal_length
+        from napari_leap.pose.predict import _Model
 
         spec = model.config["alignment"]
-        model_dir = _model_dir(model)
-        if model_dir is None:
-            raise PredictError(
-                "this model aligns with its own first stage, which is in its folder; load it "
-                "with TrainedModel.load(model_dir)."
-            )
-        self.aligner = LearnedAligner(spec, model_dir, device=getattr(model, "device", None))
+        self.aligner = aligner_of(model)
         self.pose = _Model(model, geo)
         self.geo, self.box_size = geo, int(spec["box_size"])
         self.channels = int(model.config.get("channels", 1))
