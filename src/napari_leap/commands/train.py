@@ -52,13 +52,28 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--align",
-        dest="align",
-        action="store_true",
+        nargs="?",
+        const="background",
         default=None,
-        help="align animals into egocentric boxes",
+        choices=("background", "learned", "none"),
+        help="how animals get into egocentric boxes: background (subtraction on the whole "
+        "video; the default of a bare --align), learned (a first-stage network trained from "
+        "the same labels: any background, no video needed) or none (full frames); "
+        "default: chosen from the labels, and said why",
     )
     group.add_argument(
-        "--no-align", dest="align", action="store_false", help="train on full frames"
+        "--no-align", dest="align", action="store_const", const="none", help="= --align none"
+    )
+    parser.add_argument(
+        "--anchor",
+        metavar="PART",
+        help="learned alignment: the body part each animal is found by (default: from the "
+        "names, e.g. thorax)",
+    )
+    parser.add_argument(
+        "--heading-part",
+        metavar="PART",
+        help="learned alignment: the part the animal faces towards (default: e.g. head)",
     )
     parser.add_argument(
         "--box-size", type=int, default=None, help="box side in pixels when aligning"
@@ -107,6 +122,8 @@ def run(args) -> int:
         val_data=args.val,
         input_scale=args.input_scale,
         align=args.align,
+        anchor=args.anchor,
+        heading_part=args.heading_part,
         box_size=args.box_size,
         batch_size=args.batch_size,
         seed=args.seed,
@@ -124,8 +141,11 @@ def run(args) -> int:
             if isinstance(event, Message):
                 print(f"napari-leap train: {event.text}", file=sys.stderr)
             elif isinstance(event, TrainStarted):
+                if bar is not None:  # the alignment stage ended; the pose stage starts
+                    bar.close()
                 print(
-                    f"napari-leap train: {event.arch} on {event.device}, {event.n_train} training / "
+                    f"napari-leap train: {event.stage} stage, "
+                    f"{event.arch} on {event.device}, {event.n_train} training / "
                     f"{event.n_val} validation images of {event.input_size[1]}x{event.input_size[0]} "
                     f"at scale {event.input_scale:g}",
                     file=sys.stderr,
@@ -155,6 +175,7 @@ def run(args) -> int:
                     "time_limit": "time limit reached",
                     "stopped": "stopped",
                 }[event.reason]
+                bar = None
                 print(
                     f"napari-leap train: {why}; best epoch {event.best_epoch} "
                     f"(validation error {event.best_val_error_px:.2f} px mean)",

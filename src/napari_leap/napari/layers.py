@@ -295,7 +295,15 @@ def layer_to_labels(data, features, metadata: dict, video=None):
                     )
                 )
         frames.append(sio.LabeledFrame(video=video, frame_idx=int(frame), instances=instances))
-    return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[sk], tracks=track_objs)
+    labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=[sk], tracks=track_objs)
+    if skeleton.anchor or skeleton.heading_part:  # sleap-io skeletons have no room for them
+        from napari_leap.pose.dataset import PARTS_KEY
+
+        labels.provenance[PARTS_KEY] = {
+            "anchor": skeleton.anchor,
+            "heading_part": skeleton.heading_part,
+        }
+    return labels
 
 
 def _status_grid(data, features, poses: Poses, skeleton, tracks) -> np.ndarray:

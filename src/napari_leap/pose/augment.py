@@ -77,14 +77,18 @@ def warp_images(images, matrices):
 
 
 def transform_points(points, matrices, flip, flip_permutation):
-    """Move (B, K, 2) points by ``matrices``; flipped images take each node from its partner."""
+    """Move (B, K, 2) points (or (B, A, K, 2), several animals) by ``matrices``; flipped
+    images take each node from its partner."""
     import torch
 
     ones = torch.ones_like(points[..., :1])
-    moved = (torch.cat([points, ones], -1) @ matrices.transpose(1, 2).to(points.dtype))[..., :2]
+    m = matrices.transpose(1, 2).to(points.dtype)
+    if points.ndim == 4:
+        m = m[:, None]
+    moved = (torch.cat([points, ones], -1) @ m)[..., :2]
     perm = torch.as_tensor(flip_permutation, device=points.device)
-    swapped = moved[:, perm]
-    return torch.where(flip[:, None, None], swapped, moved)
+    swapped = moved[..., perm, :]
+    return torch.where(flip.reshape(-1, *[1] * (points.ndim - 1)), swapped, moved)
 
 
 def augment_batch(images, points, cfg: AugmentConfig, flip_permutation, generator=None):

@@ -19,11 +19,17 @@ def make_confmaps(points, height: int, width: int, stride: int = 1, sigma: float
     """Gaussians with peak 1 at ``points`` (B, K, 2) x,y; NaN points give all-zero maps.
 
     ``height``/``width`` are the output map's size; ``sigma`` is in input pixels.
-    Returns (B, K, height, width) float32 on the points' device.
+    Returns (B, K, height, width) float32 on the points' device. ``points``
+    (B, A, K, 2) holds several animals per image: each body part's map is the
+    maximum of its animals' Gaussians (so close animals keep two peaks).
     """
     import torch
 
     points = torch.as_tensor(points, dtype=torch.float32)
+    if points.ndim == 4:
+        b, a, k = points.shape[:3]
+        maps = make_confmaps(points.reshape(b, a * k, 2), height, width, stride, sigma)
+        return maps.reshape(b, a, k, height, width).amax(1)
     xs = grid_coords(width, stride, points.device)
     ys = grid_coords(height, stride, points.device)
     valid = torch.isfinite(points).all(-1)  # (B, K)
@@ -42,12 +48,73 @@ def find_peaks(confmaps, stride: int = 1):
     no loop over body parts. Returns ``points`` (B, K, 2) x,y in input pixels
     and ``scores`` (B, K), the fitted height of the peak.
     """
+
+    cm = confmaps.float()
+    b, k, h, w = cm.shape
+    scores, idx = cm.reshape(b, k, h * w).max(-1)
+    points, peak = _refine(cm, idx[..., None], scores[..., None], stride)
+    return points[:, :, 0], peak[:, :, 0]
+
+
+def find_local_peaks(confmaps, stride: int = 1, n_peaks: int = 1, radius: int = 1):
+    """The ``n_peaks`` highest local maxima of each map, refined as :func:`find_peaks`.
+
+    A cell is a local maximum when no cell within ``radius`` cells is higher, so
+    two animals' peaks are told apart when they are more than ``radius`` cells
+    apart. Returns ``points`` (B, K, n_peaks, 2) x,y in input pixels and
+    ``scores`` (B, K, n_peaks), highest first; missing peaks (a map with fewer
+    maxima) have NaN points and score 0.
+    """
     import torch
 
     cm = confmaps.float()
     b, k, h, w = cm.shape
-    flat = cm.reshape(b, k, h * w)
-    scores, idx = flat.max(-1)
+    n = min(int(n_peaks), h * w)
+    pooled = torch.nn.functional.max_pool2d(cm, 2 * radius + 1, stride=1, padding=radius)
+    local = torch.where(cm >= pooled, cm, torch.full_like(cm, -torch.inf))
+    scores, idx = local.reshape(b, k, h * w).topk(n, dim=-1)
+    found = torch.isfinite(scores)
+    points, peak = _refine(cm, idx, scores.clamp_min(0), stride)
+    points = torch.where(found[..., None], points, torch.full_like(points, float("nan")))
+    return points, torch.where(found, peak, torch.zeros_like(peak))
+
+
+def match_peaks(points, scores, truth):
+    """Local peaks (B, K, P, 2) matched to labelled animals ``truth`` (B, A, K, 2).
+
+    For each image and body part the labelled animals take the nearest peaks
+    (Hungarian matching on distance, one peak per animal), so the error of a
+    multi-animal map is measured per animal. Returns (B, A, K, 2) points and
+    (B, A, K) scores, NaN/0 for an unlabelled animal or one left without a peak.
+    """
+    import numpy as np
+    import torch
+    from scipy.optimize import linear_sum_assignment
+
+    p = points.detach().cpu().double().numpy()
+    s = scores.detach().cpu().double().numpy()
+    t = truth.detach().cpu().double().numpy() if hasattr(truth, "detach") else np.asarray(truth)
+    b, a, k = t.shape[:3]
+    out = np.full((b, a, k, 2), np.nan)
+    out_s = np.zeros((b, a, k))
+    for i in range(b):
+        for j in range(k):
+            rows = np.flatnonzero(np.isfinite(t[i, :, j]).all(-1))
+            cols = np.flatnonzero(np.isfinite(p[i, j]).all(-1))
+            if not len(rows) or not len(cols):
+                continue
+            d = np.linalg.norm(t[i, rows, j][:, None] - p[i, j, cols][None], axis=-1)
+            r, c = linear_sum_assignment(d)
+            out[i, rows[r], j] = p[i, j, cols[c]]
+            out_s[i, rows[r], j] = s[i, j, cols[c]]
+    return torch.as_tensor(out, dtype=points.dtype), torch.as_tensor(out_s, dtype=scores.dtype)
+
+
+def _refine(cm, idx, scores, stride: int):
+    """Subpixel positions (B, K, P, 2) and fitted heights (B, K, P) of cells ``idx`` (B, K, P)."""
+    import torch
+
+    b, k, h, w = cm.shape
     iy = torch.div(idx, w, rounding_mode="floor")
     ix = idx - iy * w
 
@@ -57,7 +124,7 @@ def find_peaks(confmaps, stride: int = 1):
     pflat = padded.reshape(b, k, (h + 2) * (w + 2))
 
     def at(dy, dx):
-        return pflat.gather(-1, ((iy + 1 + dy) * (w + 2) + (ix + 1 + dx)).unsqueeze(-1)).squeeze(-1)
+        return pflat.gather(-1, (iy + 1 + dy) * (w + 2) + (ix + 1 + dx))
 
     eps = 1e-6
     floor = (scores.abs() * 1e-3).clamp_min(eps)

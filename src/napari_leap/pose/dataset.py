@@ -5,7 +5,9 @@ Sources: a labels file (anything ``load_labels`` reads, embedded-image
 DeepPoseKit box file (``.h5`` with ``images`` and ``annotations``), or a
 :class:`TrainingData` itself. Labels on several animals per frame, or on
 animals much smaller than the frame, are aligned into egocentric boxes first
-(one image per animal), which is LEAP's recipe.
+(one image per animal), which is LEAP's recipe: by background alignment of
+the whole video, or by learned alignment (boxes cut from the labels and a
+first-stage network, :mod:`napari_leap.pose.boxes`), which needs no video.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ class TrainingDataError(LeapError):
     """Labels that cannot be used for training as they are."""
 
 
+#: ``Labels.provenance`` key of the skeleton's alignment parts (sleap-io skeletons have no room)
+PARTS_KEY = "napari_leap_alignment_parts"
+
+
 @dataclass
 class TrainingData:
     """Images (N, H, W, C) uint8 and points (N, K, 2) x,y in their pixels (NaN = not labelled).
@@ -34,6 +40,9 @@ class TrainingData:
     frames, else what predict needs to align a new video the same way.
     ``frame_sizes``: (h, w) of the videos' frames the images came from, which predict
     compares new videos with (None: the images are the frames).
+    Points
+    (N, A, K, 2) hold several animals per image (a learned alignment's first
+    stage); ``first_stage`` is that stage's data when these are its boxes.
     """
 
     images: np.ndarray
@@ -44,6 +53,7 @@ class TrainingData:
     description: str = ""
     notes: list[str] = field(default_factory=list)
     frame_sizes: list[tuple[int, int]] | None = None
+    first_stage: TrainingData | None = None
 
     def __post_init__(self):
         self.images = np.asarray(self.images)
@@ -61,11 +71,10 @@ class TrainingData:
             raise TrainingDataError(
                 f"images must be (N, H, W, 1 or 3), got shape {self.images.shape}."
             )
-        if self.points.shape != (len(self.images), len(self.skeleton), 2):
-            raise TrainingDataError(
-                f"points must be (N={len(self.images)}, K={len(self.skeleton)}, 2), got {self.points.shape}."
-            )
-        labelled = np.isfinite(self.points).all(-1).any(-1)
+        n, k = len(self.images), len(self.skeleton)
+        if self.points.shape[-2:] != (k, 2) or self.points.shape[0] != n or self.points.ndim > 4:
+            raise TrainingDataError(f"points must be (N={n}, K={k}, 2), got {self.points.shape}.")
+        labelled = np.isfinite(self.points.reshape(n, -1, 2)).all(-1).any(-1)
         if not labelled.any():
             raise TrainingDataError(
                 "there are no labelled frames to train on; label some frames first."
@@ -180,7 +189,9 @@ def load_box_h5(path: str | Path, skeleton: Skeleton | str | Path | None = None)
 def load_training_data(
     source,
     *,
-    align: bool | None = None,
+    align: bool | str | None = None,
+    anchor: str | None = None,
+    heading_part: str | None = None,
     box_size: int | None = None,
     align_options: dict | None = None,
     alignments: dict | None = None,
@@ -214,6 +225,8 @@ def load_training_data(
     alignments = dict(alignments or {})
     if project is not None:
         labels = project.labels
+        anchor = anchor or project.skeleton.anchor
+        heading_part = heading_part or project.skeleton.heading_part
         for i in range(len(project.videos)):
             if i not in alignments and project.alignment_path(i).exists():
                 from napari_leap.align.alignment import Alignment
@@ -227,6 +240,8 @@ def load_training_data(
     return from_labels(
         labels,
         align=align,
+        anchor=anchor,
+        heading_part=heading_part,
         box_size=box_size,
         align_options=align_options,
         alignments=alignments,
@@ -260,6 +275,28 @@ def decide_alignment(extent: float, frame_hw: tuple[int, int], max_animals: int)
     return max_animals > 1 or extent * 1.5 < 0.5 * min(frame_hw)
 
 
+#: ``align`` values: background subtraction on the whole video, a learned first stage, full frames
+ALIGN_METHODS = ("background", "learned", "none")
+#: the automatic choice between the two alignments when the labels come with their video
+AUTO_WITH_VIDEO = "background"
+
+
+def alignment_method(align, aligning: bool, has_video: bool) -> tuple[str, str]:
+    """``(method, how it was chosen)`` from ``align`` (None: automatic, True: background as
+    ``--align`` always meant, False: full frames, or a name from :data:`ALIGN_METHODS`)."""
+    if align is None:
+        if not aligning:
+            return "none", "chosen"
+        return (AUTO_WITH_VIDEO, "chosen") if has_video else ("learned", "chosen, no video")
+    if isinstance(align, bool):
+        return ("background" if align else "none"), "as asked"
+    if align not in ALIGN_METHODS:
+        raise TrainingDataError(
+            f"unknown alignment {align!r}; choose one of {', '.join(ALIGN_METHODS)}."
+        )
+    return align, "as asked"
+
+
 def box_size_for(radius: float) -> int:
     """Box side that holds an animal of this radius (from its labelled centre) in any heading."""
     return int(math.ceil(2 * radius * 1.15 / 16) * 16)
@@ -268,7 +305,9 @@ def box_size_for(radius: float) -> int:
 def from_labels(
     labels,
     *,
-    align: bool | None = None,
+    align: bool | str | None = None,
+    anchor: str | None = None,
+    heading_part: str | None = None,
     box_size: int | None = None,
     align_options: dict | None = None,
     alignments: dict | None = None,
@@ -297,18 +336,36 @@ def from_labels(
         int(np.isfinite(p.points).all(-1).any(-1).sum(-1).max()) for p, _ in per_video
     )
     frame_hw = _frame_shape(per_video[0][1])[:2]
-    auto = decide_alignment(extent, frame_hw, max_animals)
-    use_align = auto if align is None else bool(align)
+    has_video = all(_video_path(v) is not None for _, v in per_video)
+    method, how = alignment_method(
+        align, decide_alignment(extent, frame_hw, max_animals), has_video
+    )
     why = (
         f"largest labelled animal spans {extent:.0f} px in {frame_hw[1]}x{frame_hw[0]} frames, "
         f"up to {max_animals} animal(s) per frame"
     )
     frame_sizes = sorted({tuple(_frame_shape(v)[:2]) for _, v in per_video})
-    if use_align:
+    if method == "learned":
+        from napari_leap.pose.boxes import learned_training_data
+
+        say(f"learned alignment ({how}): {why}")
+        parts = getattr(labels, "provenance", {}).get(PARTS_KEY) or {}
+        data = learned_training_data(
+            per_video,
+            skeleton,
+            max_animals,
+            anchor=anchor or parts.get("anchor"),
+            heading_part=heading_part or parts.get("heading_part"),
+            box_size=box_size,
+            say=say,
+        )
+        data.frame_sizes = frame_sizes
+        return data
+    if method == "background":
         # one body part (or all on one spot) gives no size: the alignment measures the animal
         size = int(box_size) if box_size else (box_size_for(radius) or None)
         say(
-            f"{'aligning' if align is None else 'aligning (as asked)'}: {why}; "
+            f"{'aligning' if how == 'chosen' else 'aligning (as asked)'}: {why}; "
             f"{max_animals} animal(s) per frame into "
             f"{f'{size}x{size}' if size else 'animal-sized'} boxes"
         )
@@ -327,8 +384,9 @@ def from_labels(
     if max_animals > 1:
         raise TrainingDataError(
             f"frames hold up to {max_animals} labelled animals; a full-frame model finds one "
-            "animal per frame, so train with alignment (--align)."
+            "animal per frame, so train with alignment (--align learned or background)."
         )
+    align = None if how == "chosen" else align
     say(f"{'full frames' if align is None else 'full frames (as asked)'}: {why}")
     images, points, groups = [], [], []
     for vi, (poses, video) in enumerate(per_video):
@@ -446,8 +504,8 @@ def _aligned(per_video, skeleton, n_animals, box_size, options, alignments, say,
             path = _video_path(video)
             if path is None:
                 raise TrainingDataError(
-                    "these labels embed their images without the video, which alignment needs; "
-                    "train with --no-align or give the labels with their video."
+                    "these labels embed their images without the video, which background "
+                    "alignment needs; train with --align learned or give the labels with their video."
                 )
             say(
                 f"aligning {path.name} ({n_animals} animal(s), box {box_size or 'from its size'}): "

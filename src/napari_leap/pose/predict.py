@@ -356,7 +356,7 @@ def _model_fingerprint(model) -> str:
     h = hashlib.sha1()
     d = _model_dir(model)
     if d:
-        for p in sorted(Path(d).glob("*")):
+        for p in sorted(Path(d).rglob("*")):  # a learned alignment's stage is in a subfolder
             if p.is_file() and p.suffix in (".pt", ".pth", ".json", ".yaml", ".ckpt"):
                 st = p.stat()
                 h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
@@ -516,7 +516,8 @@ def _run_chunks(
     def produce(ci: int, q: queue.Queue):
         try:
             frames, affines = chunks[ci]
-            for item in _chunk_batches(source, frames, affines, model.geo, channels, batch_frames):
+            batches = getattr(model, "batches", _chunk_batches)  # a two-stage runner's own
+            for item in batches(source, frames, affines, model.geo, channels, batch_frames):
                 while not halt.is_set():
                     try:
                         q.put(item, timeout=0.1)
@@ -551,8 +552,8 @@ def _run_chunks(
                         break
                     if isinstance(item, BaseException):
                         raise item
-                    idx, images, mats = item
-                    pts, sc = model(images, mats)
+                    idx, *inputs = item
+                    pts, sc = model(*inputs)
                     parts_f.append(idx)
                     parts_p.append(pts)
                     parts_s.append(sc)
@@ -742,15 +743,27 @@ def _training_detector(model, video):
 
 
 def _iter_alignments(
-    jobs: list[VideoJob], model, store: ChunkStore | None, progress_total: int
+    jobs: list[VideoJob], model, store: ChunkStore | None, progress_total: int, local: bool = False
 ) -> Iterator[PredictProgress]:
-    """Align the videos that have no alignment yet (a streaming pass), cached in the store."""
+    """Align the videos that have no alignment yet (a streaming pass), cached in the store.
+
+    ``local``: a learned-alignment model's videos are left to the one-pass prediction
+    (:mod:`napari_leap.pose.two_stage`) instead."""
     from napari_leap.align.alignment import Alignment, iter_align
 
     spec = model.config["alignment"]
+    learned = spec.get("method") == "learned"
     done = 0
     for vi, job in enumerate(jobs):
         cached = store.root / f"alignment_v{vi:04d}" if store is not None else None
+        if (
+            learned
+            and job.alignment is not None
+            and job.alignment.options.get("method") != "learned"
+        ):
+            job.alignment = None  # the model's boxes are placed by its own first stage
+        if learned and local and job.alignment is None:
+            continue
         if job.alignment is not None:
             if int(job.alignment.box_size) != int(
                 spec["box_size"]
@@ -764,12 +777,16 @@ def _iter_alignments(
             job.align_frames = job.frames_to_align()
             whole = len(job.align_frames) == len(job.source)
             video = job.source if whole else _SubsetSource(job.source, job.align_frames)
-            gen = iter_align(
-                video,
-                n_animals=int(spec["n_animals"]),
-                box_size=int(spec["box_size"]),
-                detector=_training_detector(model, video if job.align_subset else job.source),
-                **dict(spec.get("options") or {}),
+            gen = (
+                _iter_align_learned(video, model, spec, keep_heading=not job.align_subset)
+                if learned
+                else iter_align(
+                    video,
+                    n_animals=int(spec["n_animals"]),
+                    box_size=int(spec["box_size"]),
+                    detector=_training_detector(model, video if job.align_subset else job.source),
+                    **dict(spec.get("options") or {}),
+                )
             )
             while True:
                 try:
@@ -790,6 +807,14 @@ def _iter_alignments(
             if cached is not None:
                 job.alignment.save(cached)
             done += len(job.align_frames)
+
+
+def _iter_align_learned(video, model, spec: dict, keep_heading: bool):
+    """The model's own first stage over ``video`` (see :mod:`napari_leap.align.learned`)."""
+    from napari_leap.align.learned import iter_align_learned
+    from napari_leap.pose.two_stage import aligner_of
+
+    return iter_align_learned(video, aligner_of(model), int(spec["box_size"]), keep_heading)
 
 
 # -- the prediction ----------------------------------------------------------------------
@@ -823,6 +848,8 @@ def iter_predict(
     known (the result's ``warnings`` holds them all).
     """
     import tempfile
+
+    from napari_leap.pose import two_stage
 
     model = load_model(model, device)
     geo = _Geometry.of(model)
@@ -866,8 +893,13 @@ def iter_predict(
         store = ChunkStore(root, manifest)
         total = int(sum(len(j.frames) for j in jobs))
         if geo.aligned:
-            n_align = sum(len(j.frames_to_align()) for j in jobs if j.alignment is None)
-            for ev in _iter_alignments(jobs, model, store, n_align):
+            local = client is None
+            n_align = sum(
+                len(j.frames_to_align())
+                for j in jobs
+                if j.alignment is None and not (local and two_stage.is_one_pass(model, j))
+            )
+            for ev in _iter_alignments(jobs, model, store, n_align, local):
                 _emit(progress, ev)
                 yield ev
                 if stop.is_set():
@@ -1025,6 +1057,8 @@ def _iter_local(
 ) -> Iterator[PredictProgress]:
     import os
 
+    from napari_leap.pose import two_stage
+
     runner = _Model(model, geo)
     if n_decoders is None:
         n_decoders = max(2, min(8, (os.cpu_count() or 2) // 2))
@@ -1032,7 +1066,11 @@ def _iter_local(
     new_frames = 0
     t0 = time.perf_counter()
     for vi, job in enumerate(jobs):
-        affines = _job_affines(job, geo)
+        one_pass = two_stage.is_one_pass(model, job)
+        run = (
+            two_stage.TwoStageRunner(model, geo, job, store, vi, chunk_size) if one_pass else runner
+        )
+        affines = None if one_pass else _job_affines(job, geo)
         spans = job.spans(chunk_size)
         todo = []
         for ci in range(len(spans)):
@@ -1053,9 +1091,11 @@ def _iter_local(
             for ci in todo
         ]
         for k, f, p, sc in _run_chunks(
-            runner, job.source, chunks, _channels(model), batch_frames, n_decoders, stop
+            run, job.source, chunks, _channels(model), batch_frames, n_decoders, stop
         ):
             store.write(vi, todo[k], f, p, sc)
+            if one_pass:
+                run.save_state(todo[k])
             counts["computed"] += 1
             done += len(f)
             new_frames += len(f)

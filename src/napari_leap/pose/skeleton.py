@@ -1,7 +1,9 @@
 """Body parts, the edges between them and their left/right pairs.
 
 Symmetric pairs are data, not decoration: flip augmentation swaps them, so
-they travel with the project and every model folder.
+they travel with the project and every model folder. So do the two body parts
+learned alignment finds the animal by (``anchor`` and ``heading_part``, None:
+chosen when training, see :func:`napari_leap.align.learned.choose_parts`).
 """
 
 from __future__ import annotations
@@ -71,9 +73,14 @@ class Skeleton:
     edges: list[tuple[int, int]] = field(default_factory=list)
     symmetries: list[tuple[int, int]] = field(default_factory=list)
     name: str = "skeleton"
+    anchor: str | None = None  # the part learned alignment finds each animal by (None: chosen)
+    heading_part: str | None = None  # the part the animal faces towards (None: chosen)
 
     def __post_init__(self):
         self.nodes = [str(n) for n in self.nodes]
+        for part in (self.anchor, self.heading_part):
+            if part is not None and part not in self.nodes:
+                raise ValueError(f"alignment part {part!r} is not a body part of the skeleton")
         if len(set(self.nodes)) != len(self.nodes):
             dup = sorted({n for n in self.nodes if self.nodes.count(n) > 1})
             raise SkeletonError(
@@ -134,11 +141,15 @@ class Skeleton:
         if new in self.nodes:
             raise ValueError(f"a body part named {new!r} exists already")
         self.nodes[self.index(old)] = new
+        self.anchor = new if self.anchor == old else self.anchor
+        self.heading_part = new if self.heading_part == old else self.heading_part
 
     def remove_node(self, name: str) -> int:
         """Remove a body part with its edges and pairs; returns its former index."""
         k = self.index(name)
         del self.nodes[k]
+        self.anchor = None if self.anchor == name else self.anchor
+        self.heading_part = None if self.heading_part == name else self.heading_part
 
         def shift(pairs):
             return [tuple(i - (i > k) for i in p) for p in pairs if k not in p]
@@ -167,6 +178,8 @@ class Skeleton:
             "nodes": list(self.nodes),
             "edges": [list(e) for e in self.edge_names],
             "symmetries": [list(s) for s in self.symmetry_names],
+            "anchor": self.anchor,
+            "heading_part": self.heading_part,
         }
 
     @classmethod
@@ -176,6 +189,8 @@ class Skeleton:
             edges=[tuple(e) for e in d.get("edges", [])],
             symmetries=[tuple(s) for s in d.get("symmetries", [])],
             name=d.get("name", "skeleton"),
+            anchor=d.get("anchor"),
+            heading_part=d.get("heading_part"),
         )
 
     def save(self, path: str | Path) -> None:

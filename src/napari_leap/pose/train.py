@@ -70,6 +70,7 @@ class TrainStarted:
     input_scale: float
     start_epoch: int
     epochs: int
+    stage: str = "pose"  # "alignment" for the first stage of learned alignment
 
 
 @dataclass
@@ -121,7 +122,9 @@ def iter_train(
     steps_per_epoch: int | None = None,
     time_limit: float | None = None,
     input_scale: float | None = None,
-    align: bool | None = None,
+    align: bool | str | None = None,
+    anchor: str | None = None,
+    heading_part: str | None = None,
     box_size: int | None = None,
     align_options: dict | None = None,
     alignments: dict | None = None,
@@ -150,6 +153,10 @@ def iter_train(
     ``epochs`` defaults to :data:`~napari_leap.pose.budget.DEFAULT_STEPS` steps' worth.
     ``patience``: epochs without a better validation before stopping (default: never, the
     decay over the run and the best checkpoint kept make early stopping unnecessary).
+    ``align``: None (chosen from the labels), ``"background"`` (or True), ``"learned"`` (a
+    first stage trained first, into ``out_dir/align``, from the same labels: no video
+    needed; ``anchor`` and ``heading_part`` name its two body parts) or ``"none"`` (or
+    False: full frames).
     """
     import torch
 
@@ -174,13 +181,15 @@ def iter_train(
         )
         batch_size, lr, steps_per_epoch = saved["batch_size"], saved["lr"], saved["steps_per_epoch"]
         augment = AugmentConfig(**saved["augment"])
-        align = saved["aligned"]
+        align = saved.get("align_method", saved["aligned"])
         box_size = saved.get("box_size") or box_size
 
     messages: list[str] = []
     data = load_training_data(
         source,
         align=align,
+        anchor=anchor,
+        heading_part=heading_part,
         box_size=box_size,
         align_options=align_options,
         alignments=alignments,
@@ -189,6 +198,23 @@ def iter_train(
     )
     for text in messages:
         yield Message(text)
+    jitter = {}
+    if data.first_stage is not None:  # learned alignment: its first stage trains first
+        from napari_leap.align.learned import iter_train_first_stage, jitter_for
+
+        share = None if deadline is None else 0.3 * (deadline - time.monotonic())
+        errors = yield from iter_train_first_stage(
+            data,
+            out_dir,
+            time_limit=share,
+            resume=resume,
+            seed=seed,
+            device=device,
+            stop=stop,
+            epochs=epochs,
+        )
+        data.alignment["first_stage_errors"] = errors
+        jitter = jitter_for(errors)
     if val_data is not None:
         val_data = _load_val(val_data, data, align_options, deadline)
     aligned = data.alignment is not None
@@ -199,7 +225,9 @@ def iter_train(
         flip_perm[a], flip_perm[b] = b, a
     if augment is None:
         # aligned boxes are head-up: small rotations; anything else may face any way
-        augment = AugmentConfig(rotation=15.0 if aligned else 180.0, flip=bool(pairs))
+        augment = AugmentConfig(
+            **{"rotation": 15.0 if aligned else 180.0, "flip": bool(pairs), **jitter}
+        )
     elif isinstance(augment, dict):
         augment = AugmentConfig(**augment)
 
@@ -311,6 +339,7 @@ def iter_train(
         "steps_per_epoch": int(steps_per_epoch),
         "augment": augment.to_dict(),
         "aligned": data.alignment is not None,
+        "align_method": (data.alignment or {}).get("method", "background") if aligned else "none",
         "box_size": (data.alignment or {}).get("box_size"),
     }
     config = {
@@ -541,11 +570,14 @@ def _load_val(val_data, data, align_options, deadline):
     """Validation labels prepared as the training data were (same boxes or frames)."""
     from napari_leap.pose.dataset import TrainingDataError, load_training_data
 
-    aligned = data.alignment is not None
+    spec = data.alignment or {}
+    method = spec.get("method", "background") if spec else "none"
     val = load_training_data(
         val_data,
-        align=aligned,
-        box_size=data.alignment["box_size"] if aligned else None,
+        align=method,
+        anchor=spec.get("anchor"),
+        heading_part=spec.get("heading_part"),
+        box_size=spec.get("box_size"),
         align_options=align_options,
         deadline=deadline,
     )
@@ -631,10 +663,14 @@ def _train_step(
 
 
 def evaluate_batches(net, prep, x, out_h, out_w, stride, sigma, cuda, targets=None, batch=32):
-    """Peaks (N, K, 2) in input pixels, scores, and the MSE against ``targets`` (scaled points)."""
+    """Peaks (N, K, 2) in input pixels, scores, and the MSE against ``targets`` (scaled points).
+
+    Targets (N, A, K, 2) of several animals per image give peaks (N, A, K, 2): each
+    animal's part is the local maximum matched to it (:func:`~napari_leap.pose.confmaps.match_peaks`).
+    """
     import torch
 
-    from napari_leap.pose.confmaps import find_peaks, make_confmaps
+    from napari_leap.pose.confmaps import find_local_peaks, find_peaks, make_confmaps, match_peaks
 
     net.eval()
     pts, scores, loss_sum = [], [], 0.0
@@ -647,10 +683,14 @@ def evaluate_batches(net, prep, x, out_h, out_w, stride, sigma, cuda, targets=No
             if targets is not None:
                 t = make_confmaps(targets[i : i + batch], out_h, out_w, stride, sigma)
                 loss_sum += float(torch.nn.functional.mse_loss(out, t, reduction="sum"))
-            p, s = find_peaks(out, stride)
+            if targets is not None and targets.ndim == 4:
+                p, s = find_local_peaks(out, stride, targets.shape[1])
+                p, s = match_peaks(p, s, targets[i : i + batch])
+            else:
+                p, s = find_peaks(out, stride)
             pts.append(prep.to_input(p).cpu())
             scores.append(s.cpu())
-    n_el = len(x) * out_h * out_w * (targets.shape[1] if targets is not None else 1)
+    n_el = len(x) * out_h * out_w * (targets.shape[-2] if targets is not None else 1)
     return torch.cat(pts), torch.cat(scores), loss_sum / max(n_el, 1)
 
 
@@ -680,6 +720,7 @@ def _end_epoch(
         net, prep, x_val, out_h, out_w, stride, sigma, cuda, targets=p_val
     )
     err = torch.linalg.norm(pts - p_val_input, dim=-1).numpy()  # (N, K), NaN where unlabelled
+    err = err.reshape(-1, err.shape[-1])  # several animals per image: one row per animal
     per_node = (
         [float(v) for v in np.nanmean(np.where(np.isfinite(err), err, np.nan), 0)]
         if np.isfinite(err).any()

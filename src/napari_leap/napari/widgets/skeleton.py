@@ -3,7 +3,9 @@
 The skeleton lives in the pose layer's metadata (and from there in the project), so
 renaming a body part renames its labels and deleting one deletes its labels after
 asking. Left/right pairs are proposed from names (``wingL``/``wingR``,
-``left_ear``/``right_ear``): the trainer flips images and swaps them.
+``left_ear``/``right_ear``): the trainer flips images and swaps them. The two
+parts learned alignment finds each animal by (anchor, heading part) are
+chosen here too; "auto" leaves the choice to training.
 """
 
 from __future__ import annotations
@@ -108,6 +110,17 @@ class SkeletonWidget(QWidget):
         propose = QPushButton("Propose pairs from names")
         propose.clicked.connect(self.propose_pairs)
         root.addWidget(propose)
+        parts = QHBoxLayout()
+        self.anchor_combo, self.heading_combo = QComboBox(), QComboBox()
+        self.anchor_combo.setToolTip("learned alignment finds each animal by this part")
+        self.heading_combo.setToolTip("learned alignment turns each animal to face this part")
+        parts.addWidget(QLabel("Align by"))
+        parts.addWidget(self.anchor_combo)
+        parts.addWidget(QLabel("facing"))
+        parts.addWidget(self.heading_combo)
+        for combo in (self.anchor_combo, self.heading_combo):
+            combo.activated.connect(lambda _: self._guard(self._set_parts_from_combos))
+        root.addLayout(parts)
 
         files = QHBoxLayout()
         for text, slot in (("Load…", self._load_dialog), ("Save…", self._save_dialog)):
@@ -239,6 +252,23 @@ class SkeletonWidget(QWidget):
         sk.symmetries = [s for s in sk.symmetries if set(s) != pair]
         self._commit(sk)
 
+    def set_alignment_parts(self, anchor: str | None, heading_part: str | None) -> None:
+        """The parts learned alignment uses (None: chosen when training)."""
+        if anchor is not None and anchor == heading_part:
+            raise ValueError(f"the anchor and the heading part are both “{anchor}”; choose two")
+        sk = self._copy()
+        sk.anchor, sk.heading_part = anchor, heading_part
+        self._commit(sk)
+
+    def _set_parts_from_combos(self) -> None:
+        def name(combo):
+            return None if combo.currentIndex() <= 0 else combo.currentText()
+
+        try:
+            self.set_alignment_parts(name(self.anchor_combo), name(self.heading_combo))
+        finally:
+            self._refresh()
+
     def propose_pairs(self) -> int:
         """Add the left/right pairs the names suggest (keeps pairs already set); returns how many."""
         sk = self._copy()
@@ -326,6 +356,10 @@ class SkeletonWidget(QWidget):
         self.edge_list.addItems([f"{a} — {b}" for a, b in sk.edge_names])
         self.sym_list.clear()
         self.sym_list.addItems([f"{a} ↔ {b}" for a, b in sk.symmetry_names])
+        for combo, part in ((self.anchor_combo, sk.anchor), (self.heading_combo, sk.heading_part)):
+            combo.clear()
+            combo.addItems(["auto", *sk.nodes])
+            combo.setCurrentIndex(0 if part is None else sk.nodes.index(part) + 1)
 
     def _selected(self) -> str | None:
         item = self.node_list.currentItem()

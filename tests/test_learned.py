@@ -1,0 +1,457 @@
+"""Learned alignment: part choice, several animals' peaks, two stages trained from an
+embedded-frame package with no video, the model folder, and prediction with the first stage.
+
+The trained models here take a few steps only (their poses are rough); what is tested
+does not depend on how well they were trained: the files, the geometry, that a reloaded
+or moved folder predicts the same, and that no video is needed. The clip figures are
+benchmarks/align_learned.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import CLIP, CLIP_LABELS
+from napari_leap.align.identity import wrap
+from napari_leap.align.learned import (
+    FIRST_STAGE_DIR,
+    LearnedAlignmentError,
+    box_geometry,
+    choose_parts,
+    pair_parts,
+)
+from napari_leap.pose.confmaps import find_local_peaks, make_confmaps
+from napari_leap.pose.skeleton import Skeleton
+
+FRAMES = (0, 120, 240, 360, 480, 600, 720, 840)
+STAGE2 = {"arch_params": {"filters": 4, "depth": 2, "max_filters": 16}, "batch_size": 4}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# -- which parts ----------------------------------------------------------------------------
+def _instances(n=40, seed=0):
+    """Synthetic animals: a rigid pair (p0, p1, 30 px apart, any heading) and a loose part."""
+    rng = np.random.default_rng(seed)
+    centre = rng.uniform(100, 400, (n, 2))
+    turn = rng.uniform(-np.pi, np.pi, n)
+    u = np.stack([np.cos(turn), np.sin(turn)], -1)
+    p0 = centre + 5 * u  # near the middle
+    p1 = centre + 35 * u  # 30 px further along the body
+    loose = centre + rng.uniform(-40, 40, (n, 2))  # a limb anywhere
+    return np.stack([loose, p0, p1], 1)
+
+
+def test_parts_from_names():
+    pts = np.zeros((1, 3, 2))
+    fly = Skeleton(["head", "thorax", "abdomen", "wingL"])
+    fly_pts = np.array([[[0, -38], [0, 0], [0, 33], [10, 20]]], float)
+    p = choose_parts(fly, fly_pts)
+    # the body-core part farthest from the head: twice the distance of the thorax
+    assert (p.anchor, p.heading) == (2, 0) and "from their names" in p.reason
+    mouse = Skeleton(["Snout", "earL", "earR", "Spine1", "TailBase"])
+    mouse_pts = np.array([[[0, -40], [-8, -25], [8, -25], [0, -5], [0, 30]]], float)
+    assert (choose_parts(mouse, mouse_pts).anchor, choose_parts(mouse, mouse_pts).heading) == (4, 0)
+    # chosen by hand (Skeleton dock or --anchor/--heading-part) wins over the names
+    p = choose_parts(fly, fly_pts, anchor="thorax", heading_part="head")
+    assert (p.anchor, p.heading) == (1, 0) and "as chosen" in p.reason
+    fly.anchor, fly.heading_part = "thorax", "wingL"
+    assert (choose_parts(fly, fly_pts).anchor, choose_parts(fly, fly_pts).heading) == (1, 3)
+    with pytest.raises(LearnedAlignmentError, match="not in the skeleton"):
+        choose_parts(Skeleton(["a", "b"]), pts[:, :2], anchor="thorax")
+    with pytest.raises(LearnedAlignmentError, match="both"):
+        choose_parts(Skeleton(["a", "b"]), pts[:, :2], anchor="a", heading_part="a")
+
+
+def test_parts_fall_back_to_the_most_rigid_pair():
+    sk = Skeleton(["paw", "blob1", "blob2"])  # no telling names
+    pts = _instances()
+    p = choose_parts(sk, pts)
+    # the rigid pair, anchored on the part nearer the animal's middle
+    assert (p.anchor, p.heading) == (1, 2) and "steadiest" in p.reason
+    # a pair labelled on few instances loses to one labelled on all
+    pts[5:, 2] = np.nan
+    assert {choose_parts(sk, pts).anchor, choose_parts(sk, pts).heading} != {1, 2}
+
+
+def test_box_is_centred_on_the_animal_not_on_its_anchor():
+    """A tail-base anchor and a snout heading part: the box centre sits mid-body."""
+    sk = Skeleton(["snout", "tailbase", "paw"])
+    rng = np.random.default_rng(1)
+    n = 30
+    c = rng.uniform(200, 300, (n, 2))
+    turn = rng.uniform(-np.pi, np.pi, n)
+    u = np.stack([np.cos(turn), np.sin(turn)], -1)
+    pts = np.stack([c + 50 * u, c - 50 * u, c + 10 * u[:, ::-1]], 1)
+    parts = choose_parts(sk, pts)
+    offset, size = box_geometry(pts, parts)
+    # in the head-up frame the snout is 100 px "up" from the tail base: the centre halfway
+    np.testing.assert_allclose(offset, [0, -50], atol=3)
+    assert 100 <= size <= 160 and size % 16 == 0
+
+
+# -- several animals' peaks -------------------------------------------------------------------
+def _detect(anchors, heads, n_animals, hw=(96, 128), stride=2, sigma=2.5):
+    pts = np.stack([anchors, heads], 1)[None]  # (1, A, 2, 2)
+    cm = make_confmaps(pts, hw[0] // stride, hw[1] // stride, stride, sigma)
+    peaks, scores = find_local_peaks(cm, stride, 2 * n_animals + 2, radius=1)
+    p, s = peaks[0].numpy(), scores[0].numpy()
+    return pair_parts(p[0], s[0], p[1], s[1], 8.0, n_animals)
+
+
+def test_peaks_of_several_animals_are_paired_by_their_distance():
+    # three animals; animal 0's head lies nearer animal 1's anchor than animal 1's own head
+    anchors = np.array([[20.0, 20.0], [33.0, 22.0], [90.0, 60.0]])
+    heads = np.array([[28.0, 20.0], [33.0, 30.0], [84.0, 54.4]])
+    centres, angles, scores = _detect(anchors, heads, 3)
+    assert len(centres) == 3 and np.all(scores > 0.9)
+    order = [int(np.argmin(np.linalg.norm(anchors - c, axis=1))) for c in centres]
+    assert sorted(order) == [0, 1, 2]
+    np.testing.assert_allclose(centres, anchors[order], atol=0.3)
+    true = np.arctan2(*(heads - anchors)[order][:, ::-1].T)
+    assert np.all(np.abs(np.degrees(wrap(angles - true))) < 3)
+
+
+def test_pairing_finds_fewer_animals_and_lone_anchors():
+    anchors = np.array([[20.0, 20.0], [80.0, 60.0]])
+    heads = np.array([[28.0, 20.0], [80.0, 68.0]])
+    centres, angles, _ = _detect(anchors, heads, 3)  # room for 3, 2 there
+    assert len(centres) == 2 and np.isfinite(angles).all()
+    # a heading part too far from every anchor is nobody's: the heading stays unknown
+    centres, angles, _ = _detect(anchors[:1], np.array([[60.0, 60.0]]), 1)
+    assert len(centres) == 1 and np.isnan(angles[0])
+
+
+def _walk(n=30):
+    """Two animals walking towards each other along x and past (y 2 px apart), both facing
+    their way; the detector lists the stronger first, which changes every frame."""
+    t = np.arange(n)
+    a = np.stack([10 + 2.0 * t, np.full(n, 50.0)], -1)
+    b = np.stack([70 - 2.0 * t, np.full(n, 52.0)], -1)
+    for i in range(n):
+        centres, angles = np.stack([a[i], b[i]]), np.array([0.0, np.pi])
+        order = [0, 1] if i % 2 else [1, 0]
+        yield centres[order], angles[order], np.array([0.9, 0.8])
+
+
+def test_tracker_keeps_identities_and_headings_through_a_crossing():
+    from napari_leap.align.learned import FLIP_AFTER, Tracker
+
+    tracker = Tracker(2, length=16.0)
+    out = [tracker.update(*frame) for frame in _walk()]
+    xs = np.array([o[0][:, 0] for o in out])  # (frames, tracks)
+    steps = np.diff(xs, axis=0)
+    # each track keeps moving its own way through the crossing (never jumps to the other)
+    assert np.all(np.sign(steps[:, 0]) == np.sign(steps[0, 0])) and np.all(np.abs(steps) < 3)
+    # a head/tail confusion on one frame is turned back; the network insisting turns it
+    c, ang, sc = next(_walk())
+    flipped = np.array([a + np.pi for a in ang])
+    tracker = Tracker(2, length=16.0)
+    _, first, _, _ = tracker.update(c, ang, sc)
+    _, once, _, _ = tracker.update(c, flipped, sc)
+    np.testing.assert_allclose(np.abs(wrap(once - first)), 0, atol=1e-9)
+    for _ in range(int(np.ceil(FLIP_AFTER / 0.8))):
+        _, last, _, _ = tracker.update(c, flipped, sc)
+    np.testing.assert_allclose(np.abs(wrap(last - first)), np.pi, atol=1e-9)
+    # unrelated frames (a package's): every heading as found
+    loose = Tracker(2, length=16.0, keep_heading=False)
+    loose.update(c, ang, sc)
+    np.testing.assert_allclose(np.abs(wrap(loose.update(c, flipped, sc)[1] - first)), np.pi)
+
+
+def test_tracker_state_carries_the_tracks_to_another_tracker():
+    """What a resumed one-pass prediction relies on: a tracker set to another's saved state
+    goes on exactly as the other does, where a fresh one would not."""
+    from napari_leap.align.learned import Tracker
+
+    frames = list(_walk())
+    whole = Tracker(2, length=16.0)
+    expected = [whole.update(*f)[0] for f in frames]
+    first = Tracker(2, length=16.0)
+    for f in frames[:12]:
+        first.update(*f)
+    second, fresh = Tracker(2, length=16.0), Tracker(2, length=16.0)
+    second.set_state(first.state())
+    got = [second.update(*f)[0] for f in frames[12:]]
+    np.testing.assert_allclose(got, expected[12:])
+    assert not np.allclose([fresh.update(*f)[0] for f in frames[13:]], expected[13:])
+
+
+# -- two stages from a package with no video ------------------------------------------------
+def _package(path: Path) -> Path:
+    """A .pkg.slp of a few clip frames with both flies, frames embedded, no video reachable."""
+    import sleap_io as sio
+
+    labels = sio.load_slp(str(CLIP_LABELS))
+    chosen = [lf for lf in labels.labeled_frames if lf.frame_idx in FRAMES]
+    sio.Labels(
+        labeled_frames=chosen,
+        videos=labels.videos,
+        skeletons=labels.skeletons,
+        tracks=labels.tracks,
+    ).save(str(path), embed="user", verbose=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    return _package(tmp_path_factory.mktemp("pkg") / "flies.pkg.slp")
+
+
+def _run(gen):
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as done:
+            return events, done.value
+
+
+@pytest.fixture(scope="module")
+def two_stage(package, tmp_path_factory):
+    """The first stage trained long enough to find flies (~200 steps on crops), then
+    ``train`` resumed on the folder: it keeps that stage and trains the pose stage."""
+    from napari_leap.align.learned import iter_train_first_stage
+    from napari_leap.pose.dataset import load_training_data
+    from napari_leap.pose.train import Message, TrainStarted, iter_train
+
+    out = tmp_path_factory.mktemp("model") / "m"
+    first, _ = _run(iter_train_first_stage(load_training_data(package), out, epochs=8))
+    events, model = _run(
+        iter_train(package, out, resume=True, epochs=1, steps_per_epoch=2, device="cpu", **STAGE2)
+    )
+    said = [e.text for e in events if isinstance(e, Message)]
+    stages = [e.stage for e in first + events if isinstance(e, TrainStarted)]
+    return out, model, said, stages
+
+
+def test_package_without_video_trains_both_stages(two_stage):
+    out, model, said, stages = two_stage
+    # the images exist only in the package: the choice says so, and no video is scanned
+    assert said[0].startswith("learned alignment (chosen, no video)")
+    assert any("anchor abdomen, heading part head (from their names)" in t for t in said)
+    assert any(t.startswith(("alignment stage on", "alignment stage found none")) for t in said)
+    assert stages == ["alignment", "pose"]
+    for name in ("config.json", "best.pt", "last.pt", "history.json"):
+        assert (out / name).is_file() and (out / FIRST_STAGE_DIR / name).is_file()
+    spec = json.loads((out / "config.json").read_text())["alignment"]
+    assert spec["method"] == "learned" and spec["first_stage"] == FIRST_STAGE_DIR
+    assert spec["n_animals"] == 2 and spec["frame_hw"] == [1024, 1024]
+    assert spec["box_size"] % 16 == 0 and spec["anchor"] == "abdomen"
+    first = json.loads((out / FIRST_STAGE_DIR / "config.json").read_text())
+    # it learns every body part (the whole fly's shape) and is read for two of them
+    assert first["skeleton"]["nodes"] == spec["nodes"] == model.skeleton.nodes
+    # trained on crops of the downscaled frames, it runs on whole ones
+    assert first["input_size"][0] < spec["scaled_hw"][0] == 113
+    # the second stage was trained with the shift the first stage makes (none found: none)
+    aug = json.loads((out / "config.json").read_text())["training"]["augment"]
+    shift = spec["first_stage_errors"]["centre_p95_px"]
+    assert aug["rotation"] >= 15 and aug["translate"] == (shift if np.isfinite(shift) else 0.0)
+    assert model.alignment["method"] == "learned"
+
+
+def test_predict_package_frames_with_the_first_stage(two_stage, package, tmp_path):
+    from napari_leap.pose.predict import predict
+
+    out, _, _, _ = two_stage
+    result = predict(out, package, out=tmp_path / "p.slp", batch_size=4)
+    poses = result.poses[0]
+    assert poses.frames.tolist() == list(FRAMES)
+    assert poses.points.shape == (len(FRAMES), 2, 13, 2)
+    assert np.isfinite(poses.points).all()  # both flies found on every frame, every part
+    import sleap_io as sio
+
+    back = sio.load_slp(str(tmp_path / "p.slp"))
+    assert sorted(lf.frame_idx for lf in back.labeled_frames) == list(FRAMES)
+
+
+def test_predict_an_image_folder_with_the_first_stage(two_stage, tmp_path):
+    """Frames as PNG files (how labelled-frame tools keep them): both stages, every frame."""
+    import cv2
+
+    from napari_leap.io.video import video_source
+    from napari_leap.pose.predict import predict
+
+    out, _, _, _ = two_stage
+    src = video_source(CLIP)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(6):
+        cv2.imwrite(str(folder / f"img{i:03d}.png"), src.read(1200 + i)[..., 0])
+    poses = predict(out, folder, out=tmp_path / "f.slp").poses[0]
+    assert poses.frames.tolist() == list(range(6)) and np.isfinite(poses.points).all()
+
+
+def test_reloaded_and_moved_folder_predicts_the_same(two_stage, tmp_path):
+    from napari_leap.pose import predict as P
+    from napari_leap.pose.trained import TrainedModel
+
+    out, model, _, _ = two_stage
+    first = P.predict(model, CLIP, frames="1000:1006", out=tmp_path / "a.slp").poses[0]
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    again = P.predict(
+        TrainedModel.load(moved, device="cpu"), CLIP, frames="1000:1006", out=tmp_path / "b.slp"
+    ).poses[0]
+    assert first.frames.tolist() == list(range(1000, 1006))
+    assert np.isfinite(first.points).all()
+    np.testing.assert_allclose(again.points, first.points, atol=1e-4)
+
+
+def test_one_pass_equals_an_alignment_pass_then_the_pose_stage(two_stage, tmp_path):
+    """A frame range predicted in one pass (each frame decoded once for both stages) gives
+    what the learned Alignment of those frames, cut and posed afterwards, gives (the way a
+    distributed prediction goes); a run stopped after its first chunk resumes with the
+    same tracks."""
+    from napari_leap.align.alignment import Alignment
+    from napari_leap.pose import predict as P
+    from test_predict import short_clip
+
+    out, model, _, _ = two_stage
+    video = short_clip(tmp_path / "clip.mkv", 30)  # every frame a keyframe: 8-frame chunks
+    frames, kw = "4:28", {"chunk_size": 8, "batch_size": 8}
+    events = list(P.iter_predict(out, video, frames=frames, out=tmp_path / "a.slp", **kw))
+    assert {e.phase for e in events} == {"predict", "write"}  # no alignment pass first
+    first = P.predict(out, video, frames=frames, out=tmp_path / "c.slp", **kw).poses[0]
+    assert first.frames.tolist() == list(range(4, 28)) and np.isfinite(first.points).all()
+    jobs, _ = P.jobs_from_inputs(str(video), frames)
+    list(P._iter_alignments(jobs, model, None, 24, local=False))  # the pass, on its own
+    al = jobs[0].alignment
+    assert isinstance(al, Alignment) and al.options["method"] == "learned"
+    assert al.n_frames == 24 and al.n_animals == 2 and np.isfinite(al.centers).all()
+    two_pass = P.predict(out, jobs, out=tmp_path / "b.slp", **kw).poses[0]
+    np.testing.assert_allclose(two_pass.points, first.points, atol=1e-3)
+    # stop after the first chunk, then resume: the tracks go on where they were
+    stop = P.threading.Event()
+    for ev in P.iter_predict(out, video, frames=frames, out=tmp_path / "d.slp", stop=stop, **kw):
+        if ev.phase == "predict":
+            stop.set()
+    assert len(list(P.partial_dir(tmp_path / "d.slp").glob("track_v0000_c*.npz"))) == 1
+    resumed = P.predict(out, video, frames=frames, out=tmp_path / "d.slp", **kw)
+    assert (resumed.reused_chunks, resumed.computed_chunks) == (1, 2)
+    np.testing.assert_allclose(resumed.poses[0].points, first.points, atol=1e-3)
+
+
+def test_cli_learned_with_chosen_parts(package, tmp_path):
+    out = tmp_path / "m"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "napari_leap.cli",
+            "train",
+            str(package),
+            "--out",
+            str(out),
+            "--align",
+            "learned",
+            "--anchor",
+            "thorax",
+            "--heading-part",
+            "head",
+            "--epochs",
+            "1",
+            "--time-limit",
+            "0.4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "learned alignment (as asked)" in r.stderr
+    assert "anchor thorax, heading part head (as chosen)" in r.stderr
+    assert "alignment stage," in r.stderr and "pose stage," in r.stderr
+    assert json.loads((out / "config.json").read_text())["alignment"]["anchor"] == "thorax"
+
+
+def test_cli_align_flags():
+    from napari_leap.cli import build_parser
+
+    def align(*flags):
+        return build_parser().parse_args(["train", "x.slp", "--out", "m", *flags]).align
+
+    assert align() is None
+    assert align("--align") == "background"  # what a bare --align always meant
+    assert align("--align", "learned") == "learned"
+    assert align("--no-align") == "none"
+    with pytest.raises(SystemExit):
+        align("--align", "sideways")
+
+
+def test_first_stage_refuses_frames_of_another_size(two_stage):
+    from napari_leap.align.learned import LearnedAligner
+
+    out, model, _, _ = two_stage
+    aligner = LearnedAligner(model.alignment, out, device="cpu")
+    assert aligner.prepare(np.zeros((1024, 1024, 1), np.uint8)).shape[:2] == tuple(
+        model.alignment["scaled_hw"]
+    )
+    with pytest.raises(LearnedAlignmentError, match="trained on 1024x1024 px frames"):
+        aligner.prepare(np.zeros((384, 384, 1), np.uint8))
+
+
+def test_background_alignment_needs_the_video(package, tmp_path):
+    from napari_leap.pose.dataset import TrainingDataError, load_training_data
+
+    with pytest.raises(TrainingDataError, match="--align learned"):
+        load_training_data(package, align="background")
+
+
+def _image_labels(tmp_path: Path, sizes, points) -> object:
+    """Labels on PNG frames (no video, as DeepLabCut keeps them), one video per size."""
+    import cv2
+    import sleap_io as sio
+
+    sk = Skeleton(["head", "thorax", "tail"]).to_sleap()
+    frames, videos = [], []
+    for v, (w, h) in enumerate(sizes):
+        files = []
+        for i in range(len(points)):
+            f = tmp_path / f"v{v}_img{i}.png"
+            cv2.imwrite(str(f), np.full((h, w), 40 + 20 * i, np.uint8))
+            files.append(str(f))
+        video = sio.Video.from_filename(files)
+        videos.append(video)
+        frames += [
+            sio.LabeledFrame(video, i, [sio.Instance.from_numpy(np.asarray(p, float), sk)])
+            for i, p in enumerate(points)
+        ]
+    return sio.Labels(labeled_frames=frames, videos=videos, skeletons=[sk])
+
+
+def test_learned_alignment_refuses_labels_that_span_the_frame(tmp_path):
+    from napari_leap.pose.dataset import from_labels
+
+    span = [[[10, 10], [40, 40], [90, 70]], [[90, 10], [50, 40], [10, 70]]]  # 100x80 frames
+    with pytest.raises(LearnedAlignmentError, match="would gain nothing; train with --align none"):
+        from_labels(_image_labels(tmp_path, [(100, 80)], span), align="learned")
+    said = []  # left to itself, train takes full frames for these
+    data = from_labels(_image_labels(tmp_path, [(100, 80)], span), say=said.append)
+    assert data.alignment is None and said[0].startswith("full frames")
+
+
+def test_learned_alignment_needs_one_frame_size(tmp_path):
+    from napari_leap.pose.dataset import from_labels
+
+    small = [[[30, 30], [36, 30], [42, 30]], [[60, 60], [60, 66], [60, 72]]]
+    labels = _image_labels(tmp_path, [(320, 240), (400, 300)], small)
+    with pytest.raises(LearnedAlignmentError, match=r"several sizes \(320x240, 400x300\)"):
+        from_labels(labels, align="learned")
