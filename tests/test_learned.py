@@ -396,16 +396,16 @@ def test_cli_align_flags():
         align("--align", "sideways")
 
 
-def test_first_stage_refuses_frames_of_another_size(two_stage):
+def test_first_stage_pads_smaller_frames_and_refuses_larger(two_stage):
     from napari_leap.align.learned import LearnedAligner
 
     out, model, _, _ = two_stage
     aligner = LearnedAligner(model.alignment, out, device="cpu")
-    assert aligner.prepare(np.zeros((1024, 1024, 1), np.uint8)).shape[:2] == tuple(
-        model.alignment["scaled_hw"]
-    )
-    with pytest.raises(LearnedAlignmentError, match="trained on 1024x1024 px frames"):
-        aligner.prepare(np.zeros((384, 384, 1), np.uint8))
+    hw = tuple(model.alignment["scaled_hw"])
+    assert aligner.prepare(np.zeros((1024, 1024, 1), np.uint8)).shape[:2] == hw
+    assert aligner.prepare(np.zeros((384, 384, 1), np.uint8)).shape[:2] == hw  # padded
+    with pytest.raises(LearnedAlignmentError, match="at most 1024x1024 px"):
+        aligner.prepare(np.zeros((1100, 1024, 1), np.uint8))
 
 
 def test_background_alignment_needs_the_video(package, tmp_path):
@@ -448,10 +448,44 @@ def test_learned_alignment_refuses_labels_that_span_the_frame(tmp_path):
     assert data.alignment is None and said[0].startswith("full frames")
 
 
-def test_learned_alignment_needs_one_frame_size(tmp_path):
+def test_learned_alignment_pads_frames_of_several_sizes(tmp_path):
     from napari_leap.pose.dataset import from_labels
 
     small = [[[30, 30], [36, 30], [42, 30]], [[60, 60], [60, 66], [60, 72]]]
     labels = _image_labels(tmp_path, [(320, 240), (400, 300)], small)
-    with pytest.raises(LearnedAlignmentError, match=r"several sizes \(320x240, 400x300\)"):
-        from_labels(labels, align="learned")
+    said = []
+    data = from_labels(labels, align="learned", say=said.append)
+    assert data.alignment["frame_hw"] == [300, 400]  # the largest
+    assert len({im.shape for im in data.first_stage.images}) == 1
+    assert any("2 sizes (320x240, 400x300)" in m for m in said)
+
+
+def test_full_frames_of_several_sizes_in_one_image_list_are_padded(tmp_path):
+    """DeepLabCut's labeled-data folders mix image sizes in one 'video' (reaching: 832x747 and
+    640x470); full-frame training pads them (bottom, right) and points stay where they were."""
+    import cv2
+    import sleap_io as sio
+
+    from napari_leap.pose.dataset import from_labels
+    from napari_leap.pose.fit import input_warnings
+
+    sk = Skeleton(["hand", "finger", "tongue"]).to_sleap()
+    files, sizes = [], [(100, 80), (64, 48), (100, 80), (64, 48)]
+    for i, (w, h) in enumerate(sizes):
+        f = tmp_path / f"img{i}.png"
+        cv2.imwrite(str(f), np.full((h, w), 50 + 30 * i, np.uint8))
+        files.append(str(f))
+    video = sio.Video.from_filename(files)
+    pts = np.array([[10, 10], [40, 30], [60, 40]], float)
+    frames = [
+        sio.LabeledFrame(video, i, [sio.Instance.from_numpy(pts / (1 + (i % 2)), sk)])
+        for i in range(len(files))
+    ]
+    labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=[sk])
+    data = from_labels(labels, align="none")
+    assert data.images.shape[1:3] == (80, 100)
+    assert data.frame_sizes == [(48, 64), (80, 100)]
+    assert (data.images[1, 48:] == 0).all() and (data.images[1, :48, :64] == 80).all()
+    np.testing.assert_allclose(data.points[1], pts / 2)
+    config = {"channels": 1, "input_size": [80, 100], "fit": {"frame_sizes": data.frame_sizes}}
+    assert input_warnings(config, [(48, 64, 1), (80, 100, 1)]) == []

@@ -391,13 +391,15 @@ class LearnedAligner:
         frame = np.asarray(frame)
         if frame.ndim == 2:
             frame = frame[..., None]
-        if tuple(frame.shape[:2]) != self.frame_hw:
+        if frame.shape[0] > self.frame_hw[0] or frame.shape[1] > self.frame_hw[1]:
             raise LearnedAlignmentError(
                 f"the frames are {frame.shape[1]}x{frame.shape[0]} px but the model's first stage "
-                f"was trained on {self.frame_hw[1]}x{self.frame_hw[0]} px frames; use a model "
-                "trained on frames of this size."
+                f"was trained on frames of at most {self.frame_hw[1]}x{self.frame_hw[0]} px; use "
+                "a model trained on frames of this size."
             )
-        return downscale(frame, self.hw)
+        from napari_leap.io.video import pad_to
+
+        return downscale(pad_to(frame, self.frame_hw), self.hw)
 
     def detect(self, small: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per frame of a batch of prepared frames: ``(anchors, angles, scores)`` in video px."""

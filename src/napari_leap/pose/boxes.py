@@ -49,7 +49,7 @@ def learned_training_data(
         part_poses,
         scaled_hw,
     )
-    from napari_leap.pose.dataset import TrainingData, _frame_shape
+    from napari_leap.pose.dataset import TrainingData, _frame_shapes
 
     k = len(skeleton)
     pooled = np.concatenate([p.points.reshape(-1, k, 2) for p, _ in per_video])
@@ -58,14 +58,15 @@ def learned_training_data(
     offset, auto_size = box_geometry(pooled, parts)
     anchors, angles = part_poses(pooled, parts)
     distance = float(np.nanmedian(np.linalg.norm(pooled[:, parts.heading] - anchors, axis=-1)))
-    shapes = {_frame_shape(v) for _, v in per_video}
+    shapes = _frame_shapes(per_video)
+    # frames of several sizes are padded (bottom, right) to the largest for the first stage
+    frame_shape = tuple(max(s[i] for s in shapes) for i in range(3))
     if len(shapes) > 1:
-        raise LearnedAlignmentError(
-            "the labelled frames come in several sizes "
-            f"({', '.join(f'{s[1]}x{s[0]}' for s in sorted(shapes))}); learned alignment "
-            "needs one frame size: train each size apart or use --align background."
+        say(
+            f"the labelled frames come in {len(shapes)} sizes "
+            f"({', '.join(f'{s[1]}x{s[0]}' for s in sorted(shapes))}); the alignment stage "
+            f"sees each padded to {frame_shape[1]}x{frame_shape[0]}"
         )
-    frame_shape = shapes.pop()
     if box_size is None and auto_size > USEFUL_BOX * min(frame_shape[:2]):
         raise LearnedAlignmentError(
             f"seen from {skeleton.nodes[parts.anchor]} facing {skeleton.nodes[parts.heading]}, "
@@ -137,6 +138,7 @@ def _cut(per_video, parts, spec: dict, offset: np.ndarray):
         part_poses,
         to_scaled,
     )
+    from napari_leap.io.video import pad_to
     from napari_leap.pose.dataset import _read_frames
 
     size, hw, frame_hw = spec["box_size"], spec["scaled_hw"], spec["frame_hw"]
@@ -147,7 +149,7 @@ def _cut(per_video, parts, spec: dict, offset: np.ndarray):
     for vi, (poses, video) in enumerate(per_video):
         for s in range(0, len(poses.frames), READ_CHUNK):
             frames = poses.frames[s : s + READ_CHUNK]
-            images = _read_frames(video, frames)
+            images = _read_frames(video, frames, stack=False)
             for i, (frame, image) in enumerate(zip(frames, images, strict=True), start=s):
                 pts = poses.points[i]  # (A, K, 2)
                 labelled = np.isfinite(pts).all(-1).any(-1)
@@ -155,7 +157,7 @@ def _cut(per_video, parts, spec: dict, offset: np.ndarray):
                 group = vi * 10**9 + int(frame)
                 targets = np.full((n_animals, *pts.shape[1:]), np.nan)
                 targets[: len(pts)] = to_scaled(pts, frame_hw, hw)
-                small.append(downscale(image, hw))
+                small.append(downscale(pad_to(image, frame_hw), hw))
                 small_points.append(targets)
                 small_groups.append(group)
                 anchors, angles = part_poses(pts, parts)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
+from napari_leap.io.video import pad_to
 from napari_leap.pose.skeleton import Skeleton
 
 
@@ -344,7 +345,7 @@ def from_labels(
         f"largest labelled animal spans {extent:.0f} px in {frame_hw[1]}x{frame_hw[0]} frames, "
         f"up to {max_animals} animal(s) per frame"
     )
-    frame_sizes = sorted({tuple(_frame_shape(v)[:2]) for _, v in per_video})
+    frame_sizes = sorted({tuple(s[:2]) for s in _frame_shapes(per_video)})
     if method == "learned":
         from napari_leap.pose.boxes import learned_training_data
 
@@ -388,10 +389,17 @@ def from_labels(
         )
     align = None if how == "chosen" else align
     say(f"{'full frames' if align is None else 'full frames (as asked)'}: {why}")
+    # frames of several sizes (a rig's cameras) are padded at the bottom and right to the largest
+    largest = tuple(max(s[i] for s in frame_sizes) for i in range(2))
+    if len(frame_sizes) > 1:
+        say(
+            f"the labelled frames come in {len(frame_sizes)} sizes; each is padded to "
+            f"{largest[1]}x{largest[0]}"
+        )
     images, points, groups = [], [], []
     for vi, (poses, video) in enumerate(per_video):
-        frames = _read_frames(video, poses.frames)
-        images.append(frames)
+        frames = _read_frames(video, poses.frames, stack=False)
+        images.append(np.stack([pad_to(f, largest) for f in frames]))
         a = np.isfinite(poses.points).all(-1).any(-1).argmax(1)
         points.append(poses.points[np.arange(len(a)), a])
         groups.append(vi * 10**9 + poses.frames)
@@ -402,6 +410,7 @@ def from_labels(
         np.concatenate(groups),
         None,
         "full frames",
+        frame_sizes=frame_sizes if len(frame_sizes) > 1 else None,
     )
 
 
@@ -477,18 +486,30 @@ def _video_path(video) -> Path | None:
     return p
 
 
-def _read_frames(video, frames) -> np.ndarray:
+def _read_frames(video, frames, stack: bool = True):
+    """Frames (N, H, W, C); with ``stack=False`` a list, for labelled images of several sizes
+    (DeepLabCut's ``labeled-data/`` folders mix crops of a rig's cameras)."""
     path = _video_path(video)
     if path is not None:
         from napari_leap.io.video import video_source
 
         src = video_source(path)
-        out = np.stack([src.read(int(i)) for i in frames])
+        out = [src.read(int(i)) for i in frames]
     else:
-        out = np.stack([np.asarray(video[int(i)]) for i in frames])
-    if out.ndim == 3:
-        out = out[..., None]
-    return out
+        out = [np.asarray(video[int(i)]) for i in frames]
+    out = [f[..., None] if f.ndim == 2 else f for f in out]
+    return np.stack(out) if stack else out
+
+
+def _frame_shapes(per_video) -> set[tuple[int, ...]]:
+    """Every labelled frame's shape: a video file has one, an image list may have several."""
+    shapes = set()
+    for poses, video in per_video:
+        if _video_path(video) is not None:
+            shapes.add(_frame_shape(video))
+        else:
+            shapes.update(f.shape for f in _read_frames(video, poses.frames, stack=False))
+    return shapes
 
 
 def _aligned(per_video, skeleton, n_animals, box_size, options, alignments, say, deadline):

@@ -53,7 +53,7 @@ def input_warnings(config: dict, frame_shapes) -> list[str]:
     channels = int(config.get("channels", 1))
     aligned = bool(config.get("alignment"))
     trained_sizes = [tuple(s) for s in (config.get("fit") or {}).get("frame_sizes") or []]
-    if not aligned:
+    if not aligned and not trained_sizes:  # full frames of one size: the input size
         trained_sizes = [tuple(int(v) for v in config["input_size"])]
     out = []
     shapes = {tuple(int(v) for v in s) for s in frame_shapes}

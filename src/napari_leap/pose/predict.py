@@ -406,12 +406,13 @@ def _prepare(
     for i, frame in enumerate(frames):
         frame = _match_channels(frame, channels)
         if not geo.aligned:
-            if frame.shape[:2] != (h, w):
+            fh, fw = frame.shape[:2]
+            if fh > h or fw > w:
                 raise PredictError(
-                    f"the frames are {frame.shape[1]}x{frame.shape[0]} px but the model was "
-                    f"trained on {w}x{h} px frames; use a model trained on videos of this size."
+                    f"the frames are {fw}x{fh} px but the model was trained on {w}x{h} px "
+                    "frames; use a model trained on videos of this size."
                 )
-            out[i, 0] = frame
+            out[i, 0, :fh, :fw] = frame  # smaller frames padded as in training (bottom, right)
             continue
         for a in range(geo.n_animals):
             m = affines[i, a]

@@ -581,6 +581,11 @@ def _load_val(val_data, data, align_options, deadline):
         align_options=align_options,
         deadline=deadline,
     )
+    (vh, vw), (th, tw) = val.input_size, data.input_size
+    if not spec and val.channels == data.channels and vh <= th and vw <= tw:
+        from napari_leap.io.video import pad_to  # full frames: padded as the training frames
+
+        val.images = np.stack([pad_to(f, (th, tw)) for f in val.images])
     if val.input_size != data.input_size or val.channels != data.channels:
         raise TrainingDataError(
             f"the validation images are {val.input_size[1]}x{val.input_size[0]} px with "
