@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import napari_leap
+
+# napari's builtin video reader starts ffmpeg through imageio-ffmpeg, whose preexec_fn runs
+# Python in the forked child; beside Qt's and the predictor's threads that child can hang on
+# a lock before exec (imageio-ffmpeg issue #58), and the suite with it. Twice seen here.
+os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
 
 SAMPLE_DIR = Path(napari_leap.__file__).resolve().parent / "sample_data"
 CLIP = SAMPLE_DIR / "flies13" / "clip.mp4"

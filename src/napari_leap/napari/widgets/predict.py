@@ -373,11 +373,6 @@ class PredictWidget(QWidget):
         self.status.setText(
             f"{n} frames predicted in {len(result.poses)} video(s)"
             + (f"; {empty} of them had no animals" if empty else "")
-            + (
-                "; the input differs from the training data (see the warnings)"
-                if result.warnings
-                else ""
-            )
         )
         for text in result.warnings:  # model and data must fit (pose/fit.py)
             _show_warning(text)
