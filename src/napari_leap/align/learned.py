@@ -276,7 +276,10 @@ def first_stage_scale(part_distance: float, frame_hw) -> float:
 
 
 def scaled_hw(frame_hw, scale: float) -> tuple[int, int]:
-    return tuple(max(8, int(round(v * scale))) for v in frame_hw[:2])
+    """The first stage's frame size: ``scale`` times the frame, rounded down to what the
+    network takes without padding (a 115 px side would be padded to 128: 24 % more work)."""
+    m = 2 ** FIRST_STAGE_ARCH["depth"]
+    return tuple(max(m, int(v * scale) // m * m) for v in frame_hw[:2])
 
 
 def _area_factor(frame_hw, hw) -> int:
