@@ -3,11 +3,12 @@
 Trained from the same labels as the pose model (no video, no background
 model): on each labelled frame, downscaled so that the animal's anchor and
 heading part lie about :data:`PART_PX` pixels apart, a small U-Net learns
-confidence maps of two body parts, the *anchor* (e.g. thorax) and the
-*heading part* (e.g. head). On a new frame the anchor map's local maxima are
-the animals, each is paired with a heading-part peak (Hungarian matching on
-how far their distance is from the labelled one), and the angle anchor ->
-heading part is the heading. Identities follow by Hungarian matching across
+confidence maps of every body part (the animal's whole shape, so a neighbour's
+part is not taken for its own) and is read for two, the *anchor* (e.g. a fly's
+abdomen) and the *heading part* (e.g. its head). On a new frame the anchor
+map's local maxima are the animals, each is paired with a heading-part peak
+(Hungarian matching on how far their distance is from the labelled one), and
+the angle anchor -> heading part is the heading. Identities follow by Hungarian matching across
 frames (:func:`napari_leap.align.identity.assign`) and a heading does not turn
 round from one frame to the next unless the network insists (:class:`Tracker`);
 tracking is online, so prediction runs both stages in one pass over a video
@@ -34,7 +35,7 @@ from napari_leap.errors import LeapError
 
 #: names of parts an animal faces towards, most telling first
 HEADING_NAMES = ("head", "snout", "nose", "beak", "rostrum", "mouth", "face")
-#: names of parts on the body's core, best box centres first
+#: names of parts on the body's core (of these, the one farthest from the heading part anchors)
 ANCHOR_NAMES = (
     "thorax",
     "centroid",
@@ -276,7 +277,10 @@ def first_stage_scale(part_distance: float, frame_hw) -> float:
 
 
 def scaled_hw(frame_hw, scale: float) -> tuple[int, int]:
-    return tuple(max(8, int(round(v * scale))) for v in frame_hw[:2])
+    """The first stage's frame size: ``scale`` times the frame, rounded down to what the
+    network takes without padding (a 115 px side would be padded to 128: 24 % more work)."""
+    m = 2 ** FIRST_STAGE_ARCH["depth"]
+    return tuple(max(m, int(v * scale) // m * m) for v in frame_hw[:2])
 
 
 def _area_factor(frame_hw, hw) -> int:
