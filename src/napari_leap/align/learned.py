@@ -449,9 +449,10 @@ class Tracker:
     (:func:`napari_leap.align.identity.assign`). An animal does not turn round
     between two frames: a heading more than 90 degrees from its track's is
     taken as the first stage confusing head and tail, and turned back, unless
-    the network insists (its confidence summed over consecutive frames reaches
-    :data:`FLIP_AFTER`, a few frames), which is how a track that started the
-    wrong way round is put right. ``keep_heading=False`` (unrelated frames, such
+    the network insists: its confidence on frames that disagree, less that on
+    frames that agree, summed (and never below 0), reaches :data:`FLIP_AFTER`
+    (a few frames). So a track that started the wrong way round is put right as
+    soon as the network is right more often than not. ``keep_heading=False`` (unrelated frames, such
     as a package's labelled frames) takes every heading as found. A lost animal
     keeps its last position and heading.
     """
@@ -503,8 +504,8 @@ class Tracker:
             return previous if np.isfinite(previous) else 0.0
         if not self.keep_heading or not np.isfinite(previous):
             return heading
-        if abs(wrap(heading - previous)) <= np.pi / 2:
-            self.against[a] = 0.0
+        if abs(wrap(heading - previous)) <= np.pi / 2:  # agrees: weighs against a turn
+            self.against[a] = max(0.0, self.against[a] - score)
             return heading
         self.against[a] += score
         if self.against[a] >= FLIP_AFTER:
