@@ -55,6 +55,8 @@ ANCHOR_NAMES = (
 PART_PX = 8.0
 #: the first stage's input is at most this many pixels on its longer side
 MAX_SIDE = 384
+#: ... and at least this many on its shorter one (where the frame is that large)
+MIN_SIDE = 112
 #: first-stage network: a U-Net narrower than the pose model's (it runs on every frame)
 FIRST_STAGE_ARCH = {"filters": 8, "depth": 4, "max_filters": 64, "output_stride": 2}
 #: a peak lower than this is not an animal
@@ -270,17 +272,19 @@ def box_geometry(points: np.ndarray, parts: Parts, margin: float = 1.2) -> tuple
 
 # -- the first stage's frame scale -----------------------------------------------------------
 def first_stage_scale(part_distance: float, frame_hw) -> float:
-    """Downscale putting anchor and heading part :data:`PART_PX` apart, the input at most
-    :data:`MAX_SIDE` pixels long (and never upscaled)."""
-    s = PART_PX / max(float(part_distance), 1.0)
-    return float(min(1.0, s, MAX_SIDE / max(frame_hw)))
+    """Downscale putting anchor and heading part :data:`PART_PX` apart, or more when that
+    leaves less than :data:`MIN_SIDE` pixels on the frame's shorter side (large animals in
+    a small frame: their headings come finer for the same cost per frame), the input at
+    most :data:`MAX_SIDE` pixels long, never upscaled."""
+    s = max(PART_PX / max(float(part_distance), 1.0), MIN_SIDE / min(frame_hw[:2]))
+    return float(min(1.0, s, MAX_SIDE / max(frame_hw[:2])))
 
 
 def scaled_hw(frame_hw, scale: float) -> tuple[int, int]:
-    """The first stage's frame size: ``scale`` times the frame, rounded down to what the
+    """The first stage's frame size: ``scale`` times the frame, rounded to what the
     network takes without padding (a 115 px side would be padded to 128: 24 % more work)."""
     m = 2 ** FIRST_STAGE_ARCH["depth"]
-    return tuple(max(m, int(v * scale) // m * m) for v in frame_hw[:2])
+    return tuple(max(m, int(round(v * scale / m)) * m) for v in frame_hw[:2])
 
 
 def _area_factor(frame_hw, hw) -> int:
@@ -447,9 +451,10 @@ class Tracker:
     (:func:`napari_leap.align.identity.assign`). An animal does not turn round
     between two frames: a heading more than 90 degrees from its track's is
     taken as the first stage confusing head and tail, and turned back, unless
-    the network insists (its confidence summed over consecutive frames reaches
-    :data:`FLIP_AFTER`, a few frames), which is how a track that started the
-    wrong way round is put right. ``keep_heading=False`` (unrelated frames, such
+    the network insists: its confidence on frames that disagree, less that on
+    frames that agree, summed (and never below 0), reaches :data:`FLIP_AFTER`
+    (a few frames). So a track that started the wrong way round is put right as
+    soon as the network is right more often than not. ``keep_heading=False`` (unrelated frames, such
     as a package's labelled frames) takes every heading as found. A lost animal
     keeps its last position and heading.
     """
@@ -501,8 +506,8 @@ class Tracker:
             return previous if np.isfinite(previous) else 0.0
         if not self.keep_heading or not np.isfinite(previous):
             return heading
-        if abs(wrap(heading - previous)) <= np.pi / 2:
-            self.against[a] = 0.0
+        if abs(wrap(heading - previous)) <= np.pi / 2:  # agrees: weighs against a turn
+            self.against[a] = max(0.0, self.against[a] - score)
             return heading
         self.against[a] += score
         if self.against[a] >= FLIP_AFTER:
