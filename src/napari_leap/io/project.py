@@ -106,8 +106,7 @@ class Project:
         return self.root / (rel or f"alignments/{video}")
 
     def video_path(self, video: int) -> Path:
-        p = Path(self.videos[video])
-        return p if p.is_absolute() else (self.root / p).resolve()
+        return self.model_path(self.videos[video])  # stored the same way as models
 
     def _stored_path(self, path: str | Path) -> str:
         """Relative to the project when the video lives inside it, so the folder can move."""
@@ -128,12 +127,25 @@ class Project:
         self.videos.append(stored)
         return len(self.videos) - 1
 
+    def new_model_dir(self, arch: str) -> Path:
+        """A fresh folder name in the project's models/ for a model about to be trained."""
+        import time
+
+        return self.models_dir / f"{arch}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+    def record_model(self, model_dir: str | Path) -> None:
+        """List a trained model in the manifest on disk (the Label and Predict docks use the
+        newest), keeping what other docks or processes recorded meanwhile."""
+        self.add_model(model_dir)
+        self.save()
+
     def add_model(self, model_dir: str | Path) -> None:
         stored = self._stored_path(model_dir)
         if stored not in self.models:
             self.models.append(stored)
 
     def model_path(self, stored: str) -> Path:
+        """A stored path (relative to the project when inside it) as an absolute path."""
         p = Path(stored)
         return p if p.is_absolute() else (self.root / p).resolve()
 

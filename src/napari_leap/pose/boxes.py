@@ -29,6 +29,7 @@ def learned_training_data(
     per_video,
     skeleton: Skeleton,
     n_animals: int,
+    shapes: set[tuple[int, ...]],
     *,
     anchor=None,
     heading_part=None,
@@ -37,7 +38,8 @@ def learned_training_data(
 ):
     """Second-stage boxes (a TrainingData with ``alignment`` and ``first_stage``) from labels.
 
-    ``per_video``: ``(Poses, video)`` pairs with at least one labelled frame each.
+    ``per_video``: ``(Poses, video)`` pairs with at least one labelled frame each;
+    ``shapes``: every labelled frame's (h, w, c) (``dataset._frame_shapes``).
     """
     from napari_leap.align.alignment import _check_box_size
     from napari_leap.align.learned import (
@@ -49,7 +51,7 @@ def learned_training_data(
         part_poses,
         scaled_hw,
     )
-    from napari_leap.pose.dataset import TrainingData, _frame_shapes
+    from napari_leap.pose.dataset import TrainingData
 
     k = len(skeleton)
     pooled = np.concatenate([p.points.reshape(-1, k, 2) for p, _ in per_video])
@@ -58,7 +60,6 @@ def learned_training_data(
     offset, auto_size = box_geometry(pooled, parts)
     anchors, angles = part_poses(pooled, parts)
     distance = float(np.nanmedian(np.linalg.norm(pooled[:, parts.heading] - anchors, axis=-1)))
-    shapes = _frame_shapes(per_video)
     # frames of several sizes are padded (bottom, right) to the largest for the first stage
     frame_shape = tuple(max(s[i] for s in shapes) for i in range(3))
     if len(shapes) > 1:

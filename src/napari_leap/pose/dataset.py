@@ -345,22 +345,23 @@ def from_labels(
         f"largest labelled animal spans {extent:.0f} px in {frame_hw[1]}x{frame_hw[0]} frames, "
         f"up to {max_animals} animal(s) per frame"
     )
-    frame_sizes = sorted({tuple(s[:2]) for s in _frame_shapes(per_video)})
     if method == "learned":
         from napari_leap.pose.boxes import learned_training_data
 
         say(f"learned alignment ({how}): {why}")
         parts = getattr(labels, "provenance", {}).get(PARTS_KEY) or {}
+        shapes = _frame_shapes(per_video)  # decodes an image list's frames (boxes cut them again)
         data = learned_training_data(
             per_video,
             skeleton,
             max_animals,
+            shapes,
             anchor=anchor or parts.get("anchor"),
             heading_part=heading_part or parts.get("heading_part"),
             box_size=box_size,
             say=say,
         )
-        data.frame_sizes = frame_sizes
+        data.frame_sizes = sorted({tuple(s[:2]) for s in shapes})
         return data
     if method == "background":
         # one body part (or all on one spot) gives no size: the alignment measures the animal
@@ -380,7 +381,7 @@ def from_labels(
             say,
             deadline,
         )
-        data.frame_sizes = frame_sizes
+        data.frame_sizes = sorted({tuple(s[:2]) for s in _frame_shapes(per_video)})  # video files
         return data
     if max_animals > 1:
         raise TrainingDataError(
@@ -389,6 +390,8 @@ def from_labels(
         )
     align = None if how == "chosen" else align
     say(f"{'full frames' if align is None else 'full frames (as asked)'}: {why}")
+    read = [_read_frames(video, poses.frames, stack=False) for poses, video in per_video]
+    frame_sizes = sorted({tuple(f.shape[:2]) for frames in read for f in frames})
     # frames of several sizes (a rig's cameras) are padded at the bottom and right to the largest
     largest = tuple(max(s[i] for s in frame_sizes) for i in range(2))
     if len(frame_sizes) > 1:
@@ -397,8 +400,7 @@ def from_labels(
             f"{largest[1]}x{largest[0]}"
         )
     images, points, groups = [], [], []
-    for vi, (poses, video) in enumerate(per_video):
-        frames = _read_frames(video, poses.frames, stack=False)
+    for vi, ((poses, _), frames) in enumerate(zip(per_video, read, strict=True)):
         images.append(np.stack([pad_to(f, largest) for f in frames]))
         a = np.isfinite(poses.points).all(-1).any(-1).argmax(1)
         points.append(poses.points[np.arange(len(a)), a])

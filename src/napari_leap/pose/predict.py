@@ -60,7 +60,6 @@ class PredictProgress:
     points: np.ndarray | None = None  # (n, A, K, 2) x,y video pixels, NaN = missing
     scores: np.ndarray | None = None  # (n, A, K)
     resumed: bool = False  # True when the chunk came from the store of an earlier run
-    empty: int = 0  # frames finished so far (all videos) on which no animal was found
 
 
 @dataclass
@@ -571,7 +570,6 @@ def _run_chunks(
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def _libc():
     """glibc, looked up once: ``find_library`` runs ``ldconfig`` in a subprocess, and a fork
     per chunk beside the decoding threads once hung a test run (a forked child stuck on a lock)."""
@@ -737,7 +735,7 @@ def _training_detector(model, video):
     return setup_detector(
         video,
         int(spec["n_animals"]),
-        model.alignment_background if hasattr(model, "alignment_background") else None,
+        getattr(model, "alignment_background", None),  # decoded once
         float(spec.get("animal_length") or "nan"),
         **dict(spec.get("options") or {}),
     )
@@ -919,10 +917,7 @@ def iter_predict(
             counts,
             client,
         )
-        empty = 0
         for ev in events:
-            empty += _n_empty(ev.points)
-            ev.empty = empty
             _emit(progress, ev)
             yield ev
         if stop.is_set():

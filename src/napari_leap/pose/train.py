@@ -38,6 +38,8 @@ from napari_leap.pose.trained import (
 )
 
 DEFAULT_ARCH = "unet"
+#: fewer validation images than this get a warning: their error is no measure of the model
+MIN_VALIDATION = 5
 #: most validation samples scored per epoch
 MAX_VAL = 256
 #: confidence-map sigma in input pixels: LEAP's 5 px for its networks. The U-Net learns much
@@ -110,6 +112,16 @@ def train(source, out_dir, *, progress: Callable | None = None, **kwargs) -> Tra
     from napari_leap.progress import run_to_end
 
     return run_to_end(iter_train(source, out_dir, **kwargs), progress)
+
+
+def few_validation_warning(n_val: int) -> str:
+    """What to tell a user whose validation set is too small to judge the model ("" if fine)."""
+    if n_val >= MIN_VALIDATION:
+        return ""
+    return (
+        f"only {n_val} validation image{'s' if n_val != 1 else ''}: the validation error says "
+        "little about the model; label more frames (about one in ten is held out for validation)"
+    )
 
 
 def iter_train(
@@ -198,6 +210,8 @@ def iter_train(
     )
     for text in messages:
         yield Message(text)
+    if val_data is not None:  # checked before the first stage spends its share of the budget
+        val_data = _load_val(val_data, data, align_options, deadline)
     jitter = {}
     if data.first_stage is not None:  # learned alignment: its first stage trains first
         from napari_leap.align.learned import iter_train_first_stage, jitter_for
@@ -215,8 +229,6 @@ def iter_train(
         )
         data.alignment["first_stage_errors"] = errors
         jitter = jitter_for(errors)
-    if val_data is not None:
-        val_data = _load_val(val_data, data, align_options, deadline)
     aligned = data.alignment is not None
     skeleton = data.skeleton
     pairs = skeleton.symmetries or propose_symmetries(skeleton.nodes)

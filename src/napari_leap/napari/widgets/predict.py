@@ -344,8 +344,10 @@ class PredictWidget(QWidget):
         return Poses(f[order], p[order], s[order], tracks, self._skeleton)
 
     def _on_done(self, result) -> None:
-        if isinstance(result, _Failed):
+        if isinstance(result, _Failed):  # the core refuses an all-empty run too
             self._on_error(result.error)
+            if self._chunks:  # what streamed in replaces an older run's layers (none if empty)
+                self.show_poses(self._partial_poses())
             return
         if result is None:  # cancelled: keep what streamed in
             self.status.setText(
@@ -355,17 +357,7 @@ class PredictWidget(QWidget):
                 self.show_poses(self._partial_poses())
             return
         n = sum(len(p.frames) for p in result.poses)
-        empty = sum(int((~_frames_with_animals(p)).sum()) for p in result.poses)
-        if empty == n:  # nothing found: say so, show and offer nothing
-            message = (
-                f"no animal found on any of the {n} frames predicted; nothing to show or export "
-                "(check the frame range, and that the animals are in view there)."
-            )
-            _show_error(message)
-            self.status.setText(message)
-            self.progress_bar.setFormat("no animals found: %v / %m frames")
-            self.show_poses(result.poses[self._shown_video])  # takes away an older run's layers
-            return
+        empty = result.frames_without_animals
         self.result = result
         self.show_poses(result.poses[self._shown_video])
         for b in self.export_buttons.values():

@@ -10,7 +10,6 @@ plot shows the validation error per body part (where the model still errs).
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +31,6 @@ from napari_leap.napari import layers
 from napari_leap.napari.widgets.scroll import scroll_layout
 
 FILE_ITEM = "labels file or project folder..."
-#: fewer validation images than this get a warning: their error is no measure of the model
-MIN_VALIDATION = 5
 ALIGN_ITEMS = {"auto": None, "align animals into boxes": True, "full frames": False}
 
 
@@ -319,10 +316,10 @@ class TrainWidget(QWidget):
             source = self.training_source()
             self._project = self.training_project()
             if self._project is not None and self._out_auto:  # a new model of the project
-                stamp = time.strftime("%Y%m%d-%H%M%S")
-                self.out.setText(
-                    str(self._project / "models" / f"{self.arch.currentText()}-{stamp}")
-                )
+                from napari_leap.io.project import Project
+
+                folder = Project.open(self._project).new_model_dir(self.arch.currentText())
+                self.out.setText(str(folder))
             out = self.out.text().strip()
             if not out:
                 from napari_leap.errors import LeapError
@@ -377,19 +374,21 @@ class TrainWidget(QWidget):
     def _on_event(self, event):
         from napari.utils import progress
 
-        from napari_leap.pose.train import BatchEnd, EpochEnd, Message, TrainFinished, TrainStarted
+        from napari_leap.pose.train import (
+            BatchEnd,
+            EpochEnd,
+            Message,
+            TrainFinished,
+            TrainStarted,
+            few_validation_warning,
+        )
 
         self.events.append(event)
         if isinstance(event, Message):
             self.status.setText(event.text)
         elif isinstance(event, TrainStarted):
-            self._validation_warning = (
-                f"\nonly {event.n_val} validation image{'s' if event.n_val != 1 else ''}: "
-                "the validation error says little about the model; label more frames "
-                "(about one in ten is held out for validation)"
-                if event.n_val < MIN_VALIDATION
-                else ""
-            )
+            warning = few_validation_warning(event.n_val)
+            self._validation_warning = f"\n{warning}" if warning else ""
             self.status.setText(
                 f"{event.arch} on {event.device}: {event.n_train} training, "
                 f"{event.n_val} validation images"
@@ -446,9 +445,7 @@ class TrainWidget(QWidget):
         from napari_leap.io.project import Project
 
         try:
-            project = Project.open(root)
-            project.add_model(model_dir)
-            project.save()
+            Project.open(root).record_model(model_dir)
         except Exception as e:  # noqa: BLE001 - the model is safe in its folder; say so
             _show_error(f"the model is in {model_dir} but could not be added to the project: {e}")
             return
