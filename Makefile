@@ -13,8 +13,11 @@ demo: setup
 test: setup
 	xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m pytest -p no:cacheprovider
 
+# ruff (style, docstrings, complexity), the size limits of docs/architecture.md, mypy over the core
 lint: setup
-	.venv/bin/ruff check src tests benchmarks && .venv/bin/ruff format --check src tests benchmarks
+	.venv/bin/ruff check src tests benchmarks scripts && .venv/bin/ruff format --check src tests benchmarks scripts
+	.venv/bin/python scripts/check_limits.py
+	.venv/bin/python -m mypy
 
 bench: setup
 	for b in benchmarks/*.py; do .venv/bin/python $$b; done
