@@ -41,7 +41,7 @@ def learned_training_data(
     ``per_video``: ``(Poses, video)`` pairs with at least one labelled frame each;
     ``shapes``: every labelled frame's (h, w, c) (``dataset._frame_shapes``).
     """
-    from napari_leap.align.alignment import _check_box_size
+    from napari_leap.align.alignment import check_box_size
     from napari_leap.align.learned import (
         FIRST_STAGE_DIR,
         LearnedAlignmentError,
@@ -75,7 +75,7 @@ def learned_training_data(
             "frames, so learned alignment would gain nothing; train with --align none, or "
             "choose other parts with --anchor and --heading-part."
         )
-    size = _check_box_size(box_size or auto_size, *frame_shape[:2])
+    size = check_box_size(box_size or auto_size, *frame_shape[:2])
     scale = first_stage_scale(distance, frame_shape[:2])
     hw = scaled_hw(frame_shape[:2], scale)
     spec = {

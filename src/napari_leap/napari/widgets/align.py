@@ -275,8 +275,7 @@ class AlignWidget(QWidget):
 
     def detector(self):
         """The detector for the chosen layer and settings (set up once, then cached)."""
-        from napari_leap.align.alignment import _reader, sample_frames
-        from napari_leap.align.detect import make_detector
+        from napari_leap.align.alignment import frame_reader, sample_frames, setup_detector
 
         layer = self.video_layer
         if layer is None:
@@ -285,12 +284,10 @@ class AlignWidget(QWidget):
         if self._detector is None or self._detector_key != key:
             if self._samples_key != id(layer.data):
                 # decoding the sampled frames is the slow part: once per video
-                self._samples = sample_frames(_reader(layer.data)[0])[1]
+                self._samples = sample_frames(frame_reader(layer.data)[0])[1]
                 self._samples_key = id(layer.data)
-            opts = self.options()
-            self._detector = make_detector(
-                self._samples, self.animals_spin.value(), opts["polarity"], opts["threshold"]
-            )
+            n = self.animals_spin.value()
+            self._detector = setup_detector(layer.data, n, samples=self._samples, **self.options())
             self._detector_key = key
             d = self._detector
             from napari_leap.align.alignment import default_box_size
@@ -435,11 +432,11 @@ class AlignWidget(QWidget):
         box = self.box_spin.value() or None
         opts = self.options()
         if box is not None:  # say it now rather than after sampling the video
-            from napari_leap.align.alignment import _check_box_size
+            from napari_leap.align.alignment import check_box_size
             from napari_leap.errors import LeapError
 
             try:
-                _check_box_size(box, int(video.shape[1]), int(video.shape[2]))
+                check_box_size(box, int(video.shape[1]), int(video.shape[2]))
             except LeapError as e:
                 _show_error(str(e))
                 self.status.setText(str(e))

@@ -1,16 +1,8 @@
-"""Find animals in one frame: background, polarity, threshold, blobs and their moments.
+"""Find animals in one frame: blobs and their moments, touching animals split.
 
-The :class:`Detector` is set up once per video from a few sampled frames
-(:func:`make_detector`) and then called on every frame. Detection runs on a
-frame downscaled by ``scale`` (fast connected components), and each blob is
-refined at full resolution inside its own window (exact centroid, principal
-axis and head/tail cue). No Qt, no napari.
-
-Head/tail cue: the contrast-weighted centroid of a blob minus its binary
-centroid, projected on the principal axis. Bodies (head, thorax) are more
-contrasted than wings, legs and tails, so this points towards the head; it
-agrees with the thorax->head labels on every sampled frame of the bundled
-clip. Temporal smoothing (:mod:`napari_leap.align.identity`) fixes the rest.
+Detection runs on a frame downscaled by ``scale`` (fast connected components),
+and each blob is refined at full resolution inside its own window (exact
+centroid, principal axis and head/tail cue).
 """
 
 from __future__ import annotations
@@ -19,114 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from napari_leap.errors import LeapError
-
-POLARITIES = ("auto", "light", "dark")
-#: user-facing names accepted for the polarity option
-POLARITY_ALIASES = {
-    "auto": "auto",
-    "light": "light",
-    "light_on_dark": "light",
-    "light on dark": "light",
-    "bright": "light",
-    "dark": "dark",
-    "dark_on_light": "dark",
-    "dark on light": "dark",
-}
-BACKGROUNDS = ("auto", "percentile", "none")
-
-
-def normalize_polarity(polarity: str | None) -> str:
-    key = "auto" if polarity is None else str(polarity).strip().lower()
-    if key not in POLARITY_ALIASES:
-        raise LeapError(
-            f"polarity {polarity!r} is not known; use 'auto', 'light' (light animal on dark "
-            "background) or 'dark' (dark animal on light background)."
-        )
-    return POLARITY_ALIASES[key]
-
-
-def to_gray(frame: np.ndarray) -> np.ndarray:
-    """``(height, width[, channels])`` uint8 frame as a contiguous 2-D uint8 image."""
-    frame = np.asarray(frame)
-    if frame.ndim == 3:
-        if frame.shape[2] == 1:
-            frame = frame[..., 0]
-        else:
-            import cv2
-
-            frame = cv2.cvtColor(np.ascontiguousarray(frame[..., :3]), cv2.COLOR_RGB2GRAY)
-    if frame.dtype != np.uint8:
-        frame = np.clip(frame, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(frame)
-
-
-def guess_polarity(frames: np.ndarray) -> str:
-    """'light' when the bright tail of the frames stands further from their median than the dark tail.
-
-    A behaviour arena is mostly background, so the median grey is the background
-    and the animals are in one tail of the histogram: far above the median for
-    light animals on a dark background, far below for dark animals on a light one.
-    """
-    sample = frames[:, ::4, ::4].astype(np.float32)
-    med = np.median(sample)
-    lo, hi = np.percentile(sample, [0.05, 99.95])
-    return "light" if (hi - med) >= (med - lo) else "dark"
-
-
-def estimate_background(
-    frames: np.ndarray, polarity: str, method: str = "percentile"
-) -> np.ndarray:
-    """Background image from sampled grey frames ``(n, height, width)``.
-
-    ``percentile``: a low percentile (light animals) or a high one (dark animals)
-    over the samples, so an animal that sits still for most of the video
-    (but not all of it) is still removed, which a median does not do.
-    ``none``: a flat image at the median grey (plain thresholding), for animals
-    that never move.
-    """
-    n = len(frames)
-    if method == "none" or n < 3:
-        return np.full(frames.shape[1:], np.uint8(np.median(frames[:, ::4, ::4])))
-    k = max(1, int(round(0.12 * (n - 1))))
-    return kth_smallest(frames, k) if polarity == "light" else kth_largest(frames, k)
-
-
-def kth_smallest(frames, k: int) -> np.ndarray:
-    """Per pixel, the ``k``-th smallest (0-based) of the frames: a min/max insertion
-    network over ``k + 1`` running images (fast and cache-friendly for small ``k``)."""
-    it = iter(frames)
-    first = np.array(next(it))
-    best = [np.full_like(first, 255) for _ in range(k + 1)]  # sorted, smallest first
-    for x in (first, *it):
-        x = np.asarray(x)
-        for j in range(k + 1):
-            lo = np.minimum(best[j], x)
-            x = np.maximum(best[j], x)
-            best[j] = lo
-    return best[k]
-
-
-def kth_largest(frames, k: int) -> np.ndarray:
-    return 255 - kth_smallest((255 - np.asarray(f) for f in frames), k)
-
-
-def contrast(gray: np.ndarray, background: np.ndarray, polarity: str) -> np.ndarray:
-    """How much each pixel is 'more animal' than the background (uint8, saturating)."""
-    import cv2
-
-    return cv2.subtract(gray, background) if polarity == "light" else cv2.subtract(background, gray)
-
-
-def auto_threshold(contrasts: np.ndarray) -> float:
-    """Otsu's threshold over the contrast of sampled frames, kept above the noise floor."""
-    import cv2
-
-    sample = np.ascontiguousarray(contrasts[:, ::2, ::2]).reshape(-1, 1)
-    otsu, _ = cv2.threshold(sample, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    # noise floor: robust spread of the (mostly background) contrast
-    noise = float(np.percentile(sample, 90))
-    return float(np.clip(max(otsu, 3.0 * noise, 8.0), 8.0, 200.0))
+from napari_leap.align.detect.background import contrast, to_gray
 
 
 @dataclass
@@ -140,6 +25,8 @@ class Blob:
     major: float  # s.d. along the major axis (px)
     minor: float
     merged: bool = False
+    #: ``(x0, y0, contrast, foreground)`` window it was found in, for splitting merged animals
+    roi: tuple = field(default=(), repr=False, compare=False)
 
 
 def _second_moments(dx, dy):
@@ -154,7 +41,8 @@ def _blob_from_pixels(
 ) -> Blob | None:
     """Moments of one animal's pixels. The centre and size come from every pixel; the
     axis from the ``core`` (contrast above ``core``) when it holds enough of them, so an
-    extended wing or tail does not turn the axis."""
+    extended wing or tail does not turn the axis.
+    """
     n = len(xs)
     if n < 5:
         return None
@@ -261,7 +149,7 @@ class Detector:
             fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._kernel)
             blob = self._blob_from_mask(fg, roi, X0, Y0)
             if blob is not None:
-                blob._roi = (X0, Y0, roi, fg)  # kept for splitting merged animals
+                blob.roi = (X0, Y0, roi, fg)
                 blobs.append(blob)
         return blobs
 
@@ -337,10 +225,11 @@ class Detector:
     def split(self, blob: Blob, k: int, previous: np.ndarray | None = None) -> list[Blob]:
         """Split a blob of ``k`` touching animals: raise the threshold until ``k`` bodies
         separate and give every pixel to the nearest body; else k-means seeded by
-        ``previous`` centres."""
+        ``previous`` centres.
+        """
         import cv2
 
-        X0, Y0, roi, fg = blob._roi
+        X0, Y0, roi, fg = blob.roi
         markers = None
         for factor in (1.4, 1.8, 2.3, 2.9, 3.6):
             t = self.threshold * factor
@@ -404,142 +293,3 @@ class Detector:
                 break
             seeds = new
         return assign
-
-
-def sample_indices(n_frames: int, n: int = 40) -> np.ndarray:
-    return np.unique(np.linspace(0, n_frames - 1, min(n, n_frames)).round().astype(int))
-
-
-def make_detector(
-    frames: np.ndarray,
-    n_animals: int = 1,
-    polarity: str = "auto",
-    threshold: float | None = None,
-    background: str = "auto",
-    scale: int | None = None,
-    min_area: float | None = None,
-    core_threshold: float | None = None,
-    saved_background: np.ndarray | None = None,
-    saved_length: float = float("nan"),
-) -> Detector:
-    """Set up a :class:`Detector` from sampled frames ``(n, height, width[, channels])``.
-
-    Measures the typical animal (area, length) on the samples, so box sizes and
-    the splitting of touching animals need no tuning. ``saved_background`` (of an
-    earlier alignment, with its animal length) replaces the samples' own
-    background where :func:`background_agrees` says it is the same scene.
-    """
-    if n_animals < 1:
-        raise LeapError(f"the number of animals must be at least 1 (got {n_animals}).")
-    gray = np.stack([to_gray(f) for f in frames])
-    if gray.min() == gray.max():
-        raise LeapError(
-            f"the sampled frames are blank (every pixel is grey level {int(gray.min())}); "
-            "check that the video shows the animals."
-        )
-    pol = normalize_polarity(polarity)
-    if pol == "auto":
-        pol = guess_polarity(gray)
-    if background not in BACKGROUNDS:
-        raise LeapError(
-            f"background {background!r} is not known; use one of {', '.join(BACKGROUNDS)}."
-        )
-    h, w = gray.shape[1:]
-    if scale is None:
-        scale = 4 if min(h, w) >= 1024 else 2 if min(h, w) >= 256 else 1
-    scale = int(max(1, scale))
-    method = "percentile" if background == "auto" else background
-    bg = estimate_background(gray, pol, method)
-    con = np.stack([contrast(g, bg, pol) for g in gray])
-    thr = auto_threshold(con) if threshold is None else float(threshold)
-    if not 0 < thr < 255:
-        raise LeapError(f"threshold {threshold} must be between 0 and 255 (grey levels).")
-    saved = saved_background is not None and background_agrees(
-        to_gray(saved_background), bg, thr, int(n_animals), saved_length
-    )
-    if saved:
-        bg = to_gray(saved_background)
-        if threshold is None:
-            thr = auto_threshold(np.stack([contrast(g, bg, pol) for g in gray]))
-    det = Detector(
-        bg,
-        pol,
-        thr,
-        int(n_animals),
-        scale,
-        20.0 if min_area is None else float(min_area),
-        core_threshold=core_threshold,
-    )
-    _measure(det, gray)
-    if background == "auto" and not saved and not _found_enough(det, gray):
-        # animals that never move are part of a percentile background: threshold instead
-        flat = estimate_background(gray, pol, "none")
-        alt = Detector(
-            flat,
-            pol,
-            thr
-            if threshold is not None
-            else auto_threshold(np.stack([contrast(g, flat, pol) for g in gray])),
-            int(n_animals),
-            scale,
-            det.min_area,
-            core_threshold=core_threshold,
-        )
-        _measure(alt, gray)
-        if _found_enough(alt, gray) or not np.isfinite(det.animal_area):
-            alt.options = {"background": "none"}
-            det = alt
-    det.options.setdefault("background", method)
-    return det
-
-
-def background_agrees(
-    saved: np.ndarray, own: np.ndarray, threshold: float, n_animals: int, animal_length: float
-) -> bool:
-    """True when ``saved`` (an earlier alignment's background) and a video's ``own`` are one
-    scene: they differ by more than half the threshold on no more than an animal length
-    squared per animal, the patches animals that sat still in either set of samples leave.
-
-    A frame range or a short cut in which the animals never move has them in its own
-    background (and finds none); the saved one, from frames where they moved, still
-    finds them. Another camera, arena or frame size keeps its own background.
-    """
-    import cv2
-
-    if saved.shape != own.shape or not np.isfinite(animal_length) or animal_length <= 0:
-        return False
-    differ = int(np.count_nonzero(cv2.absdiff(saved, own) > threshold / 2))
-    return differ <= n_animals * animal_length**2
-
-
-def _measure(det: Detector, gray: np.ndarray) -> None:
-    """Typical animal area and length, and the core threshold: halfway between the
-    foreground threshold and Otsu's threshold over the animals' own contrast (bodies
-    are more contrasted than wings, legs and tails)."""
-    import cv2
-
-    areas, lengths, values = [], [], []
-    for g in gray:
-        blobs = sorted(det.candidates(g), key=lambda b: -b.area)[: det.n_animals]
-        if len(blobs) == det.n_animals:
-            areas += [b.area for b in blobs]
-            lengths += [4 * b.major for b in blobs]
-            for b in blobs:
-                roi, fg = b._roi[2], b._roi[3]
-                values.append(roi[fg.astype(bool)])
-    if values and det.core_threshold is None:
-        v = np.ascontiguousarray(np.concatenate(values)).reshape(-1, 1)
-        otsu, _ = cv2.threshold(v, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        det.core_threshold = float((det.threshold + max(otsu, det.threshold)) / 2)
-    if areas:
-        det.animal_area = float(np.median(areas))
-        det.animal_length = float(np.median(lengths))
-        if det.min_area == 20.0:
-            det.min_area = float(max(5.0, min(20.0, 0.1 * det.animal_area)))
-
-
-def _found_enough(det: Detector, gray: np.ndarray) -> bool:
-    if not np.isfinite(det.animal_area):
-        return False
-    hits = sum(len(det.detect(g)) >= det.n_animals for g in gray)
-    return hits >= 0.5 * len(gray)
