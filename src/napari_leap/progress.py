@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TypeVar
 
+E = TypeVar("E")
 R = TypeVar("R")
 
 
-def run_to_end(
-    gen: Generator[object, None, R], progress: Callable[[object], None] | None = None
-) -> R:
+def run_to_end(gen: Generator[E, None, R], progress: Callable[[E], None] | None = None) -> R:
     """Exhaust ``gen``, handing each event to ``progress``, and return the generator's result."""
     while True:
         try:

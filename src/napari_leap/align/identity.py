@@ -130,7 +130,7 @@ def smooth_headings(
 
 def merged_runs(merged: np.ndarray) -> list[tuple[int, int, list[int]]]:
     """``(start, stop, animals)`` of each run of consecutive frames where animals touch."""
-    any_m = merged.any(axis=1)
+    any_m = np.asarray(merged.any(axis=1))
     runs = []
     t, n = 0, len(any_m)
     while t < n:
@@ -194,7 +194,7 @@ def resolve_encounters(
             with np.errstate(divide="ignore", invalid="ignore"):
                 sz = np.nansum(np.abs(np.log(size_post[p] / size_pre)))
             costs[perm] = d + 2.0 * (sz if np.isfinite(sz) else 0.0)
-        ranked = sorted(costs, key=costs.get)
+        ranked = sorted(costs, key=lambda perm: costs[perm])
         best, keep = ranked[0], tuple(range(len(animals)))
         certain = len(ranked) < 2 or costs[ranked[1]] - costs[best] > margin
         if best != keep and costs[keep] - costs[best] > margin:

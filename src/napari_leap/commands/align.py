@@ -16,6 +16,7 @@ import numpy as np
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
+    """The ``align`` verb's arguments."""
     parser.add_argument("video", metavar="VIDEO", help="video file, image folder, HDF5 or zarr")
     parser.add_argument(
         "--animals",
@@ -93,8 +94,11 @@ def _bar(quiet: bool):
 
 
 def _check_found(alignment, asked: int) -> None:
-    """Refuse an alignment with tracks that never found their animal (more asked for than
-    the video holds); warn when most frames have fewer animals than asked for."""
+    """Refuse an alignment with tracks that never found their animal.
+
+    That is more animals asked for than the video holds; warn when most frames
+    have fewer animals than asked for.
+    """
     from napari_leap.errors import LeapError
 
     per_frame = alignment.found.sum(axis=1)
@@ -115,6 +119,7 @@ def _check_found(alignment, asked: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Align, save the alignment and its boxes, and summarise the flags; 0 when written."""
     from napari_leap.align.alignment import align, write_boxes
     from napari_leap.errors import LeapError
 

@@ -80,7 +80,9 @@ def iter_write_boxes(
 def write_boxes(
     alignment: Alignment, path: str | Path, progress: Callable[[AlignProgress], None] | None = None
 ) -> Path:
-    """Write every box to a zarr array ``(frames, animals, box, box, channels)`` at ``path``,
-    one chunk per frame, streamed (memory does not grow with the video); the array
-    appears at ``path`` only when complete."""
+    """Write every box to a zarr array ``(frames, animals, box, box, channels)`` at ``path``.
+
+    One chunk per frame, streamed (memory does not grow with the video); the array
+    appears at ``path`` only when complete.
+    """
     return run_to_end(iter_write_boxes(alignment, path), progress)

@@ -78,23 +78,23 @@ def frame_reader(video) -> tuple:
     from napari_leap.io.video import FrameSource, source_of, video_source
 
     if isinstance(video, (str, os.PathLike)):
-        src = video_source(video)
+        src = video_source(os.fspath(video))
         return src, Path(src.path)
     if isinstance(video, FrameSource):
         return video, Path(video.path)
     if callable(getattr(video, "read", None)) and len(getattr(video, "shape", ())) == 4:
         path = getattr(video, "path", None)
         return video, None if path is None else Path(path)  # any frame source (duck-typed)
-    src = source_of(video)
+    source = source_of(video)
     shape = tuple(getattr(video, "shape", ()))
     # the layer of a grey video drops the channel axis: same frames, same source
     if (
-        src is not None
+        source is not None
         and len(shape) in (3, 4)
-        and tuple(src.shape[:3]) == shape[:3]
-        and (len(shape) == 3 and src.shape[3] == 1 or tuple(src.shape) == shape)
+        and tuple(source.shape[:3]) == shape[:3]
+        and (len(shape) == 3 and source.shape[3] == 1 or tuple(source.shape) == shape)
     ):
-        return src, Path(src.path)
+        return source, Path(source.path)
     return ArrayReader(video), None
 
 
@@ -110,21 +110,9 @@ def prefetch(reader, indices: Iterable[int], depth: int = 6, tolerate: bool = Fa
     done = object()
 
     def work():
-        bad = 0
         try:
-            for i in indices:
-                if stop.is_set():
-                    break
-                try:
-                    frame = reader.read(int(i))
-                    bad = 0
-                except LeapError as e:
-                    if not tolerate:
-                        raise
-                    frame, bad = e, bad + 1
-                _put(q, (i, frame), stop)
-                if bad >= MAX_BAD_RUN:
-                    break
+            for item in _decoded(reader, indices, tolerate, stop):
+                _put(q, item, stop)
         except BaseException as e:  # noqa: BLE001 - re-raised in the consumer
             q.put(e)
         finally:
@@ -149,6 +137,24 @@ def prefetch(reader, indices: Iterable[int], depth: int = 6, tolerate: bool = Fa
             with contextlib.suppress(queue.Empty):
                 q.get(timeout=0.05)
         thread.join()
+
+
+def _decoded(reader, indices: Iterable[int], tolerate: bool, stop: threading.Event) -> Generator:
+    """``(i, frame or error)`` until ``stop`` is set or :data:`MAX_BAD_RUN` frames in a row fail."""
+    bad = 0
+    for i in indices:
+        if stop.is_set():
+            return
+        try:
+            frame = reader.read(int(i))
+            bad = 0
+        except LeapError as e:
+            if not tolerate:
+                raise
+            frame, bad = e, bad + 1
+        yield i, frame
+        if bad >= MAX_BAD_RUN:
+            return
 
 
 def _put(q: queue.Queue, item, stop: threading.Event) -> None:

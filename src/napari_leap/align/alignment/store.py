@@ -59,7 +59,7 @@ class _BoxArray:
         out = np.empty((len(frames), *self.shape[1:]), np.uint8)
         for k, f in enumerate(frames):
             out[k] = self.alignment.frame_boxes(int(f))
-        return out[(slice(None), *rest)] if rest else out
+        return out[(slice(None),) + rest] if rest else out
 
 
 class Alignment:
@@ -108,9 +108,9 @@ class Alignment:
         self.merged = np.zeros(shape, bool) if m.merged is None else np.asarray(m.merged, bool)
         self.animal_length = float(m.animal_length)
         self.pins: dict[int, dict[int, int]] = {}  # animal -> frame -> state fixed by hand/labels
-        self.labels_disagree = np.zeros(shape, bool)
-        self.identity_uncertain = np.zeros(shape, bool)
-        self.unreadable = np.zeros(shape[0], bool)  # frames that could not be decoded
+        self.labels_disagree: np.ndarray = np.zeros(shape, bool)
+        self.identity_uncertain: np.ndarray = np.zeros(shape, bool)
+        self.unreadable: np.ndarray = np.zeros(shape[0], bool)  # frames that could not be decoded
         self.read_errors: list[str] = []  # the first decoding errors, for the report
         #: grey background the animals were found against (None when not known)
         self.background: np.ndarray | None = None
@@ -213,8 +213,10 @@ class Alignment:
         return [(int(i), int(j), str(self.flags[i, j])) for i, j in zip(f, a, strict=True)]
 
     def run_of(self, frame: int, animal: int) -> tuple[int, int]:
-        """``[start, stop)`` of the run of frames around ``frame`` whose heading changes by
-        less than 90 degrees from frame to frame (a lost frame also ends a run).
+        """``[start, stop)`` of the run of frames around ``frame`` with no heading jump.
+
+        A jump is a change of more than 90 degrees from frame to frame; a lost frame
+        also ends a run.
         """
         frame, animal = int(frame), int(animal)
         if not 0 <= frame < self.n_frames or not 0 <= animal < self.n_animals:
@@ -232,8 +234,9 @@ class Alignment:
         return int(starts[k - 1]), int(starts[k])
 
     def flip(self, frame: int, animal: int) -> np.ndarray:
-        """Turn the heading by 180 degrees over the run of frames ``frame`` belongs to
-        (see :meth:`run_of`); returns the frames changed.
+        """Turn the heading by 180 degrees over the run ``frame`` belongs to; the frames changed.
+
+        The run is :meth:`run_of`; the flip is pinned, so recomputed headings keep it.
         """
         start, stop = self.run_of(frame, animal)
         self.angles[start:stop, animal] = wrap(self.angles[start:stop, animal] + np.pi)
@@ -244,7 +247,7 @@ class Alignment:
         return np.arange(start, stop)
 
     # -- transforms --------------------------------------------------------------------------
-    def _pose(self, frame, animal, lead_ndim: int):
+    def _pose(self, frame, animal, lead_ndim: int) -> tuple[np.ndarray, np.ndarray]:
         f = np.asarray(frame)
         a = np.asarray(animal)
         if not (np.issubdtype(f.dtype, np.integer) and np.issubdtype(a.dtype, np.integer)):
@@ -260,8 +263,10 @@ class Alignment:
         return c, ang
 
     def video_to_box(self, points, frame, animal) -> np.ndarray:
-        """``(..., 2)`` x, y video points to box points of ``frame``, ``animal`` (ints, or
-        integer arrays aligned with the leading dimensions of ``points``).
+        """``(..., 2)`` x, y video points to box points of ``frame``, ``animal``.
+
+        ``frame``, ``animal``: ints, or integer arrays aligned with the leading
+        dimensions of ``points``.
         """
         p = np.asarray(points, dtype=np.float64)
         return to_box(p, *self._pose(frame, animal, p.ndim - 1), self.box_size)
@@ -290,8 +295,10 @@ class Alignment:
         return self._video
 
     def warp(self, frame_image: np.ndarray, frame: int, animal: int | None = None) -> np.ndarray:
-        """Box(es) cut from an already decoded frame: ``(box, box, channels)`` for one
-        animal, ``(animals, box, box, channels)`` when ``animal`` is None.
+        """Box(es) cut from an already decoded frame (no second decode).
+
+        ``(box, box, channels)`` for one animal, ``(animals, box, box, channels)``
+        when ``animal`` is None.
         """
         animals = list(range(self.n_animals)) if animal is None else [int(animal)]
         c, ang = self.centers[frame, animals], self.angles[frame, animals]
@@ -367,10 +374,8 @@ class Alignment:
         reader, vpath = (
             frame_reader(video) if video is not None else (None, stored_video(meta, path))
         )
-        measures = Measures(
-            *(arrays.get(k) for k in ("axes", "cues", "motion", "found", "merged")),
-            animal_length=meta.get("animal_length") or float("nan"),
-        )
+        measured = {k: arrays.get(k) for k in ("axes", "cues", "motion", "found", "merged")}
+        measures = Measures(**measured, animal_length=meta.get("animal_length") or float("nan"))
         out = cls(
             arrays["centers"],
             arrays["angles"],

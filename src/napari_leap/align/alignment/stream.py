@@ -38,9 +38,12 @@ def setup_detector(
     samples: np.ndarray | None = None,
     **options,
 ) -> Detector:
-    """The detector :func:`iter_align` would use on ``video`` (background, polarity, threshold,
-    animal size), for a live preview with :func:`detect_frame`, or for
-    ``iter_align(part_of_video, detector=...)`` (samples from the whole video).
+    """The detector :func:`iter_align` would use on ``video``: the one way to build one.
+
+    Background, polarity, threshold and animal size, for a live preview with
+    :func:`detect_frame`, or for ``iter_align(part_of_video, detector=...)``
+    (samples from the whole video). ``options``: the alignment options
+    (:data:`DEFAULT_OPTIONS`).
 
     ``saved_background``, ``saved_length``: :attr:`Alignment.background` and
     ``animal_length`` of an earlier alignment of the same scene, used instead of the
@@ -56,8 +59,10 @@ def setup_detector(
 
 
 def detect_frame(detector: Detector, frame: np.ndarray, cue_sign: float = 1.0):
-    """``(centers (k, 2), headings (k,), blobs)`` found in one frame, heading from the image
-    cue alone (no temporal smoothing)."""
+    """``(centers (k, 2), headings (k,), blobs)`` found in one frame.
+
+    The heading comes from the image cue alone (no temporal smoothing), for a preview.
+    """
     blobs = detector.detect(to_gray(frame))
     centers = np.array([b.center for b in blobs], float).reshape(-1, 2)
     heads = np.array([b.axis + (np.pi if cue_sign * b.cue < 0 else 0.0) for b in blobs], float)
@@ -113,6 +118,7 @@ class _Tracks:
         self.seen_last = seen_now
 
     def _take(self, i: int, a: int, b: Blob) -> None:
+        """Blob ``b`` is animal ``a`` on frame ``i``."""
         if self.seen_last[a]:
             self.velocity[a] = 0.6 * self.velocity[a] + 0.4 * (b.center - self.prev_c[a])
         else:
@@ -182,6 +188,7 @@ def iter_align(
 
 
 def _check_detector(det: Detector, n_animals: int, height: int, width: int) -> None:
+    """Refuse a detector set up for another number of animals or frame size."""
     if det.n_animals != n_animals or det.background.shape != (height, width):
         raise LeapError(
             f"the detector was set up for {det.n_animals} animal(s) in "

@@ -22,6 +22,7 @@ BACKGROUNDS = ("auto", "percentile", "none")
 
 
 def normalize_polarity(polarity: str | None) -> str:
+    """``'auto'``, ``'light'`` or ``'dark'`` from any of the names users type."""
     key = "auto" if polarity is None else str(polarity).strip().lower()
     if key not in POLARITY_ALIASES:
         raise LeapError(
@@ -78,8 +79,10 @@ def estimate_background(
 
 
 def kth_smallest(frames, k: int) -> np.ndarray:
-    """Per pixel, the ``k``-th smallest (0-based) of the frames: a min/max insertion
-    network over ``k + 1`` running images (fast and cache-friendly for small ``k``).
+    """Per pixel, the ``k``-th smallest (0-based) of the frames.
+
+    A min/max insertion network over ``k + 1`` running images: fast and
+    cache-friendly for small ``k``, and the frames may be a generator.
     """
     it = iter(frames)
     first = np.array(next(it))
@@ -94,6 +97,7 @@ def kth_smallest(frames, k: int) -> np.ndarray:
 
 
 def kth_largest(frames, k: int) -> np.ndarray:
+    """Per pixel, the ``k``-th largest (0-based) of the frames (see :func:`kth_smallest`)."""
     return 255 - kth_smallest((255 - np.asarray(f) for f in frames), k)
 
 
@@ -118,9 +122,11 @@ def auto_threshold(contrasts: np.ndarray) -> float:
 def background_agrees(
     saved: np.ndarray, own: np.ndarray, threshold: float, n_animals: int, animal_length: float
 ) -> bool:
-    """True when ``saved`` (an earlier alignment's background) and a video's ``own`` are one
-    scene: they differ by more than half the threshold on no more than an animal length
-    squared per animal, the patches animals that sat still in either set of samples leave.
+    """True when ``saved`` (an earlier alignment's background) and a video's ``own`` are one scene.
+
+    They are when they differ by more than half the threshold on no more than an
+    animal length squared per animal, the patches animals that sat still in either
+    set of samples leave.
 
     A frame range or a short cut in which the animals never move has them in its own
     background (and finds none); the saved one, from frames where they moved, still
@@ -135,4 +141,5 @@ def background_agrees(
 
 
 def sample_indices(n_frames: int, n: int = 40) -> np.ndarray:
+    """Up to ``n`` frame indices spread evenly from the first frame to the last."""
     return np.unique(np.linspace(0, n_frames - 1, min(n, n_frames)).round().astype(int))

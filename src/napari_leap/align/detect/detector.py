@@ -39,9 +39,11 @@ def _second_moments(dx, dy):
 def _blob_from_pixels(
     xs: np.ndarray, ys: np.ndarray, w: np.ndarray, merged=False, core: float | None = None
 ) -> Blob | None:
-    """Moments of one animal's pixels. The centre and size come from every pixel; the
-    axis from the ``core`` (contrast above ``core``) when it holds enough of them, so an
-    extended wing or tail does not turn the axis.
+    """Moments of one animal's pixels.
+
+    The centre and size come from every pixel; the axis from the ``core``
+    (contrast above ``core``) when it holds enough of them, so an extended wing or
+    tail does not turn the axis.
     """
     n = len(xs)
     if n < 5:
@@ -109,6 +111,7 @@ class Detector:
 
     # -- one frame ---------------------------------------------------------------------------
     def contrast(self, gray: np.ndarray) -> np.ndarray:
+        """How much each pixel of ``gray`` is "more animal" than this video's background."""
         return contrast(gray, self.background, self.polarity)
 
     def candidates(self, gray: np.ndarray) -> list[Blob]:
@@ -223,9 +226,10 @@ class Detector:
         return blobs
 
     def split(self, blob: Blob, k: int, previous: np.ndarray | None = None) -> list[Blob]:
-        """Split a blob of ``k`` touching animals: raise the threshold until ``k`` bodies
-        separate and give every pixel to the nearest body; else k-means seeded by
-        ``previous`` centres.
+        """Split a blob of ``k`` touching animals.
+
+        Raise the threshold until ``k`` bodies separate and give every pixel to the
+        nearest body; else k-means seeded by ``previous`` centres.
         """
         import cv2
 

@@ -121,9 +121,11 @@ def _measured(
 
 
 def _measure(det: Detector, gray: np.ndarray) -> None:
-    """Typical animal area and length, and the core threshold: halfway between the
-    foreground threshold and Otsu's threshold over the animals' own contrast (bodies
-    are more contrasted than wings, legs and tails).
+    """Measure the typical animal area and length, and the core threshold.
+
+    The core threshold is halfway between the foreground threshold and Otsu's
+    threshold over the animals' own contrast (bodies are more contrasted than
+    wings, legs and tails).
     """
     import cv2
 
