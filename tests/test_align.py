@@ -546,3 +546,21 @@ def test_with_box_size_keeps_centres_and_headings():
     p = np.array([[55.0, 42.0]])
     np.testing.assert_allclose(b.video_to_box(p, 0, 0) - 47 / 2, a.video_to_box(p, 0, 0) - 31 / 2)
     np.testing.assert_allclose(b.box_to_video(b.video_to_box(p, 0, 0), 0, 0), p, atol=1e-9)
+
+
+def test_setup_detector_keeps_given_samples_and_is_the_pass_detector():
+    """The Align dock samples a video once and sets detectors up for each setting from it."""
+    from napari_leap.align.alignment import frame_reader, sample_frames, setup_detector
+    from napari_leap.align.detect import DetectorConfig
+
+    frames, _, _ = make_video([circle_track(100, 80, 40, 0.05)], 40)
+    _, samples = sample_frames(frame_reader(frames)[0])
+    own = setup_detector(frames, 1, polarity="light")
+    kept = setup_detector(frames, 1, sampled=samples, polarity="light", threshold=None)
+    np.testing.assert_array_equal(kept.background, own.background)
+    assert (kept.threshold, kept.animal_length) == (own.threshold, own.animal_length)
+    al = align(frames, 1, polarity="light")
+    assert al.options["threshold"] == own.threshold and al.options["polarity"] == "light"
+    assert al.animal_length == own.animal_length
+    config = DetectorConfig.from_options({"polarity": "dark", "turn_weight": 3.0})
+    assert config == DetectorConfig(polarity="dark")  # the heading options are not the detector's

@@ -35,7 +35,7 @@ def setup_detector(
     n_animals: int = 1,
     saved_background: np.ndarray | None = None,
     saved_length: float = float("nan"),
-    samples: np.ndarray | None = None,
+    sampled: np.ndarray | None = None,
     **options,
 ) -> Detector:
     """The detector :func:`iter_align` would use on ``video``: the one way to build one.
@@ -48,14 +48,15 @@ def setup_detector(
     ``saved_background``, ``saved_length``: :attr:`Alignment.background` and
     ``animal_length`` of an earlier alignment of the same scene, used instead of the
     video's own background when they agree (see :func:`~napari_leap.align.detect.background_agrees`).
-    ``samples``: frames already taken with :func:`sample_frames` from ``video`` (a live
-    preview keeps them while the settings change); None: sampled now.
+    ``sampled``: frames already taken with :func:`sample_frames` from ``video`` (a live
+    preview keeps them while the settings change); None: sampled now (not to be
+    confused with the ``samples`` option, how many to take).
     """
     opts = resolve_options(options)
-    if samples is None:
-        _, samples = sample_frames(frame_reader(video)[0], int(opts["samples"]))
+    if sampled is None:
+        _, sampled = sample_frames(frame_reader(video)[0], int(opts["samples"]))
     config = DetectorConfig.from_options(opts)
-    return make_detector(samples, n_animals, config, saved_background, saved_length)
+    return make_detector(sampled, n_animals, config, saved_background, saved_length)
 
 
 def detect_frame(detector: Detector, frame: np.ndarray, cue_sign: float = 1.0):
@@ -166,7 +167,7 @@ def iter_align(
         yield AlignProgress(0, 1, "background", "sampling frames for the background")
         _, samples = sample_frames(reader, int(opts["samples"]))
         yield AlignProgress(1, 1, "background", "sampling frames for the background")
-        det = make_detector(samples, n_animals, DetectorConfig.from_options(opts))
+        det = setup_detector(reader, n_animals, sampled=samples, **options)
         del samples
     _check_detector(det, n_animals, height, width)
     opts.update(_used_options(det, opts))

@@ -287,7 +287,7 @@ class AlignWidget(QWidget):
                 self._samples = sample_frames(frame_reader(layer.data)[0])[1]
                 self._samples_key = id(layer.data)
             n = self.animals_spin.value()
-            self._detector = setup_detector(layer.data, n, samples=self._samples, **self.options())
+            self._detector = setup_detector(layer.data, n, sampled=self._samples, **self.options())
             self._detector_key = key
             d = self._detector
             from napari_leap.align.alignment import default_box_size
