@@ -16,7 +16,9 @@ from napari_leap.align.alignment.readers import frame_reader
 from napari_leap.align.identity import evidence, smooth_headings, wrap
 from napari_leap.errors import LeapError
 
-#: per frame and animal arrays saved with an alignment (``flags`` and the measures too)
+#: the Measures' arrays, saved with an alignment
+MEASURED = ("axes", "cues", "motion", "found", "merged")
+#: the state set after construction, saved with an alignment when known
 STATE_ARRAYS = ("labels_disagree", "identity_uncertain", "unreadable", "background")
 
 
@@ -341,16 +343,8 @@ class Alignment:
         Boxes are not stored: they are recomputed from the video (its path is kept).
         """
         path = Path(path)
-        arrays = {
-            "centers": self.centers,
-            "angles": self.angles,
-            "flags": self.flags,
-            "axes": self.axes,
-            "cues": self.cues,
-            "motion": self.motion,
-            "found": self.found,
-            "merged": self.merged,
-        }
+        arrays = {"centers": self.centers, "angles": self.angles, "flags": self.flags}
+        arrays.update({k: getattr(self, k) for k in MEASURED})
         arrays.update({k: getattr(self, k) for k in STATE_ARRAYS if getattr(self, k) is not None})
         video = None if self.video_path is None else Path(self.video_path).resolve()
         meta = {
@@ -374,7 +368,7 @@ class Alignment:
         reader, vpath = (
             frame_reader(video) if video is not None else (None, stored_video(meta, path))
         )
-        measured = {k: arrays.get(k) for k in ("axes", "cues", "motion", "found", "merged")}
+        measured = {k: arrays.get(k) for k in MEASURED}
         measures = Measures(**measured, animal_length=meta.get("animal_length") or float("nan"))
         out = cls(
             arrays["centers"],
