@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +24,8 @@ import pytest
 import napari_leap
 from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels, save_labels
 from napari_leap.pose import predict as P
+from napari_leap.pose.predict.align import job_affines
+from napari_leap.pose.predict.inputs import Geometry, prepare, to_video
 
 SAMPLE = Path(napari_leap.__file__).parent / "sample_data" / "flies13"
 N_FRAMES = 48
@@ -135,16 +138,16 @@ def test_boxes_and_mapping_are_the_alignments(small):
     src = video_source(video)
     al = align(src, spec["n_animals"], spec["box_size"], **spec["options"])
     job = P.VideoJob(src, np.arange(5, 9), alignment=al)
-    geo = P._Geometry.of(model)
-    affines = P._job_affines(job, geo)
+    geo = Geometry.of(model)
+    affines = job_affines(job, geo)
     frames = np.stack([src.read(i) for i in job.frames])
-    images, mats = P._prepare(frames, len(frames), affines, geo, 1)
+    images, mats = prepare(frames, len(frames), affines, geo, 1)
     for i, f in enumerate(job.frames):
         np.testing.assert_array_equal(images[2 * i : 2 * i + 2], al.warp(frames[i], int(f)))
     pts = np.random.default_rng(0).uniform(0, 127, (4, 2, 13, 2))
     fr = np.repeat(job.frames[:, None, None], 2, 1)
     an = np.repeat(np.arange(2)[None, :, None], 4, 0)
-    np.testing.assert_allclose(P._to_video(pts, mats), al.box_to_video(pts, fr, an), atol=1e-9)
+    np.testing.assert_allclose(to_video(pts, mats), al.box_to_video(pts, fr, an), atol=1e-9)
 
 
 def test_alignment_of_another_box_size_is_recut_at_the_models(small):
@@ -217,7 +220,7 @@ def test_labels_input_keeps_videos_and_frames(small, tmp_path):
 def test_stop_then_resume_reuses_finished_chunks(small, reference, tmp_path):
     model_dir, video, _ = small
     out = tmp_path / "r.slp"
-    stop = P.threading.Event()
+    stop = threading.Event()
     seen = []
 
     def on_event(ev):

@@ -14,6 +14,7 @@ import sys
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
+    """The ``suggest`` verb's arguments."""
     parser.add_argument(
         "video", metavar="VIDEO", help="video file, image folder or HDF5/zarr frames"
     )
@@ -43,6 +44,7 @@ def _frames_of(path: str, user: bool) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print (and optionally save) the suggested frame numbers; the exit status."""
     from tqdm import tqdm
 
     from napari_leap.pose.suggest import save_suggestions, suggest_frames

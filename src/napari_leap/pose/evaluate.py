@@ -136,10 +136,12 @@ class EvaluationResult:
 
     @property
     def n_points(self) -> int:
+        """Ground-truth points scored."""
         return int(self.distances.size)
 
     @property
     def n_missing(self) -> int:
+        """Ground-truth points with no prediction."""
         return int(np.isnan(self.distances).sum())
 
     def node_errors(self, node: int | str) -> np.ndarray:
