@@ -61,6 +61,7 @@ def prepare(
                 )
             out[i, 0, :fh, :fw] = frame  # smaller frames padded as in training (bottom, right)
             continue
+        assert affines is not None  # an aligned model's inputs come with their boxes
         for a in range(geo.n_animals):
             m = affines[i, a]
             if np.isfinite(m).all():
