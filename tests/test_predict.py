@@ -127,6 +127,27 @@ def test_streamed_slp_matches_sleap_io_writer(reference, tmp_path):
             np.testing.assert_array_equal(ia.numpy(scores=True), ib.numpy(scores=True))
 
 
+def test_box_affines_are_the_alignments_affine():
+    """The one vectorised transform (alignment pass and one-pass boxes) is Alignment.affine
+    for every frame and animal, and all NaN where an animal was not found."""
+    from napari_leap.align.alignment import Alignment
+    from napari_leap.pose.predict.inputs import box_affines
+
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(0, 500, (6, 3, 2))
+    angles = rng.uniform(-np.pi, np.pi, (6, 3))
+    centres[2, 1] = np.nan
+    al = Alignment(centers=centres, angles=angles, box_size=96)
+    mats = box_affines(centres, angles, 96)
+    assert mats.shape == (6, 3, 2, 3)
+    for f in range(6):
+        for a in range(3):
+            if (f, a) == (2, 1):
+                assert np.isnan(mats[f, a]).all()
+            else:
+                np.testing.assert_allclose(mats[f, a], al.affine(f, a), rtol=0, atol=1e-9)
+
+
 def test_boxes_and_mapping_are_the_alignments(small):
     """Boxes equal Alignment.warp and points go back through Alignment.box_to_video."""
     from napari_leap.align.alignment import align
