@@ -123,15 +123,18 @@ def decode_warp_only(model, job, batch_boxes: int) -> float:
     from concurrent.futures import ThreadPoolExecutor
 
     from napari_leap.pose import predict as P
+    from napari_leap.pose.predict.align import job_affines
+    from napari_leap.pose.predict.inputs import Geometry
+    from napari_leap.pose.predict.runner import chunk_batches
 
-    geo = P._Geometry.of(model)
-    affines = P._job_affines(job, geo)
+    geo = Geometry.of(model)
+    affines = job_affines(job, geo)
     spans = job.spans(P.CHUNK_SIZE)
     n_decoders = max(2, min(8, (os.cpu_count() or 2) // 2))
 
     def run(span):
         s, e = span
-        for _ in P._chunk_batches(
+        for _ in chunk_batches(
             job.source,
             job.frames[s:e],
             affines[s:e],

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -320,6 +321,7 @@ def test_one_pass_equals_an_alignment_pass_then_the_pose_stage(two_stage, tmp_pa
     same tracks."""
     from napari_leap.align.alignment import Alignment
     from napari_leap.pose import predict as P
+    from napari_leap.pose.predict.align import iter_alignments
     from test_predict import short_clip
 
     out, model, _, _ = two_stage
@@ -330,14 +332,14 @@ def test_one_pass_equals_an_alignment_pass_then_the_pose_stage(two_stage, tmp_pa
     first = P.predict(out, video, frames=frames, out=tmp_path / "c.slp", **kw).poses[0]
     assert first.frames.tolist() == list(range(4, 28)) and np.isfinite(first.points).all()
     jobs, _ = P.jobs_from_inputs(str(video), frames)
-    list(P._iter_alignments(jobs, model, None, 24, local=False))  # the pass, on its own
+    list(iter_alignments(jobs, model, None, 24, local=False))  # the pass, on its own
     al = jobs[0].alignment
     assert isinstance(al, Alignment) and al.options["method"] == "learned"
     assert al.n_frames == 24 and al.n_animals == 2 and np.isfinite(al.centers).all()
     two_pass = P.predict(out, jobs, out=tmp_path / "b.slp", **kw).poses[0]
     np.testing.assert_allclose(two_pass.points, first.points, atol=1e-3)
     # stop after the first chunk, then resume: the tracks go on where they were
-    stop = P.threading.Event()
+    stop = threading.Event()
     for ev in P.iter_predict(out, video, frames=frames, out=tmp_path / "d.slp", stop=stop, **kw):
         if ev.phase == "predict":
             stop.set()

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +24,8 @@ import pytest
 import napari_leap
 from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels, save_labels
 from napari_leap.pose import predict as P
+from napari_leap.pose.predict.align import job_affines
+from napari_leap.pose.predict.inputs import Geometry, prepare, to_video
 
 SAMPLE = Path(napari_leap.__file__).parent / "sample_data" / "flies13"
 N_FRAMES = 48
@@ -124,6 +127,27 @@ def test_streamed_slp_matches_sleap_io_writer(reference, tmp_path):
             np.testing.assert_array_equal(ia.numpy(scores=True), ib.numpy(scores=True))
 
 
+def test_box_affines_are_the_alignments_affine():
+    """The one vectorised transform (alignment pass and one-pass boxes) is Alignment.affine
+    for every frame and animal, and all NaN where an animal was not found."""
+    from napari_leap.align.alignment import Alignment
+    from napari_leap.pose.predict.inputs import box_affines
+
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(0, 500, (6, 3, 2))
+    angles = rng.uniform(-np.pi, np.pi, (6, 3))
+    centres[2, 1] = np.nan
+    al = Alignment(centers=centres, angles=angles, box_size=96)
+    mats = box_affines(centres, angles, 96)
+    assert mats.shape == (6, 3, 2, 3)
+    for f in range(6):
+        for a in range(3):
+            if (f, a) == (2, 1):
+                assert np.isnan(mats[f, a]).all()
+            else:
+                np.testing.assert_allclose(mats[f, a], al.affine(f, a), rtol=0, atol=1e-9)
+
+
 def test_boxes_and_mapping_are_the_alignments(small):
     """Boxes equal Alignment.warp and points go back through Alignment.box_to_video."""
     from napari_leap.align.alignment import align
@@ -135,16 +159,16 @@ def test_boxes_and_mapping_are_the_alignments(small):
     src = video_source(video)
     al = align(src, spec["n_animals"], spec["box_size"], **spec["options"])
     job = P.VideoJob(src, np.arange(5, 9), alignment=al)
-    geo = P._Geometry.of(model)
-    affines = P._job_affines(job, geo)
+    geo = Geometry.of(model)
+    affines = job_affines(job, geo)
     frames = np.stack([src.read(i) for i in job.frames])
-    images, mats = P._prepare(frames, len(frames), affines, geo, 1)
+    images, mats = prepare(frames, len(frames), affines, geo, 1)
     for i, f in enumerate(job.frames):
         np.testing.assert_array_equal(images[2 * i : 2 * i + 2], al.warp(frames[i], int(f)))
     pts = np.random.default_rng(0).uniform(0, 127, (4, 2, 13, 2))
     fr = np.repeat(job.frames[:, None, None], 2, 1)
     an = np.repeat(np.arange(2)[None, :, None], 4, 0)
-    np.testing.assert_allclose(P._to_video(pts, mats), al.box_to_video(pts, fr, an), atol=1e-9)
+    np.testing.assert_allclose(to_video(pts, mats), al.box_to_video(pts, fr, an), atol=1e-9)
 
 
 def test_alignment_of_another_box_size_is_recut_at_the_models(small):
@@ -217,7 +241,7 @@ def test_labels_input_keeps_videos_and_frames(small, tmp_path):
 def test_stop_then_resume_reuses_finished_chunks(small, reference, tmp_path):
     model_dir, video, _ = small
     out = tmp_path / "r.slp"
-    stop = P.threading.Event()
+    stop = threading.Event()
     seen = []
 
     def on_event(ev):

@@ -12,6 +12,7 @@ import sys
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
+    """The ``evaluate`` verb's arguments."""
     parser.add_argument(
         "ground_truth", metavar="GROUND_TRUTH", help="labels file with the true poses"
     )
@@ -39,6 +40,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score predictions against ground truth and print the report; the exit status."""
     from napari_leap.pose.evaluate import evaluate
 
     result = evaluate(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
+    """The ``predict`` verb's arguments."""
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="trained model folder")
     parser.add_argument(
         "inputs",
@@ -71,6 +72,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Predict the inputs with progress bars; the exit status (2 when nothing useful came out)."""
     from tqdm import tqdm
 
     from napari_leap.errors import LeapError

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from napari_leap.io.labels import Poses
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
+    """The ``suggest`` verb's arguments."""
     parser.add_argument(
         "video", metavar="VIDEO", help="video file, image folder or HDF5/zarr frames"
     )
@@ -34,7 +39,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
-def _frames_of(path: str, user: bool) -> object:
+def _frames_of(path: str, user: bool) -> Poses:
     from napari_leap.io.formats import read_any_labels
     from napari_leap.io.labels import poses_from_labels
 
@@ -43,6 +48,7 @@ def _frames_of(path: str, user: bool) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print (and optionally save) the suggested frame numbers; the exit status."""
     from tqdm import tqdm
 
     from napari_leap.pose.suggest import save_suggestions, suggest_frames
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         from napari_leap.align.alignment import Alignment
 
         alignment = Alignment.load(args.alignment)
-    bars = []
+    bars: list = []
 
     def progress(done: int, total: int) -> None:
         if not bars:  # made on first use, so a failing call prints nothing but its error

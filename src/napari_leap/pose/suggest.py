@@ -13,7 +13,9 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -164,37 +166,51 @@ def cluster_frames(
     return np.sort(np.asarray(picked, dtype=np.int64))
 
 
+@dataclass
+class SuggestOptions:
+    """How to suggest frames (the keywords of :func:`suggest_frames`).
+
+    ``exclude``: frames never suggested (e.g. already labelled); ``predictions``: a
+    :class:`napari_leap.io.labels.Poses` of predictions (for ``confidence``);
+    ``alignment``: cluster animals' boxes instead of whole frames; ``progress(done,
+    total)`` while frames are read. The rest tune cluster sampling: thumbnail ``size``,
+    PCA ``n_components``, ``n_clusters`` (default ``min(n, 10)``), ``max_frames`` read
+    (evenly strided beyond), decoder ``workers``.
+    """
+
+    exclude: Iterable[int] = ()
+    predictions: Any = None
+    alignment: Any = None
+    seed: int = 0
+    progress: Callable[[int, int], None] | None = None
+    n_clusters: int | None = None
+    size: int = 48
+    n_components: int = 32
+    max_frames: int = 3000
+    workers: int | None = None
+
+
 def suggest_kmeans(
-    video,
-    n: int = 20,
-    *,
-    n_clusters: int | None = None,
-    alignment=None,
-    size: int = 48,
-    n_components: int = 32,
-    max_frames: int = 3000,
-    exclude: Iterable[int] = (),
-    seed: int = 0,
-    workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    video, n: int = 20, options: SuggestOptions | None = None, **kwargs: Any
 ) -> np.ndarray:
     """LEAP's cluster sampling over the video (every frame up to ``max_frames``, evenly strided after)."""
+    o = replace(options or SuggestOptions(), **kwargs)
     n_total = _source(video).shape[0]
-    stride = max(1, int(np.ceil(n_total / max_frames)))
+    stride = max(1, int(np.ceil(n_total / o.max_frames)))
     frames = np.arange(0, n_total, stride)
     feats, ids = thumbnails(
-        video, frames, size=size, alignment=alignment, workers=workers, progress=progress
+        video, frames, size=o.size, alignment=o.alignment, workers=o.workers, progress=o.progress
     )
     min_gap = max(1, n_total // (4 * max(n, 1)))
     return cluster_frames(
         feats,
         ids,
         n,
-        n_clusters=n_clusters,
-        n_components=n_components,
+        n_clusters=o.n_clusters,
+        n_components=o.n_components,
         min_gap=min_gap,
-        exclude=exclude,
-        seed=seed,
+        exclude=o.exclude,
+        seed=o.seed,
     )
 
 
@@ -228,37 +244,29 @@ def suggest_low_confidence(
 
 
 def suggest_frames(
-    video,
-    n: int = 20,
-    method: str = "kmeans",
-    *,
-    exclude: Iterable[int] = (),
-    predictions=None,
-    alignment=None,
-    seed: int = 0,
-    progress=None,
-    **options,
+    video, n: int = 20, method: str = "kmeans", options: SuggestOptions | None = None, **kwargs: Any
 ) -> np.ndarray:
     """Frame numbers to label: ``kmeans`` (cluster sampling), ``uniform`` or ``confidence``.
 
-    ``confidence`` needs ``predictions`` (a :class:`napari_leap.io.labels.Poses` of
-    predictions).
+    The keywords are the fields of :class:`SuggestOptions` (they override ``options``);
+    ``confidence`` needs ``predictions``.
     """
+    o = replace(options or SuggestOptions(), **kwargs)
     if method not in METHODS:
         raise LeapError(f"unknown suggestion method {method!r}; use one of {', '.join(METHODS)}.")
     if n <= 0:
         raise LeapError(f"the number of frames to suggest must be positive, not {n}.")
     if method == "confidence":
-        if predictions is None or not len(predictions.frames):
+        if o.predictions is None or not len(o.predictions.frames):
             raise LeapError(
                 "suggesting by confidence needs predictions; run a trained model first."
             )
-        return suggest_low_confidence(predictions.frames, predictions.scores, n, exclude=exclude)
+        return suggest_low_confidence(
+            o.predictions.frames, o.predictions.scores, n, exclude=o.exclude
+        )
     if method == "uniform":
-        return suggest_uniform(_source(video).shape[0], n, exclude=exclude)
-    return suggest_kmeans(
-        video, n, alignment=alignment, exclude=exclude, seed=seed, progress=progress, **options
-    )
+        return suggest_uniform(_source(video).shape[0], n, exclude=o.exclude)
+    return suggest_kmeans(video, n, o)
 
 
 def save_suggestions(frames, path: str | Path) -> Path:

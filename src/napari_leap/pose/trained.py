@@ -81,6 +81,7 @@ class Preprocessor:
         )  # x, y
 
     def __call__(self, images, dtype=None):
+        """Uint8 images ``(N, H, W[, C])`` as the network's padded float input ``(N, C, h, w)``."""
         import torch
 
         x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
@@ -115,6 +116,7 @@ class Preprocessor:
         return (points + 0.5) * r - 0.5
 
     def to_input(self, points):
+        """Scaled-image pixel points back to input pixels (inverse of :meth:`to_scaled`)."""
         r = points.new_tensor(self.ratio) if hasattr(points, "new_tensor") else np.array(self.ratio)
         return (points + 0.5) / r - 0.5
 
@@ -166,6 +168,7 @@ class TrainedModel:
     # -- loading -------------------------------------------------------------------------
     @classmethod
     def load(cls, model_dir: str | Path, device=None) -> TrainedModel:
+        """The model in ``model_dir`` (its best weights) on ``device`` (default: the best one)."""
         import torch
 
         model_dir = Path(model_dir)
@@ -231,10 +234,12 @@ class TrainedModel:
 
     @property
     def input_size(self) -> tuple[int, int]:
+        """Height and width of the images the model takes."""
         return tuple(self.config["input_size"])
 
     @property
     def alignment(self) -> dict | None:
+        """The training alignment's settings (None for a model of whole frames)."""
         return self.config.get("alignment")
 
     @property
@@ -273,6 +278,7 @@ class TrainedModel:
 
 
 def build_net(config: dict):
+    """The untrained network a config describes (weights are loaded after)."""
     from napari_leap.pose.models import build_model
 
     return build_model(

@@ -22,6 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_leap.pose.predict.inputs import box_affines, match_channels, prepare
+from napari_leap.pose.predict.model import PoseStage, channels_of, model_dir
+from napari_leap.pose.predict.results import PredictError
+
 
 def is_one_pass(model, job) -> bool:
     """True when ``job`` is predicted in one pass: a learned-alignment model, no alignment."""
@@ -32,16 +36,15 @@ def is_one_pass(model, job) -> bool:
 def aligner_of(model):
     """The first stage of a learned-alignment model, from the model's folder."""
     from napari_leap.align.learned import LearnedAligner
-    from napari_leap.pose.predict import PredictError, _model_dir
 
-    model_dir = _model_dir(model)
-    if model_dir is None:
+    folder = model_dir(model)
+    if folder is None:
         raise PredictError(
             "this model aligns with its own first stage, which is in its folder; load it "
             "with TrainedModel.load(model_dir)."
         )
     spec = model.config["alignment"]
-    return LearnedAligner(spec, model_dir, device=getattr(model, "device", None))
+    return LearnedAligner(spec, folder, device=getattr(model, "device", None))
 
 
 class TwoStageRunner:
@@ -49,13 +52,12 @@ class TwoStageRunner:
 
     def __init__(self, model, geo, job, store, video_index: int, chunk_size: int):
         from napari_leap.align.learned import Tracker, animal_length
-        from napari_leap.pose.predict import _Model
 
         spec = model.config["alignment"]
         self.aligner = aligner_of(model)
-        self.pose = _Model(model, geo)
+        self.pose = PoseStage(model, geo)
         self.geo, self.box_size = geo, int(spec["box_size"])
-        self.channels = int(model.config.get("channels", 1))
+        self.channels = channels_of(model)
         self.tracker = Tracker(geo.n_animals, animal_length(spec), not job.align_subset)
         self.store, self.video = store, video_index
         spans = job.spans(chunk_size)
@@ -65,45 +67,35 @@ class TwoStageRunner:
     # -- decoder threads ------------------------------------------------------------------
     def batches(self, source, frames, affines, geo, channels, batch_frames) -> Iterator[tuple]:
         """``(idx, idx, whole frames, downscaled frames)`` per batch (``affines`` is None)."""
-        from napari_leap.pose.predict import _match_channels
-
         for s in range(0, len(frames), batch_frames):
             idx = frames[s : s + batch_frames]
-            whole = [_match_channels(source.read(int(i)), channels) for i in idx]
+            whole = [match_channels(source.read(int(i)), channels) for i in idx]
             small = np.stack([self.aligner.prepare(f) for f in whole])
             yield idx, idx, whole, small
 
     # -- the model thread ------------------------------------------------------------------
     def __call__(self, idx, whole, small) -> tuple[np.ndarray, np.ndarray]:
-        from napari_leap.pose.predict import _prepare
-
+        """Track the animals of a batch, cut their boxes and run the pose stage on them."""
         self._continue_from(int(idx[0]))
         n, a_n = len(idx), self.geo.n_animals
         anchors, angles = np.full((n, a_n, 2), np.nan), np.zeros((n, a_n))
         for i, found in enumerate(self.aligner.detect(small)):
             anchors[i], angles[i], _, _ = self.tracker.update(*found)
-        affines = self._affines(self.aligner.box_centres(anchors, angles), angles)
-        images, mats = _prepare(iter(whole), n, affines, self.geo, self.channels)
+        centres = self.aligner.box_centres(anchors, angles)
+        affines = box_affines(centres, np.nan_to_num(angles), self.box_size)
+        images, mats = prepare(iter(whole), n, affines, self.geo, self.channels)
         return self.pose(images, mats)
-
-    def _affines(self, centres: np.ndarray, angles: np.ndarray) -> np.ndarray:
-        """Video->box 2x3 matrices (n, A, 2, 3) of :meth:`Alignment.affine`; NaN: no animal."""
-        from napari_leap.align.learned import _instance_alignment
-
-        n, a_n = angles.shape
-        al = _instance_alignment(centres.reshape(-1, 2), angles.reshape(-1), self.box_size)
-        out = np.full((n * a_n, 2, 3), np.nan)
-        for k in np.flatnonzero(np.isfinite(centres.reshape(-1, 2)).all(-1)):
-            out[k] = al.affine(int(k), 0)
-        return out.reshape(n, a_n, 2, 3)
 
     # -- tracks across chunks --------------------------------------------------------------
     def _state_path(self, chunk: int) -> Path:
         return self.store.root / f"track_v{self.video:04d}_c{chunk:06d}.npz"
 
     def _continue_from(self, first_frame: int) -> None:
-        """At the start of a chunk that does not follow the last one tracked (earlier chunks
-        were taken from the store), take up the tracks where the previous chunk left them."""
+        """Take up the tracks where the previous chunk left them, when a chunk starts.
+
+        Only at the start of a chunk that does not follow the last one tracked (earlier
+        chunks were taken from the store).
+        """
         ci = self.chunk_of.get(first_frame)
         if ci is None or ci == self.last_chunk + 1:
             self.last_chunk = ci if ci is not None else self.last_chunk

@@ -1,0 +1,280 @@
+"""Predictions written as SLEAP ``.slp`` (streamed from the chunk store), ``.h5``, ``.csv``, ``.nwb``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from napari_leap.pose.predict.jobs import VideoJob
+from napari_leap.pose.predict.results import PredictError, PredictResult
+from napari_leap.pose.predict.store import ChunkStore
+
+OUTPUT_FORMATS = {"slp": ".slp", "h5": ".h5", "csv": ".csv", "nwb": ".nwb"}
+
+
+def output_format(path: Path, fmt: str | None) -> str:
+    """The format named by ``fmt``, or by the extension of ``path``."""
+    if fmt is None:
+        suffix = path.suffix.lower()
+        for name, ext in OUTPUT_FORMATS.items():
+            if suffix == ext:
+                return name
+        raise PredictError(
+            f"cannot write predictions as {suffix or 'a file without extension'}; "
+            "use .slp, .h5, .csv or .nwb."
+        )
+    if fmt not in OUTPUT_FORMATS:
+        raise PredictError(f"unknown format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}.")
+    return fmt
+
+
+def write_predictions(
+    result: PredictResult,
+    out: str | Path,
+    fmt: str | None = None,
+    *,
+    store: ChunkStore | None = None,
+    jobs: list[VideoJob] | None = None,
+) -> Path:
+    """Write ``result`` as ``.slp`` (streamed), SLEAP analysis ``.h5``, ``.csv`` or ``.nwb``.
+
+    ``.h5`` and ``.csv`` hold one video each: with several videos the files
+    are ``<stem>.<n>.h5`` (``n`` = input order).
+    """
+    out = Path(out)
+    fmt = output_format(out, fmt)
+    if fmt == "slp":
+        chunks = None
+        if store is not None and jobs is not None:
+            chunks = store.chunks(jobs)
+        write_slp(result.poses, result.videos, out, chunks=chunks)
+    elif fmt == "csv":
+        for p, path in zip(result.poses, _per_video_paths(out, len(result.poses)), strict=True):
+            write_csv(p, path)
+    elif fmt == "h5":
+        from napari_leap.io.labels import labels_from_poses, save_labels
+
+        for p, v, path in zip(
+            result.poses, result.videos, _per_video_paths(out, len(result.poses)), strict=True
+        ):
+            labels = labels_from_poses(p, [v], predicted=True)
+            save_labels(labels, path, format="analysis_h5", video=labels.videos[0])
+    else:
+        from napari_leap.io.labels import save_labels
+
+        try:
+            import ndx_pose  # noqa: F401
+        except ImportError:
+            raise PredictError(
+                "NWB export needs the ndx-pose package; install it with "
+                "`pip install ndx-pose`, or save as .slp."
+            ) from None
+        save_labels(result.to_labels(), out)
+    return out
+
+
+def _per_video_paths(out: Path, n: int) -> list[Path]:
+    if n == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}.{i}{out.suffix}") for i in range(n)]
+
+
+def write_csv(poses, path: str | Path) -> Path:
+    """One row per frame, animal and body part: ``frame,animal,node,x,y,confidence``.
+
+    Numbers are written with Python's shortest round-trip repr (reading them
+    back gives the same floats); missing points have empty x, y, confidence.
+    """
+    from napari_leap.io.atomic import atomic_path
+
+    path = Path(path)
+    nodes = poses.skeleton.nodes
+
+    def num(v: float) -> str:
+        return repr(float(v)) if np.isfinite(v) else ""
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        f.write("frame,animal,node,x,y,confidence\n")
+        for i, frame in enumerate(poses.frames):
+            rows = []
+            for a, animal in enumerate(poses.tracks):
+                for k, node in enumerate(nodes):
+                    x, y = poses.points[i, a, k]
+                    rows.append(
+                        f"{int(frame)},{animal},{node},{num(x)},{num(y)},"
+                        f"{num(poses.scores[i, a, k])}\n"
+                    )
+            f.writelines(rows)
+    return path
+
+
+def read_csv(path: str | Path) -> tuple[np.ndarray, list[str], list[str], np.ndarray, np.ndarray]:
+    """The inverse of :func:`write_csv`: ``frames, animals, nodes, points (N,A,K,2), scores (N,A,K)``."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    frames = sorted({int(r["frame"]) for r in rows})
+    animals = list(dict.fromkeys(r["animal"] for r in rows))
+    nodes = list(dict.fromkeys(r["node"] for r in rows))
+    fi = {f: i for i, f in enumerate(frames)}
+    pts = np.full((len(frames), len(animals), len(nodes), 2), np.nan)
+    sc = np.full((len(frames), len(animals), len(nodes)), np.nan)
+    for r in rows:
+        i, a, k = fi[int(r["frame"])], animals.index(r["animal"]), nodes.index(r["node"])
+        if r["x"]:
+            pts[i, a, k] = float(r["x"]), float(r["y"])
+        if r["confidence"]:
+            sc[i, a, k] = float(r["confidence"])
+    return np.array(frames), animals, nodes, pts, sc
+
+
+_FRAME_DTYPE = [
+    ("frame_id", "u8"),
+    ("video", "u4"),
+    ("frame_idx", "u8"),
+    ("instance_id_start", "u8"),
+    ("instance_id_end", "u8"),
+]
+_INSTANCE_DTYPE = [
+    ("instance_id", "i8"),
+    ("instance_type", "u1"),
+    ("frame_id", "u8"),
+    ("skeleton", "u4"),
+    ("track", "i4"),
+    ("from_predicted", "i8"),
+    ("score", "f4"),
+    ("point_id_start", "u8"),
+    ("point_id_end", "u8"),
+    ("tracking_score", "f4"),
+]
+_PRED_POINT_DTYPE = [("x", "f8"), ("y", "f8"), ("visible", "?"), ("complete", "?"), ("score", "f8")]
+
+
+def _video_file_ids(videos) -> list[int]:
+    """The id SLEAP files give each video in their frame table (as sleap-io's writer does)."""
+    ids = []
+    for i, video in enumerate(videos):
+        vid = i
+        dataset = getattr(getattr(video, "backend", None), "dataset", None)
+        if dataset:
+            group = str(dataset).split("/")[0]
+            if group.startswith("video") and group[5:].isdigit():
+                vid = int(group[5:])
+        ids.append(vid)
+    return ids
+
+
+def write_slp(
+    poses_list,
+    videos,
+    path: str | Path,
+    chunks: Iterable[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None = None,
+) -> Path:
+    """Write predictions as a SLEAP ``.slp`` file, frame table streamed chunk by chunk.
+
+    sleap-io writes everything but the frames (skeleton, videos, tracks,
+    metadata); the frame, instance and point tables are then appended in the
+    exact layout of sleap-io's own writer, so the file reads back with
+    ``sleap_io.load_slp`` while memory stays flat in the number of frames.
+    Animals with no point on a frame are left out, as in
+    :func:`napari_leap.io.labels.labels_from_poses`.
+    """
+    import h5py
+    import sleap_io as sio
+
+    from napari_leap.io.atomic import atomic_path
+
+    path = Path(path)
+    skeleton = poses_list[0].skeleton
+    names = list(poses_list[0].tracks)
+    labels = sio.Labels(
+        videos=list(videos),
+        skeletons=[skeleton.to_sleap()],
+        tracks=[sio.Track(name=n) for n in names],
+    )
+    if chunks is None:
+        chunks = ((vi, p.frames, p.points, p.scores) for vi, p in enumerate(poses_list))
+    file_ids = _video_file_ids(labels.videos)
+    k = len(skeleton.nodes)
+    with atomic_path(path) as tmp:
+        named = tmp.with_name(tmp.name + ".slp")
+        try:
+            sio.save_slp(
+                labels, str(named), embed=False, restore_original_videos=False, verbose=False
+            )
+            with h5py.File(named, "a") as f:
+                tables = {}
+                for name, dtype in (
+                    ("frames", _FRAME_DTYPE),
+                    ("instances", _INSTANCE_DTYPE),
+                    ("pred_points", _PRED_POINT_DTYPE),
+                ):
+                    if name in f:
+                        del f[name]
+                    tables[name] = f.create_dataset(
+                        name, shape=(0,), maxshape=(None,), dtype=np.dtype(dtype), chunks=(4096,)
+                    )
+                n_frames = n_inst = n_pts = 0
+                for vi, frames, points, scores in chunks:
+                    fr, ins, pp = _slp_rows(
+                        file_ids[vi], frames, points, scores, k, n_frames, n_inst, n_pts
+                    )
+                    for name, rows in (("frames", fr), ("instances", ins), ("pred_points", pp)):
+                        ds = tables[name]
+                        ds.resize((ds.shape[0] + len(rows),))
+                        ds[ds.shape[0] - len(rows) :] = rows
+                    n_frames += len(fr)
+                    n_inst += len(ins)
+                    n_pts += len(pp)
+            named.replace(tmp)
+        finally:
+            named.unlink(missing_ok=True)
+    return path
+
+
+def _slp_rows(video_id: int, frames, points, scores, k: int, f0: int, i0: int, p0: int):
+    """Frame, instance and predicted-point rows for one chunk (vectorised, no objects)."""
+    present = np.isfinite(points).all(-1).any(-1)  # (n, A): animal has a point on the frame
+    keep_frame = present.any(1)
+    frames, points, scores, present = (
+        frames[keep_frame],
+        points[keep_frame],
+        scores[keep_frame],
+        present[keep_frame],
+    )
+    n, a_count = present.shape
+    per_frame = present.sum(1)
+    starts = i0 + np.concatenate([[0], np.cumsum(per_frame)[:-1]]).astype(np.int64)
+    fr = np.zeros(n, dtype=_FRAME_DTYPE)
+    fr["frame_id"] = f0 + np.arange(n)
+    fr["video"] = video_id
+    fr["frame_idx"] = frames
+    fr["instance_id_start"] = starts
+    fr["instance_id_end"] = starts + per_frame
+    fi, ai = np.nonzero(present)  # row-major: by frame, then animal (track order)
+    m = len(fi)
+    ins = np.zeros(m, dtype=_INSTANCE_DTYPE)
+    ins["instance_id"] = i0 + np.arange(m)
+    ins["instance_type"] = 1  # predicted
+    ins["frame_id"] = f0 + fi
+    ins["skeleton"] = 0
+    ins["track"] = ai
+    ins["from_predicted"] = -1
+    sc = scores[fi, ai]  # (m, K)
+    finite = np.isfinite(sc)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(finite.any(1), np.nansum(sc, 1) / np.maximum(finite.sum(1), 1), 0.0)
+    ins["score"] = mean
+    ins["point_id_start"] = p0 + np.arange(m) * k
+    ins["point_id_end"] = p0 + (np.arange(m) + 1) * k
+    ins["tracking_score"] = 0.0
+    pts = points[fi, ai].reshape(-1, 2)
+    pp = np.zeros(m * k, dtype=_PRED_POINT_DTYPE)
+    pp["x"], pp["y"] = pts[:, 0], pts[:, 1]
+    pp["visible"] = np.isfinite(pts).all(1)
+    pp["complete"] = False
+    pp["score"] = np.nan_to_num(sc.reshape(-1), nan=0.0)
+    return fr, ins, pp
