@@ -22,6 +22,7 @@ N_LABELED = 50
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
+    """The ``demo`` verb's options."""
     parser.add_argument(
         "--headless",
         metavar="OUT_DIR",
@@ -235,6 +236,7 @@ def _layer(layer_data):
 
 
 def run(args) -> int:
+    """Build the demo project, run the pipeline on it and show (or screenshot) the result."""
     out = args.headless
     root = args.project or (out / "project" if out else Path("napari-leap-demo"))
     project = build_project(root.resolve(), args.fresh)
