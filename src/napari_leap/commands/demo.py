@@ -128,12 +128,7 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
         kwargs = {"time_limit": train_minutes * 60, "resume": (model_dir / "last.pt").exists()}
         if arch:
             kwargs["arch"] = arch
-        gen = iter_train(project.root, model_dir, **kwargs)
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration:
-                break
+        for event in iter_train(project.root, model_dir, **kwargs):
             if isinstance(event, Message):
                 _say(event.text)
             elif isinstance(event, EpochEnd):
@@ -148,7 +143,8 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
     predictions = project.predictions_path
     t = time.perf_counter()
     bar = _bar(1, "predict")
-    run_to_end(iter_predict(model_dir, [project], out=predictions), lambda e: _advance(bar, e))
+    for event in iter_predict(model_dir, [project], out=predictions):  # written to predictions
+        _advance(bar, event)
     bar.close()
     figures["predict_seconds"] = round(time.perf_counter() - t, 1)
     project.predictions = None  # re-read from disk on next use
