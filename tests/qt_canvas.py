@@ -13,7 +13,9 @@ def settle(rounds: int = 5) -> None:
 
 
 def canvas_of(viewer):
-    return viewer.window._qt_viewer.canvas.native
+    from napari_leap.napari._compat import viewer_canvas
+
+    return viewer_canvas(viewer).native
 
 
 def canvas_point(viewer, y: float, x: float) -> QPoint:

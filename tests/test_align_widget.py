@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import CLIP
+from napari_leap.napari._compat import viewer_canvas
 
 pytestmark = pytest.mark.gui
 
@@ -51,9 +52,9 @@ def test_preview_follows_frame_and_parameters(clip_viewer, qtbot):
     qtbot.waitUntil(lambda: not np.allclose(vectors.data, before), timeout=5000)
     # the preview reuses the frame napari decoded for display
     from napari_leap.io.video import source_of
-    from napari_leap.napari.widgets.align import _displayed_image
+    from napari_leap.napari._compat import displayed_image
 
-    shown = _displayed_image(viewer.layers["clip"], 1400)
+    shown = displayed_image(viewer.layers["clip"], 1400)
     assert shown is not None
     np.testing.assert_array_equal(shown, source_of(viewer.layers["clip"].data).read(1400))
     # one animal asked for: one box
@@ -162,7 +163,7 @@ def test_screenshot(clip_viewer, qtbot):
     qtbot.wait(300)
     # the two flies and their boxes (right of the video, at its top)
     viewer.camera.center = (400, 860)
-    viewer.camera.zoom = 0.85 * min(viewer.window._qt_viewer.canvas.size) / 700
+    viewer.camera.zoom = 0.85 * min(viewer_canvas(viewer).size) / 700
     qtbot.wait(300)
     out = Path(__file__).resolve().parents[1] / "docs" / "images" / "align.png"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -173,10 +174,10 @@ def test_screenshot(clip_viewer, qtbot):
 def test_bad_settings_give_a_notification_and_the_widget_stays_usable(
     clip_viewer, qtbot, monkeypatch
 ):
-    from napari_leap.napari.widgets import align as mod
+    import napari.utils.notifications as notifications
 
     messages = []
-    monkeypatch.setattr(mod, "_show_error", messages.append)
+    monkeypatch.setattr(notifications, "show_error", messages.append)
     widget = _widget(clip_viewer)
     widget.box_spin.setValue(2000)  # larger than the 1024 px frame
     assert widget.run() is None  # refused at once, before any decoding
@@ -188,12 +189,13 @@ def test_bad_settings_give_a_notification_and_the_widget_stays_usable(
 
 
 def test_an_error_during_the_run_is_reported(clip_viewer, qtbot, monkeypatch):
+    import napari.utils.notifications as notifications
+
     import napari_leap.align.alignment as core
     from napari_leap.errors import LeapError
-    from napari_leap.napari.widgets import align as mod
 
     messages = []
-    monkeypatch.setattr(mod, "_show_error", messages.append)
+    monkeypatch.setattr(notifications, "show_error", messages.append)
 
     def broken(*args, **kwargs):
         yield core.AlignProgress(0, 10, "align")

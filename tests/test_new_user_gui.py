@@ -12,6 +12,7 @@ from qtpy.QtCore import Qt
 from conftest import CLIP, CLIP_LABELS
 from napari_leap.io.labels import poses_from_labels
 from napari_leap.io.project import Project
+from napari_leap.napari._compat import viewer_canvas
 from napari_leap.napari.widgets.labeling import LabelingWidget
 from napari_leap.napari.widgets.skeleton import SkeletonWidget
 from qt_canvas import click, key, settle
@@ -19,13 +20,12 @@ from qt_canvas import click, key, settle
 pytestmark = pytest.mark.gui
 
 
-def _errors(monkeypatch, *modules) -> list[str]:
+def _errors(monkeypatch) -> list[str]:
     """Every error notification the docks show, collected instead of shown."""
+    import napari.utils.notifications as notifications
+
     shown: list[str] = []
-    for module in modules:
-        name = "_show_error" if hasattr(module, "_show_error") else None
-        if name:
-            monkeypatch.setattr(module, name, shown.append)
+    monkeypatch.setattr(notifications, "show_error", shown.append)
     monkeypatch.setattr(LabelingWidget, "_error", lambda self, m: shown.append(m))
     return shown
 
@@ -110,12 +110,11 @@ def _project_with_animals_until(root, video, labels_path, last: int) -> Project:
 def test_predicting_frames_without_animals_says_so_and_never_crashes(
     make_napari_viewer, qtbot, small, tmp_path, monkeypatch
 ):
-    from napari_leap.napari.widgets import predict as predict_module
     from napari_leap.napari.widgets.predict import PredictWidget
 
     model_dir, video, labels_path = small
     project = _project_with_animals_until(tmp_path / "proj", video, labels_path, last=24)
-    errors = _errors(monkeypatch, predict_module)
+    errors = _errors(monkeypatch)
     viewer = make_napari_viewer(show=True)
     widget = PredictWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Predict")
@@ -147,14 +146,12 @@ def test_predicting_frames_without_animals_says_so_and_never_crashes(
 def test_every_dock_takes_a_video_opened_by_napari_builtins(
     make_napari_viewer, qtbot, small, tmp_path, monkeypatch
 ):
-    from napari_leap.napari.widgets import predict as predict_module
-    from napari_leap.napari.widgets import train as train_module
     from napari_leap.napari.widgets.align import AlignWidget
     from napari_leap.napari.widgets.predict import PredictWidget
     from napari_leap.napari.widgets.train import TrainWidget
 
     model_dir, video, _ = small
-    errors = _errors(monkeypatch, predict_module, train_module)
+    errors = _errors(monkeypatch)
     viewer = make_napari_viewer(show=True)
     _, label = _new_labels_layer(
         viewer, video=video, plugin="napari"
@@ -200,8 +197,6 @@ def test_a_model_trained_from_the_docks_is_the_projects_and_both_docks_use_it(
     make_napari_viewer, qtbot, small, tmp_path, monkeypatch
 ):
     from napari_leap.io.labels import labels_from_poses, load_labels
-    from napari_leap.napari.widgets import predict as predict_module
-    from napari_leap.napari.widgets import train as train_module
     from napari_leap.napari.widgets.predict import PredictWidget
     from napari_leap.napari.widgets.train import TrainWidget
 
@@ -216,7 +211,7 @@ def test_a_model_trained_from_the_docks_is_the_projects_and_both_docks_use_it(
     )
     project.labels = labels_from_poses(poses, [project.sleap_video(0)], predicted=False)
     project.save()
-    errors = _errors(monkeypatch, predict_module, train_module)
+    errors = _errors(monkeypatch)
     viewer = make_napari_viewer(show=True)
     label = LabelingWidget(viewer)
     viewer.window.add_dock_widget(label, name="Label")
@@ -259,7 +254,6 @@ def test_loss_is_plotted_per_step_and_few_validation_images_are_warned_of(
     make_napari_viewer, qtbot, small, tmp_path, monkeypatch
 ):
     from napari_leap.io.labels import labels_from_poses, load_labels, save_labels
-    from napari_leap.napari.widgets import train as train_module
     from napari_leap.napari.widgets.train import FILE_ITEM, TrainWidget
     from napari_leap.pose.train import BatchEnd, EpochEnd, TrainStarted
 
@@ -269,7 +263,7 @@ def test_loss_is_plotted_per_step_and_few_validation_images_are_warned_of(
         labels_from_poses(poses.select(poses.frames < 8), [str(video)], predicted=False),
         tmp_path / "eight.slp",
     )
-    errors = _errors(monkeypatch, train_module)
+    errors = _errors(monkeypatch)
     viewer = make_napari_viewer(show=True)
     widget = TrainWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Train")
@@ -345,7 +339,7 @@ def test_align_run_shows_its_boxes_and_its_progress_only_grows(make_napari_viewe
     # the boxes layer lies inside what the canvas shows
     boxes = align.boxes_layer
     (top, left), (bottom, right) = boxes.extent.world[:, 1:]
-    native = viewer.window._qt_viewer.canvas.native
+    native = viewer_canvas(viewer).native
     cy, cx = viewer.camera.center[-2:]
     half_h, half_w = (
         native.height() / 2 / viewer.camera.zoom,

@@ -21,11 +21,12 @@ def small(tmp_path_factory):
 
 
 def test_widget_predicts_shows_and_exports(make_napari_viewer, qtbot, small, tmp_path, monkeypatch):
-    from napari_leap.napari.widgets import predict as widget_module
+    import napari.utils.notifications as notifications
+
     from napari_leap.napari.widgets.predict import PredictWidget
 
     errors = []
-    monkeypatch.setattr(widget_module, "_show_error", errors.append)
+    monkeypatch.setattr(notifications, "show_error", errors.append)
     model_dir, video, labels_path = small
     viewer = make_napari_viewer()
     data, kwargs, _ = layers.video_layer_data(open_video(video), path=video)

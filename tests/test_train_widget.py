@@ -53,10 +53,12 @@ def test_train_widget_runs_stops_and_keeps_checkpoint(make_napari_viewer, qtbot,
 def test_train_widget_bad_source_shows_error_and_stays_usable(
     make_napari_viewer, qtbot, tmp_path, monkeypatch
 ):
+    import napari.utils.notifications as notifications
+
     from napari_leap.napari.widgets import train as train_widget
 
     shown = []
-    monkeypatch.setattr(train_widget, "_show_error", shown.append)
+    monkeypatch.setattr(notifications, "show_error", shown.append)
     viewer = make_napari_viewer()
     widget = train_widget.TrainWidget(viewer)
     widget.source.setCurrentText(train_widget.FILE_ITEM)

@@ -22,6 +22,7 @@ N_LABELED = 50
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
+    """The ``demo`` verb's options."""
     parser.add_argument(
         "--headless",
         metavar="OUT_DIR",
@@ -127,12 +128,7 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
         kwargs = {"time_limit": train_minutes * 60, "resume": (model_dir / "last.pt").exists()}
         if arch:
             kwargs["arch"] = arch
-        gen = iter_train(project.root, model_dir, **kwargs)
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration:
-                break
+        for event in iter_train(project.root, model_dir, **kwargs):
             if isinstance(event, Message):
                 _say(event.text)
             elif isinstance(event, EpochEnd):
@@ -147,7 +143,8 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
     predictions = project.predictions_path
     t = time.perf_counter()
     bar = _bar(1, "predict")
-    run_to_end(iter_predict(model_dir, [project], out=predictions), lambda e: _advance(bar, e))
+    for event in iter_predict(model_dir, [project], out=predictions):  # written to predictions
+        _advance(bar, event)
     bar.close()
     figures["predict_seconds"] = round(time.perf_counter() - t, 1)
     project.predictions = None  # re-read from disk on next use
@@ -235,6 +232,7 @@ def _layer(layer_data):
 
 
 def run(args) -> int:
+    """Build the demo project, run the pipeline on it and show (or screenshot) the result."""
     out = args.headless
     root = args.project or (out / "project" if out else Path("napari-leap-demo"))
     project = build_project(root.resolve(), args.fresh)

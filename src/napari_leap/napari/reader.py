@@ -52,6 +52,7 @@ def get_reader(path):
 
 
 def read_video(path):
+    """A lazy video Image layer (frames decode as napari shows them)."""
     from napari_leap.io.video import open_video
     from napari_leap.napari.layers import video_layer_data
 
@@ -59,16 +60,17 @@ def read_video(path):
 
 
 def read_labels(path):
+    """The layers of a labels file: its video when found, skeleton edges, pose points."""
     from napari_leap.napari.labels_io import read_labels as read
 
     return settle_when_added(read(path))
 
 
 def settle_when_added(layer_data: list) -> list:
-    """Once napari has added ``layer_data``: show frame 0 (napari opens a first layer on its
-    middle frame) and keep reference layers (``metadata['reference']``) read-only.
+    """Once napari has added ``layer_data``, show frame 0 and keep reference layers read-only.
 
-    A reader only returns data, so this waits for napari's own handler of each new layer
+    napari opens a first layer on its middle frame; reference layers carry
+    ``metadata['reference']``. A reader only returns data, so this waits for napari's own handler of each new layer
     (it runs first: this one is connected last).
     """
     import napari

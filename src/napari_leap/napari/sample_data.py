@@ -13,8 +13,10 @@ LEAP_MAT = SAMPLE_DIR / "leap_mat" / "labels.mat"
 
 
 def _as_reference(layer_data: list) -> list:
-    """Published, proofread labels are a reference to compare with, not labels to edit: the
-    Label and Skeleton docks leave them alone and napari opens them read-only."""
+    """Mark published, proofread labels as a reference to compare with, not labels to edit.
+
+    The Label and Skeleton docks leave them alone and napari opens them read-only.
+    """
     from napari_leap.napari.reader import settle_when_added
 
     for _, kwargs, kind in layer_data:

@@ -2,9 +2,7 @@
 
 Reads its controls, runs :func:`napari_leap.pose.predict.iter_predict` in a
 ``thread_worker`` and turns the chunks it yields into layers over the video
-(through :mod:`napari_leap.napari.layers`): predicted points coloured by body
-part, one track per animal and body part, and the skeleton between them.
-Cancel keeps the finished chunks; export writes .slp, .h5 or .csv.
+(:mod:`.display`). Cancel keeps the finished chunks; export writes .slp, .h5 or .csv.
 """
 
 from __future__ import annotations
@@ -14,46 +12,23 @@ import time
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtCore import Qt
-from qtpy.QtGui import QFont
-from qtpy.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QSlider,
-    QSpinBox,
-    QWidget,
-)
+from qtpy.QtWidgets import QFileDialog, QWidget
 
 from napari_leap.napari import layers
-from napari_leap.napari.widgets.scroll import scroll_layout
+from napari_leap.napari._compat import unwrapped
+from napari_leap.napari.widgets.errors import show_error
+from napari_leap.napari.widgets.predict.controls import build_controls
+from napari_leap.napari.widgets.predict.display import DisplayMixin
 
 PROJECT_ITEM = "all videos of a project…"
 #: seconds between layer refreshes while predictions stream in
 REFRESH_S = 0.5
 
 
-def _show_error(message: str) -> None:
-    from napari.utils.notifications import show_error
-
-    show_error(message)
-
-
 def _show_warning(message: str) -> None:
     from napari.utils.notifications import show_warning
 
     show_warning(message)
-
-
-def _frames_with_animals(poses) -> np.ndarray:
-    """(frames,) True where at least one body part of one animal was found."""
-    return np.isfinite(poses.points).all(axis=-1).any(axis=(1, 2))
 
 
 class _Failed:
@@ -63,14 +38,12 @@ class _Failed:
         self.error = error
 
 
-class PredictWidget(QWidget):
+class PredictWidget(DisplayMixin, QWidget):
     """Choose a model and a video (or a project), predict, inspect and export the poses."""
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
-        # napari hands plugin docks a proxy that hides private API and makes identity checks
-        # fail (a new proxy per access); these docks work with the layers themselves
-        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        self.viewer = unwrapped(napari_viewer)  # the docks share layers by identity
         self.project_path: Path | None = None
         self.result = None  # napari_leap.pose.predict.PredictResult of the last finished run
         self.evaluation = None  # EvaluationResult against a person's labels, when there are some
@@ -84,102 +57,21 @@ class PredictWidget(QWidget):
         self._layers: dict[str, object] = {}
         self._video_layer = None
         self._poses_shown = None
-        self._build()
+        build_controls(self)
+        self._apply_threshold()
         self.viewer.layers.events.inserted.connect(self._refresh_sources)
         self.viewer.layers.events.removed.connect(self._refresh_sources)
         self._refresh_sources()
 
-    # -- layout ---------------------------------------------------------------------------
-    def _build(self) -> None:
-        root = scroll_layout(self)
-        form = QFormLayout()
-        row = QHBoxLayout()
-        self.model_edit = QLineEdit()
-        self.model_edit.setPlaceholderText("trained model folder")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse_model)
-        row.addWidget(self.model_edit)
-        row.addWidget(browse)
-        form.addRow("Model", row)
-        self.source_combo = QComboBox()
-        self.source_combo.activated.connect(self._on_source_chosen)
-        form.addRow("Video", self.source_combo)
-        frames = QHBoxLayout()
-        self.start_spin = QSpinBox()
-        self.stop_spin = QSpinBox()
-        for spin in (self.start_spin, self.stop_spin):
-            spin.setRange(0, 10**9)
-        self.stop_spin.setSpecialValueText("end")
-        frames.addWidget(self.start_spin)
-        frames.addWidget(QLabel("to"))
-        frames.addWidget(self.stop_spin)
-        form.addRow("Frames", frames)
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(1, 4096)
-        self.batch_spin.setValue(64)
-        form.addRow("Batch (boxes)", self.batch_spin)
-        root.addLayout(form)
-
-        buttons = QHBoxLayout()
-        self.predict_button = QPushButton("Predict")
-        self.predict_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        buttons.addWidget(self.predict_button)
-        buttons.addWidget(self.cancel_button)
-        root.addLayout(buttons)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setFormat("idle")
-        self.progress_bar.setTextVisible(True)
-        root.addWidget(self.progress_bar)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        root.addWidget(self.status)
-
-        display = QGroupBox("Display")
-        dform = QFormLayout(display)
-        self.threshold_slider = QSlider(Qt.Horizontal)
-        self.threshold_slider.setRange(0, 100)
-        self.threshold_slider.setValue(20)
-        self.threshold_label = QLabel()
-        self.threshold_slider.valueChanged.connect(self._apply_threshold)
-        trow = QHBoxLayout()
-        trow.addWidget(self.threshold_slider)
-        trow.addWidget(self.threshold_label)
-        dform.addRow("Hide below", trow)
-        self.tail_spin = QSpinBox()
-        self.tail_spin.setRange(0, 10000)
-        self.tail_spin.setValue(25)
-        self.tail_spin.valueChanged.connect(self._apply_tail)
-        dform.addRow("Track tail (frames)", self.tail_spin)
-        root.addWidget(display)
-
-        export = QGroupBox("Export")
-        erow = QHBoxLayout(export)
-        self.export_buttons = {}
-        for ext in (".slp", ".h5", ".csv"):
-            b = QPushButton(ext)
-            b.setEnabled(False)
-            b.clicked.connect(lambda _=False, e=ext: self._export_dialog(e))
-            erow.addWidget(b)
-            self.export_buttons[ext] = b
-        root.addWidget(export)
-
-        self.validation = QLabel("")
-        self.validation.setFont(QFont("monospace", 8))
-        self.validation.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        root.addWidget(self.validation)
-        root.addStretch(1)
-        self._apply_threshold()
-
     # -- sources --------------------------------------------------------------------------
     def _video_layers(self) -> list:
+        from napari.layers import Image
+
         from napari_leap.io.video import source_of
 
         out = []
         for layer in self.viewer.layers:
-            if getattr(layer, "_type_string", "") != "image":
+            if not isinstance(layer, Image):
                 continue
             if source_of(layer.data) is not None or layers.layer_video_path(layer) is not None:
                 out.append(layer)
@@ -272,7 +164,7 @@ class PredictWidget(QWidget):
                 )
             inputs, layer = self._inputs()
         except Exception as e:  # noqa: BLE001 - every failure here is shown, none escapes
-            _show_error(str(e))
+            show_error(e, "starting the prediction")
             return
         start, stop = self.start_spin.value(), self.stop_spin.value()
         frames = None if (start == 0 and stop == 0) else slice(start, stop or None)
@@ -321,6 +213,7 @@ class PredictWidget(QWidget):
 
     @property
     def running(self) -> bool:
+        """True while a prediction runs."""
         return self._worker is not None
 
     def _on_event(self, ev) -> None:
@@ -371,13 +264,7 @@ class PredictWidget(QWidget):
         self._validate()
 
     def _on_error(self, e: Exception) -> None:
-        from napari_leap.errors import is_user_error, user_message
-
-        message = (
-            user_message(e) if is_user_error(e) else f"prediction failed ({type(e).__name__}: {e})"
-        )
-        _show_error(message)
-        self.status.setText(message)
+        self.status.setText(show_error(e, "prediction"))
 
     def _on_finished(self) -> None:
         self._worker = None
@@ -385,75 +272,6 @@ class PredictWidget(QWidget):
         self.cancel_button.setEnabled(False)
         if self.result is not None:
             self.progress_bar.setFormat("done: %v / %m frames")
-
-    # -- layers ---------------------------------------------------------------------------
-    def show_poses(self, poses) -> None:
-        """Replace the prediction layers with ``poses`` (over the video layer's coordinates)."""
-        self._last_refresh = time.monotonic()
-        if not _frames_with_animals(poses).any():  # napari cannot draw empty tracks: no layers
-            for key in ("tracks", "skeleton", "points"):
-                old = self._layers.pop(key, None)
-                if old is not None and old in self.viewer.layers:
-                    self.viewer.layers.remove(old)
-            self._poses_shown = None
-            return
-        tag = f" [{self._video_name}]"
-        # tracks first, then skeleton, then points: the current pose stays on top of the tails
-        tdata, tkw, _ = layers.prediction_tracks_layer_data(
-            poses, name="tracks" + tag, tail_length=self.tail_spin.value()
-        )
-        self._replace("tracks", tdata, tkw, "tracks")
-        data, kwargs, _ = layers.prediction_points_layer_data(poses, name="predictions" + tag)
-        self._poses_shown = poses
-        vec, vkw, _ = layers.edges_layer_data(
-            data, kwargs["features"], kwargs["metadata"], name="skeleton" + tag
-        )
-        self._replace("skeleton", vec, vkw, "vectors")
-        points = self._replace("points", data, kwargs, "points")
-        self._apply_threshold(points=points)
-
-    def _replace(self, key: str, data, kwargs: dict, kind: str):
-        """Update the layer in place when it exists (same index, same user settings)."""
-        old = self._layers.get(key)
-        if old is not None and old in self.viewer.layers:
-            index = self.viewer.layers.index(old)
-            self.viewer.layers.remove(old)
-        else:
-            index = None
-        layer = getattr(self.viewer, f"add_{kind}")(data, **kwargs)
-        if index is not None:
-            self.viewer.layers.move(self.viewer.layers.index(layer), index)
-        self._layers[key] = layer
-        return layer
-
-    @property
-    def threshold(self) -> float:
-        return self.threshold_slider.value() / 100.0
-
-    def _apply_threshold(self, *_, points=None) -> None:
-        """Hide predicted points (and their skeleton edges) below the confidence threshold."""
-        self.threshold_label.setText(f"{self.threshold:.2f}")
-        points = points or self._layers.get("points")
-        if points is None or points not in self.viewer.layers or not len(points.data):
-            return
-        conf = np.asarray(points.features["confidence"], dtype=float)
-        shown = np.nan_to_num(conf, nan=0.0) >= self.threshold
-        points.shown = shown
-        edges = self._layers.get("skeleton")
-        if edges is not None and edges in self.viewer.layers:
-            vec, colors = layers.edge_vectors(
-                np.asarray(points.data)[shown],
-                points.features[shown].reset_index(drop=True),
-                *layers.pose_metadata(points.metadata),
-            )
-            edges.data = vec
-            if len(colors):
-                edges.edge_color = colors
-
-    def _apply_tail(self, value: int) -> None:
-        tracks = self._layers.get("tracks")
-        if tracks is not None and tracks in self.viewer.layers:
-            tracks.tail_length = int(value)
 
     # -- export and validation --------------------------------------------------------------
     def _export_dialog(self, ext: str) -> None:
@@ -468,12 +286,12 @@ class PredictWidget(QWidget):
         from napari_leap.pose.predict import write_predictions
 
         if self.result is None:
-            _show_error("nothing to export yet; run a prediction first.")
+            show_error("nothing to export yet; run a prediction first.")
             return None
         try:
             out = write_predictions(self.result, path)
         except Exception as e:  # noqa: BLE001 - shown to the user, the widget stays usable
-            _show_error(str(e))
+            show_error(e, "exporting the predictions")
             return None
         self.status.setText(f"saved {out}")
         return out

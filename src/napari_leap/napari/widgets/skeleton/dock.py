@@ -13,25 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QInputDialog,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QMessageBox,
-    QPushButton,
-    QSpinBox,
-    QWidget,
-)
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import QComboBox, QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from napari_leap.napari import layers
-from napari_leap.napari.widgets.scroll import scroll_layout
+from napari_leap.napari._compat import unwrapped
+from napari_leap.napari.widgets.errors import show_error
+from napari_leap.napari.widgets.skeleton.controls import build_controls, show_skeleton
 from napari_leap.pose.skeleton import Skeleton, propose_symmetries
 
 
@@ -42,14 +30,6 @@ def _ask(parent: QWidget, message: str) -> bool:
     return answer == QMessageBox.Yes
 
 
-def _swatch(color) -> object:
-    from qtpy.QtGui import QColor, QIcon, QPixmap
-
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(QColor.fromRgbF(*color))
-    return QIcon(pixmap)
-
-
 class SkeletonWidget(QWidget):
     """Edit the skeleton of the active pose layer (or a new one) and save/load it."""
 
@@ -57,109 +37,19 @@ class SkeletonWidget(QWidget):
 
     def __init__(self, napari_viewer, confirm: Callable[[str], bool] | None = None, parent=None):
         super().__init__(parent)
-        # napari hands plugin docks a proxy that hides private API and makes identity checks
-        # fail (a new proxy per access); these docks work with the layers themselves
-        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        self.viewer = unwrapped(napari_viewer)  # the docks share layers by identity
         #: asked before labels are deleted; tests replace it
         self.confirm = confirm or (lambda message: _ask(self, message))
         self.skeleton = Skeleton(nodes=[])
         self._layer = None
-        self._build()
+        build_controls(self)
         self.viewer.layers.selection.events.active.connect(self._on_active)
         self._on_active()
-
-    # -- layout ---------------------------------------------------------------------------
-    def _build(self) -> None:
-        root = scroll_layout(self)
-        self.target = QLabel("no pose layer: edit here, then create one or save the skeleton")
-        self.target.setWordWrap(True)
-        root.addWidget(self.target)
-
-        nodes_box = QGroupBox("Body parts (double-click to rename, drag to reorder)")
-        grid = QGridLayout(nodes_box)
-        self.node_list = QListWidget()
-        self.node_list.setDragDropMode(QListWidget.InternalMove)
-        self.node_list.model().rowsMoved.connect(self._on_rows_moved)
-        self.node_list.itemDoubleClicked.connect(lambda item: self.rename_node_dialog(item.text()))
-        grid.addWidget(self.node_list, 0, 0, 1, 4)
-        for col, (text, slot) in enumerate(
-            (
-                ("Add…", self.add_node_dialog),
-                ("Rename…", self._rename_selected),
-                ("Up", lambda: self._move_selected(-1)),
-                ("Down", lambda: self._move_selected(1)),
-            )
-        ):
-            b = QPushButton(text)
-            b.clicked.connect(slot)
-            grid.addWidget(b, 1, col)
-        self.remove_button = QPushButton("Delete")
-        self.remove_button.clicked.connect(self._remove_selected)
-        grid.addWidget(self.remove_button, 2, 0, 1, 4)
-        root.addWidget(nodes_box)
-
-        self.edge_list, self.edge_a, self.edge_b = self._pair_box(
-            root, "Edges (drawn between body parts)", self._add_edge, self._remove_edge
-        )
-        self.sym_list, self.sym_a, self.sym_b = self._pair_box(
-            root,
-            "Left/right pairs (swapped when training flips images)",
-            self._add_symmetry,
-            self._remove_symmetry,
-        )
-        propose = QPushButton("Propose pairs from names")
-        propose.clicked.connect(self.propose_pairs)
-        root.addWidget(propose)
-        parts = QHBoxLayout()
-        self.anchor_combo, self.heading_combo = QComboBox(), QComboBox()
-        self.anchor_combo.setToolTip("learned alignment finds each animal by this part")
-        self.heading_combo.setToolTip("learned alignment turns each animal to face this part")
-        parts.addWidget(QLabel("Align by"))
-        parts.addWidget(self.anchor_combo)
-        parts.addWidget(QLabel("facing"))
-        parts.addWidget(self.heading_combo)
-        for combo in (self.anchor_combo, self.heading_combo):
-            combo.activated.connect(lambda _: self._guard(self._set_parts_from_combos))
-        root.addLayout(parts)
-
-        files = QHBoxLayout()
-        for text, slot in (("Load…", self._load_dialog), ("Save…", self._save_dialog)):
-            b = QPushButton(text)
-            b.clicked.connect(slot)
-            files.addWidget(b)
-        root.addLayout(files)
-        new = QHBoxLayout()
-        self.n_animals = QSpinBox()
-        self.n_animals.setRange(1, 20)
-        self.n_animals.setPrefix("animals: ")
-        b = QPushButton("New labels layer")
-        b.setToolTip("an empty pose layer with this skeleton, for the Label widget")
-        b.clicked.connect(self.new_layer)
-        new.addWidget(self.n_animals)
-        new.addWidget(b)
-        root.addLayout(new)
-        root.addStretch(1)
-
-    def _pair_box(self, root, title, add, remove):
-        box = QGroupBox(title)
-        grid = QGridLayout(box)
-        lst = QListWidget()
-        lst.setMaximumHeight(110)
-        a, b = QComboBox(), QComboBox()
-        plus, minus = QPushButton("Add"), QPushButton("Remove")
-        plus.clicked.connect(add)
-        minus.clicked.connect(remove)
-        grid.addWidget(lst, 0, 0, 1, 4)
-        grid.addWidget(a, 1, 0)
-        grid.addWidget(b, 1, 1)
-        grid.addWidget(plus, 1, 2)
-        grid.addWidget(minus, 1, 3)
-        root.addWidget(box)
-        return lst, a, b
 
     # -- target layer ---------------------------------------------------------------------
     @property
     def layer(self):
+        """The pose layer being edited, while it is still in the viewer."""
         if self._layer is not None and self._layer in self.viewer.layers:
             return self._layer
         return None
@@ -188,6 +78,7 @@ class SkeletonWidget(QWidget):
 
     # -- edits (public: the same calls the buttons make) -------------------------------------
     def add_node(self, name: str) -> None:
+        """Add a body part (and the left/right pair its name suggests)."""
         name = name.strip()
         if not name:
             return
@@ -196,6 +87,7 @@ class SkeletonWidget(QWidget):
         self._commit(sk, propose=True)
 
     def rename_node(self, old: str, new: str) -> None:
+        """Rename a body part; its labels follow."""
         new = new.strip()
         if not new or new == old:
             return
@@ -214,11 +106,13 @@ class SkeletonWidget(QWidget):
         return True
 
     def move_node(self, name: str, index: int) -> None:
+        """Move a body part to ``index`` (colours follow the order)."""
         sk = self._copy()
         sk.move_node(name, max(0, min(index, len(sk.nodes) - 1)))
         self._commit(sk)
 
     def add_edge(self, a: str, b: str) -> None:
+        """Draw an edge between two body parts (once)."""
         sk = self._copy()
         if (
             a != b
@@ -229,24 +123,27 @@ class SkeletonWidget(QWidget):
             self._commit(sk)
 
     def remove_edge(self, a: str, b: str) -> None:
+        """Remove the edge between two body parts."""
         sk = self._copy()
         pair = {sk.index(a), sk.index(b)}
         sk.edges = [e for e in sk.edges if set(e) != pair]
         self._commit(sk)
 
     def add_symmetry(self, a: str, b: str) -> None:
+        """Pair two body parts as left/right; each part has one partner at most."""
         sk = self._copy()
         ia, ib = sk.index(a), sk.index(b)
         if ia == ib:
             return
         taken = {i for p in sk.symmetries for i in p}
         if ia in taken or ib in taken:
-            self._error(f"“{a}” or “{b}” already has a partner; remove that pair first.")
+            show_error(f"“{a}” or “{b}” already has a partner; remove that pair first.")
             return
         sk.symmetries = sorted({*sk.symmetries, (min(ia, ib), max(ia, ib))})
         self._commit(sk)
 
     def remove_symmetry(self, a: str, b: str) -> None:
+        """Unpair two body parts."""
         sk = self._copy()
         pair = {sk.index(a), sk.index(b)}
         sk.symmetries = [s for s in sk.symmetries if set(s) != pair]
@@ -294,12 +191,13 @@ class SkeletonWidget(QWidget):
         self._commit(loaded)
 
     def save(self, path: str | Path) -> None:
+        """Write the skeleton to ``path`` (YAML or JSON by suffix)."""
         self.skeleton.save(path)
 
     def new_layer(self) -> None:
         """An empty pose layer with this skeleton (what the Label widget labels into)."""
         if not self.skeleton.nodes:
-            self._error("add body parts first.")
+            show_error("add body parts first.")
             return
         import numpy as np
 
@@ -337,51 +235,26 @@ class SkeletonWidget(QWidget):
         self.skeleton_changed.emit(skeleton)
 
     def _refresh(self) -> None:
-        sk = self.skeleton
-        colors = layers.node_colors(sk.nodes)
-        self.node_list.blockSignals(True)
-        self.node_list.clear()
-        for n in sk.nodes:
-            item = QListWidgetItem(_swatch(colors[n]), n)
-            item.setFlags(item.flags() | Qt.ItemIsDragEnabled)
-            self.node_list.addItem(item)
-        self.node_list.blockSignals(False)
-        for combo in (self.edge_a, self.edge_b, self.sym_a, self.sym_b):
-            current = combo.currentText()
-            combo.clear()
-            combo.addItems(sk.nodes)
-            if current in sk.nodes:
-                combo.setCurrentText(current)
-        self.edge_list.clear()
-        self.edge_list.addItems([f"{a} — {b}" for a, b in sk.edge_names])
-        self.sym_list.clear()
-        self.sym_list.addItems([f"{a} ↔ {b}" for a, b in sk.symmetry_names])
-        for combo, part in ((self.anchor_combo, sk.anchor), (self.heading_combo, sk.heading_part)):
-            combo.clear()
-            combo.addItems(["auto", *sk.nodes])
-            combo.setCurrentIndex(0 if part is None else sk.nodes.index(part) + 1)
+        show_skeleton(self, self.skeleton)
 
     def _selected(self) -> str | None:
         item = self.node_list.currentItem()
         return item.text() if item is not None else None
 
-    def _error(self, message: str) -> None:
-        from napari.utils.notifications import show_error
-
-        show_error(message)
-
     def _guard(self, fn, *args) -> None:
         try:
             fn(*args)
         except (ValueError, KeyError, OSError) as e:
-            self._error(str(e).strip("'\""))
+            show_error(str(e).strip("'\""))
 
     def add_node_dialog(self) -> None:
+        """Ask for a body-part name and add it."""
         name, ok = QInputDialog.getText(self, "Add body part", "Name:")
         if ok:
             self._guard(self.add_node, name)
 
     def rename_node_dialog(self, old: str) -> None:
+        """Ask for a new name of body part ``old``."""
         new, ok = QInputDialog.getText(self, "Rename body part", f"New name for “{old}”:", text=old)
         if ok:
             self._guard(self.rename_node, old, new)
@@ -439,7 +312,7 @@ class SkeletonWidget(QWidget):
             try:
                 self.load(path)
             except Exception as e:  # noqa: BLE001 - any unreadable file: say why, stay usable
-                self._error(f"cannot load a skeleton from {Path(path).name}: {e}")
+                show_error(f"cannot load a skeleton from {Path(path).name}: {e}")
 
     def _save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(

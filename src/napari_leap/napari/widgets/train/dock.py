@@ -2,9 +2,9 @@
 
 ``Train`` runs :func:`napari_leap.pose.train.iter_train` in a ``thread_worker``
 that yields its events: the napari progress bar advances per epoch, the loss
-curves redraw in the dock, and ``Stop`` sets the run's stop event so it ends
-after the current batch and keeps the best checkpoint. After training, a bar
-plot shows the validation error per body part (where the model still errs).
+curves redraw in the dock (:mod:`.plot`), and ``Stop`` sets the run's stop event
+so it ends after the current batch and keeps the best checkpoint. After training,
+a bar plot shows the validation error per body part (where the model still errs).
 """
 
 from __future__ import annotations
@@ -12,135 +12,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import numpy as np
-from qtpy.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QFileDialog, QWidget
 
 from napari_leap.napari import layers
-from napari_leap.napari.widgets.scroll import scroll_layout
-
-FILE_ITEM = "labels file or project folder..."
-ALIGN_ITEMS = {"auto": None, "align animals into boxes": True, "full frames": False}
-
-
-def _show_error(message: str) -> None:
-    from napari.utils.notifications import show_error
-
-    show_error(message)
-
-
-def _user_message(e: BaseException) -> str:
-    from napari_leap.errors import is_user_error
-
-    return str(e) if is_user_error(e) else f"training failed: {type(e).__name__}: {e}"
-
-
-class LossPlot(QWidget):
-    """Training loss per step (smoothed) as it comes, validation per epoch, then the
-    validation error per body part.
-
-    An epoch of a few labels can take minutes on a CPU, so waiting for epochs would
-    leave the plot blank; each step's loss is drawn as soon as it is known.
-    """
-
-    SMOOTHING = 0.2  # weight of the newest step in the running mean drawn over the raw losses
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
-        self.figure = Figure(figsize=(3.2, 3.6), tight_layout=True)
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(260)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas)
-        self.loss_ax = self.figure.add_subplot(211)
-        self.err_ax = self.figure.add_subplot(212)
-        self.clear()
-
-    def clear(self) -> None:
-        self.steps: list[tuple[float, float]] = []  # (epochs so far, loss) of every step
-        self.smoothed: list[float] = []
-        for ax in (self.loss_ax, self.err_ax):
-            ax.clear()
-            ax.tick_params(labelsize=7)
-        ax = self.loss_ax
-        ax.set_title("loss", fontsize=8)
-        ax.set_yscale("log")
-        (self.raw_line,) = ax.plot([], [], color="#0072b2", alpha=0.25, linewidth=0.8)
-        (self.train_line,) = ax.plot([], [], color="#0072b2", label="train (per step)")
-        (self.val_line,) = ax.plot(
-            [], [], color="#d55e00", marker="o", markersize=3, label="validation (per epoch)"
-        )
-        ax.legend(fontsize=7)
-        self.err_ax.set_title("validation error (px)", fontsize=8)
-        self.canvas.draw_idle()
-
-    def add_step(self, epoch: int, batch: int, n_batches: int, loss: float) -> None:
-        """One training step's loss, at ``epoch - 1 + batch / n_batches`` epochs."""
-        if not np.isfinite(loss) or loss <= 0:
-            return
-        last = self.smoothed[-1] if self.smoothed else loss
-        self.steps.append((epoch - 1 + batch / max(n_batches, 1), float(loss)))
-        self.smoothed.append(last + self.SMOOTHING * (loss - last))
-        x = [s[0] for s in self.steps]
-        self.raw_line.set_data(x, [s[1] for s in self.steps])
-        self.train_line.set_data(x, self.smoothed)
-        self._rescale()
-
-    def _rescale(self) -> None:
-        self.loss_ax.relim()
-        self.loss_ax.autoscale_view()
-        self.canvas.draw_idle()
-
-    def show_history(self, history: list[dict]) -> None:
-        """Per-epoch values: validation loss and error (and, for epochs of an earlier run
-        that this plot did not see step by step, the training loss)."""
-        epochs = [h["epoch"] for h in history]
-        self.val_line.set_data(epochs, [h["val_loss"] for h in history])
-        if not self.steps and history:  # a resumed run: its earlier epochs, one point each
-            self.steps = [(float(h["epoch"]), float(h["train_loss"])) for h in history]
-            self.smoothed = [s[1] for s in self.steps]
-            self.train_line.set_data(epochs, self.smoothed)
-        self._rescale()
-
-        def plot(ax, key: str, label: str, color: str) -> None:
-            ax.plot(epochs, [h[key] for h in history], label=label, color=color, marker=".")
-
-        ax = self.err_ax
-        ax.clear()
-        plot(ax, "val_error_px", "mean", "#009e73")
-        plot(ax, "val_error_median_px", "median", "#e69f00")
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch", fontsize=7)
-        ax.set_title("validation error (px)", fontsize=8)
-        ax.legend(fontsize=7)
-        ax.tick_params(labelsize=7)
-        self.canvas.draw_idle()
-
-    def show_per_node(self, nodes: list[str], errors: list[float]) -> None:
-        ax = self.err_ax
-        ax.clear()
-        ax.bar(range(len(nodes)), errors, color="#56b4e9")
-        ax.set_xticks(range(len(nodes)))
-        ax.set_xticklabels(nodes, rotation=90, fontsize=6)
-        ax.set_ylabel("px", fontsize=7)
-        ax.set_title("validation error per body part (best epoch, mean)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        self.canvas.draw_idle()
+from napari_leap.napari._compat import unwrapped
+from napari_leap.napari.widgets.errors import show_error
+from napari_leap.napari.widgets.train.controls import ALIGN_ITEMS, FILE_ITEM, build_controls
 
 
 class TrainWidget(QWidget):
@@ -148,11 +25,7 @@ class TrainWidget(QWidget):
 
     def __init__(self, napari_viewer):
         super().__init__()
-        from napari_leap.pose.models import ARCHITECTURES
-
-        # napari hands plugin docks a proxy that hides private API and makes identity checks
-        # fail (a new proxy per access); these docks work with the layers themselves
-        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        self.viewer = unwrapped(napari_viewer)  # the docks share layers by identity
         self.worker = None
         self.stop_event: threading.Event | None = None
         self.events: list = []  # every event of the current run, for tests and the log
@@ -164,79 +37,7 @@ class TrainWidget(QWidget):
         self._out_auto = True  # the model folder is ours to choose until a person edits it
         self._validation_warning = ""  # said with every status line while it applies
 
-        form = QFormLayout()
-        self.source = QComboBox()
-        self.source.setToolTip("a labeling Points layer, or a labels file / project folder")
-        self.path = QLineEdit()
-        self.path.setPlaceholderText("labels (.slp, .mat, DLC, NWB, box .h5) or project folder")
-        browse = QPushButton("File...")
-        browse.clicked.connect(self._browse_file)
-        browse_dir = QPushButton("Folder...")
-        browse_dir.clicked.connect(self._browse_folder)
-        path_row = QHBoxLayout()
-        path_row.addWidget(self.path)
-        path_row.addWidget(browse)
-        path_row.addWidget(browse_dir)
-        form.addRow("labels", self.source)
-        form.addRow("", path_row)
-
-        self.arch = QComboBox()
-        for name, text in ARCHITECTURES.items():
-            self.arch.addItem(name)
-            self.arch.setItemData(self.arch.count() - 1, text, 3)  # Qt.ToolTipRole
-        self.arch.setCurrentText("unet")
-        form.addRow("architecture", self.arch)
-        self.align = QComboBox()
-        self.align.addItems(list(ALIGN_ITEMS))
-        self.align.setToolTip("auto: align when animals are small in the frame or several share it")
-        form.addRow("alignment", self.align)
-        self.epochs = QSpinBox()
-        self.epochs.setRange(0, 10_000)
-        self.epochs.setSpecialValueText("auto")  # iter_train's default: the budget decides
-        form.addRow("epochs", self.epochs)
-        self.minutes = QDoubleSpinBox()
-        self.minutes.setRange(0, 10_000)
-        self.minutes.setValue(0)
-        self.minutes.setSpecialValueText("no limit")
-        self.minutes.setSuffix(" min")
-        form.addRow("time limit", self.minutes)
-        self.scale = QDoubleSpinBox()
-        self.scale.setRange(0, 4)
-        self.scale.setSingleStep(0.05)
-        self.scale.setValue(0)
-        self.scale.setSpecialValueText("auto")
-        form.addRow("input scale", self.scale)
-        self.out = QLineEdit(str(Path.cwd() / "models" / "leap_model"))
-        self.out.setToolTip(
-            "training from a project: a new folder in its models/ unless you set one"
-        )
-        self.out.textEdited.connect(self._out_edited)
-        out_btn = QPushButton("...")
-        out_btn.clicked.connect(self._browse_out)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out)
-        out_row.addWidget(out_btn)
-        form.addRow("model folder", out_row)
-
-        self.train_btn = QPushButton("Train")
-        self.train_btn.clicked.connect(self.start)
-        self.stop_btn = QPushButton("Stop")
-        self.stop_btn.setEnabled(False)
-        self.stop_btn.setToolTip("end after the current batch; the best checkpoint is kept")
-        self.stop_btn.clicked.connect(self.stop)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.train_btn)
-        buttons.addWidget(self.stop_btn)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        self.plot = LossPlot(self)
-
-        layout = scroll_layout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
-        layout.addWidget(self.plot)
-        layout.addStretch(1)
+        build_controls(self)
 
         self._refresh_sources()
         self.viewer.layers.events.inserted.connect(self._refresh_sources)
@@ -313,22 +114,10 @@ class TrainWidget(QWidget):
         if self.worker is not None:
             return
         try:
-            source = self.training_source()
-            self._project = self.training_project()
-            if self._project is not None and self._out_auto:  # a new model of the project
-                from napari_leap.io.project import Project
-
-                folder = Project.open(self._project).new_model_dir(self.arch.currentText())
-                self.out.setText(str(folder))
-            out = self.out.text().strip()
-            if not out:
-                from napari_leap.errors import LeapError
-
-                raise LeapError("choose a model folder to write the model to.")
+            source, out_dir = self._inputs()
         except Exception as e:  # noqa: BLE001 - shown to the user, the widget stays usable
-            _show_error(_user_message(e))
+            show_error(e, "training")
             return
-        out_dir = Path(out)
         kwargs = {
             "arch": self.arch.currentText(),
             "epochs": self.epochs.value() or None,
@@ -354,6 +143,24 @@ class TrainWidget(QWidget):
         self.stop_btn.setEnabled(True)
         self.worker.start()
 
+    def _inputs(self) -> tuple:
+        """``(labels source, model folder)`` of a run, or the error that says what to fix."""
+        from napari_leap.errors import LeapError
+
+        source = self.training_source()
+        self._project = self.training_project()
+        if self._project is not None and self._out_auto:  # a new model of the project
+            from napari_leap.io.project import Project
+
+            folder = Project.open(self._project).new_model_dir(self.arch.currentText())
+            self.out.setText(str(folder))
+        out = self.out.text().strip()
+        if not out:
+            raise LeapError("choose a model folder to write the model to.")
+        # the checks `napari-leap train` makes before training (pose/train's one check
+        # function, from the "train" helper) are called here, so both refuse alike
+        return source, Path(out)
+
     @staticmethod
     def _make_worker(source, out_dir, kwargs, stop_event):
         from napari.qt.threading import thread_worker
@@ -367,6 +174,7 @@ class TrainWidget(QWidget):
         return run()
 
     def stop(self):
+        """End after the current batch; the best checkpoint is kept."""
         if self.stop_event is not None:
             self.stop_event.set()
             self.status.setText("stopping after the current batch...")
@@ -447,13 +255,12 @@ class TrainWidget(QWidget):
         try:
             Project.open(root).record_model(model_dir)
         except Exception as e:  # noqa: BLE001 - the model is safe in its folder; say so
-            _show_error(f"the model is in {model_dir} but could not be added to the project: {e}")
+            show_error(f"the model is in {model_dir} but could not be added to the project: {e}")
             return
         self.status.setText(f"{self.status.text()}; recorded in project {root.name}")
 
     def _on_error(self, e):
-        _show_error(_user_message(e))
-        self.status.setText(_user_message(e))
+        self.status.setText(show_error(e, "training"))
 
     def _on_finished(self):
         if self._pbar is not None:
