@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.io.labels import Poses
+from napari_leap.model.labeling import hidden_by_person
 from napari_leap.pose.skeleton import Skeleton
 
 LayerData = tuple  # (data, kwargs, layer_type), napari's LayerDataTuple
@@ -205,15 +206,8 @@ def points_layer_data(
     if predicted is not None and len(predicted.frames):
         predicted = _align_tracks(predicted, tracks)
         if user is not None and len(user.frames):
-            placed = np.isfinite(user.points).all(axis=-1).any(axis=-1)  # (N_user, A)
-            row = np.searchsorted(user.frames, predicted.frames)
-            found = (row < len(user.frames)) & (
-                user.frames[np.minimum(row, len(user.frames) - 1)] == predicted.frames
-            )
-            hidden = np.zeros((len(predicted.frames), len(tracks)), dtype=bool)
-            hidden[found] = placed[row[found]]
             points = predicted.points.copy()
-            points[hidden] = np.nan
+            points[hidden_by_person(predicted.frames, user.frames, user.points)] = np.nan
             predicted = Poses(predicted.frames, points, predicted.scores, tracks, skeleton)
         parts.append(poses_to_points(predicted, "predicted"))
     if parts:
