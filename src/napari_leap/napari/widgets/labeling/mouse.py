@@ -18,7 +18,7 @@ class MouseMixin:
         if self.layer is None or not len(self.layer.data):
             return None
         data = np.asarray(self.layer.data)
-        mask = self.placements().on_frame(int(round(position[0])))
+        mask = np.rint(data[:, 0]) == int(round(position[0]))
         if not mask.any():
             return None
         idx = np.flatnonzero(mask)

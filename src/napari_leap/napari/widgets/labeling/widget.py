@@ -23,7 +23,6 @@ from qtpy.QtWidgets import QFileDialog, QWidget
 
 from napari_leap.model.labeling import Invisible, LabelingState, UndoStack
 from napari_leap.napari import layers
-from napari_leap.napari.widgets.labeling import panel
 from napari_leap.napari.widgets.labeling._napari import (
     canvas_widget,
     set_add_mode_handler,
@@ -33,6 +32,7 @@ from napari_leap.napari.widgets.labeling.editing import EditingMixin
 from napari_leap.napari.widgets.labeling.keys import bind_keys
 from napari_leap.napari.widgets.labeling.mouse import MouseMixin
 from napari_leap.napari.widgets.labeling.navigation import NavigationMixin
+from napari_leap.napari.widgets.labeling.panel import build
 from napari_leap.napari.widgets.labeling.project import ProjectMixin
 from napari_leap.napari.widgets.labeling.views import ViewsMixin
 from napari_leap.napari.widgets.labeling.work import WorkMixin
@@ -67,7 +67,7 @@ class LabelingWidget(
         self._dragging = False
         self._own = False  # True while this widget itself rewrites the layer's data
         self._worker = None
-        panel.build(self)
+        build(self)
         self._start_timers()
         self.viewer.dims.events.current_step.connect(self._on_frame)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
