@@ -13,6 +13,7 @@ from napari_leap.model.labeling import (
     UndoStack,
     hidden_by_person,
     next_frame,
+    person_animals,
 )
 
 PARTS = ["head", "thorax", "abdomen"]
@@ -166,3 +167,10 @@ def test_poses_from_labels_keeps_the_person_instance_of_a_track():
     np.testing.assert_array_equal(both.scores[1, 1], 0.5)
     guesses = poses_from_labels(labels, user=False)
     np.testing.assert_array_equal(guesses.points[0, 0], pts + 2)  # the last prediction
+
+
+def test_person_animals_needs_a_whole_point():
+    points = np.full((2, 2, 3, 2), np.nan)
+    points[0, 0, 1] = (3.0, 4.0)
+    points[1, 1, 0] = (np.nan, 4.0)
+    assert person_animals(points).tolist() == [[True, False], [False, False]]

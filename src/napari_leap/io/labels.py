@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
-from napari_leap.model.labeling import hidden_by_person
+from napari_leap.model.labeling import person_animals
 from napari_leap.pose.skeleton import Skeleton
 
 #: extension -> sleap-io save format
@@ -176,13 +176,12 @@ def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = T
                 points[kind, i, a], scores[kind, i, a] = p, s
         for j, (p, s) in enumerate(untracked):
             points[1, i, len(tracks) + j], scores[1, i, len(tracks) + j] = p, s
-    frame_numbers = np.array([f[0] for f in per_frame], dtype=np.int64)
-    person = hidden_by_person(frame_numbers, frame_numbers, points[0])
+    person = person_animals(points[0])  # their instance hides the prediction of its track
     points = np.where(person[..., None, None], points[0], points[1])
     scores = np.where(person[..., None], scores[0], scores[1])
     names = tracks + [f"animal{j}" for j in range(max_untracked)]
     return Poses(
-        frames=frame_numbers,
+        frames=np.array([f[0] for f in per_frame], dtype=np.int64),
         points=points,
         scores=scores,
         tracks=names,

@@ -24,15 +24,23 @@ UNDO_DEPTH = 100
 T = TypeVar("T")
 
 
+def person_animals(person_points: np.ndarray) -> np.ndarray:
+    """(N, A) True where a person placed any body part of an animal on a frame.
+
+    Such an animal-frame is that person's: the model's guess for it is hidden,
+    in the Label dock, in a layer and when labels are read (what a proofreader meant).
+    ``person_points`` is ``(N, A, K, 2)`` with NaN where unplaced.
+    """
+    placed = np.isfinite(np.asarray(person_points, dtype=np.float64)).all(axis=-1)
+    return np.asarray(placed.any(axis=-1), dtype=bool)
+
+
 def hidden_by_person(
     frames: np.ndarray, person_frames: np.ndarray, person_points: np.ndarray
 ) -> np.ndarray:
-    """(len(frames), A) mask of the animal-frames whose prediction a person's points hide.
+    """(len(frames), A) mask of the predicted animal-frames a person's points hide.
 
-    An animal with any body part a person placed on a frame is that person's on
-    that frame: the model's guess for it is not shown (what a proofreader meant).
-    ``person_points`` is ``(len(person_frames), A, K, 2)`` with NaN where unplaced;
-    ``person_frames`` is sorted.
+    :func:`person_animals` on the person's frames (sorted) matched to ``frames``.
     """
     frames = np.asarray(frames, dtype=np.int64).reshape(-1)
     person_frames = np.asarray(person_frames, dtype=np.int64).reshape(-1)
@@ -40,7 +48,7 @@ def hidden_by_person(
     hidden = np.zeros((len(frames), person_points.shape[1]), dtype=bool)
     if not len(person_frames):
         return hidden
-    placed = np.isfinite(person_points).all(axis=-1).any(axis=-1)  # (N_person, A)
+    placed = person_animals(person_points)
     row = np.searchsorted(person_frames, frames)
     found = (row < len(person_frames)) & (
         person_frames[np.minimum(row, len(person_frames) - 1)] == frames
