@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
+from napari_leap.model.labeling import person_animals
 from napari_leap.pose.skeleton import Skeleton
 
 #: extension -> sleap-io save format
@@ -146,7 +147,7 @@ def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = T
     per_frame = []
     max_untracked = 0
     for lf in frames:
-        chosen = {}
+        chosen: tuple[dict, dict] = ({}, {})  # by track: a person's, predicted
         untracked = []
         for inst in lf.instances:
             is_user = not hasattr(inst, "score")
@@ -159,24 +160,25 @@ def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = T
                 np.full(len(node_names), np.nan) if is_user else _instance_scores(inst, node_names)
             )
             if inst.track is not None and inst.track.name in tracks:
-                key = tracks.index(inst.track.name)
-                if key in chosen and chosen[key][2] and not is_user:
-                    continue
-                chosen[key] = (pts, scores, is_user)
+                chosen[0 if is_user else 1][tracks.index(inst.track.name)] = (pts, scores)
             else:
-                untracked.append((pts, scores, is_user))
+                untracked.append((pts, scores))
         max_untracked = max(max_untracked, len(untracked))
         per_frame.append((lf.frame_idx, chosen, untracked))
-    per_frame = [f for f in per_frame if f[1] or f[2]]
+    per_frame = [f for f in per_frame if f[1][0] or f[1][1] or f[2]]
     n_animals = len(tracks) + max_untracked
     n = len(per_frame)
-    points = np.full((n, n_animals, len(node_names), 2), np.nan)
-    scores = np.full((n, n_animals, len(node_names)), np.nan)
+    points = np.full((2, n, n_animals, len(node_names), 2), np.nan)  # a person's, predicted
+    scores = np.full((2, n, n_animals, len(node_names)), np.nan)
     for i, (_, chosen, untracked) in enumerate(per_frame):
-        for a, (p, s, _) in chosen.items():
-            points[i, a], scores[i, a] = p, s
-        for j, (p, s, _) in enumerate(untracked):
-            points[i, len(tracks) + j], scores[i, len(tracks) + j] = p, s
+        for kind in (0, 1):
+            for a, (p, s) in chosen[kind].items():
+                points[kind, i, a], scores[kind, i, a] = p, s
+        for j, (p, s) in enumerate(untracked):
+            points[1, i, len(tracks) + j], scores[1, i, len(tracks) + j] = p, s
+    person = person_animals(points[0])  # their instance hides the prediction of its track
+    points = np.where(person[..., None, None], points[0], points[1])
+    scores = np.where(person[..., None], scores[0], scores[1])
     names = tracks + [f"animal{j}" for j in range(max_untracked)]
     return Poses(
         frames=np.array([f[0] for f in per_frame], dtype=np.int64),

@@ -265,3 +265,71 @@ class Project:
             save_labels(self._predictions, self.predictions_path)
         self.models = self._models_on_disk()  # a model another dock recorded meanwhile stays
         atomic_write_text(self.root / MANIFEST, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    # -- one video's labels (what the Label dock shows and saves) -------------------------
+    def video_poses(self, video: int, *, predicted: bool = False):
+        """A person's labels (or the predictions) of one project video as ``Poses``; None if none."""
+        from napari_leap.io.labels import poses_from_labels
+
+        labels = self.predictions if predicted else self.labels
+        found = _labels_video(labels, self.video_path(video))
+        if found is None:
+            return None
+        poses = poses_from_labels(labels, found, user=not predicted, predicted=predicted)
+        return poses if len(poses.frames) else None
+
+    def set_video_labels(self, video: int, labels, skeleton: Skeleton) -> None:
+        """Replace one video's labels and predictions with ``labels`` (of that video only).
+
+        ``labels`` holds both kinds of instance: a person's go to the labels, the
+        rest to the predictions. Other videos keep theirs, under ``skeleton`` (the
+        project's from now on) when their body parts are the same. Written on :meth:`save`.
+        """
+        import sleap_io as sio
+
+        shown = labels.videos[0]
+        person: list = []
+        guessed: list = []
+        for lf in labels.labeled_frames:
+            for kept, chosen in (
+                (person, [i for i in lf.instances if type(i) is sio.Instance]),
+                (guessed, [i for i in lf.instances if type(i) is not sio.Instance]),
+            ):
+                if chosen:
+                    kept.append(
+                        sio.LabeledFrame(video=shown, frame_idx=lf.frame_idx, instances=chosen)
+                    )
+        self.labels = self._with_other_videos(video, labels, person, skeleton, predicted=False)
+        self.predictions = self._with_other_videos(video, labels, guessed, skeleton, predicted=True)
+        self.skeleton = skeleton
+
+    def _with_other_videos(
+        self, video: int, labels, frames: list, skeleton: Skeleton, *, predicted: bool
+    ):
+        """New labels of ``frames`` (of video ``video``) plus the other videos' as they were."""
+        import sleap_io as sio
+
+        from napari_leap.io.labels import labels_from_poses
+
+        out = sio.Labels(
+            labeled_frames=frames,
+            videos=[labels.videos[0]],
+            skeletons=labels.skeletons,
+            tracks=list(labels.tracks),
+        )
+        for i in range(len(self.videos)):
+            if i == video:
+                continue
+            poses = self.video_poses(i, predicted=predicted)
+            if poses is not None and poses.skeleton.nodes == skeleton.nodes:
+                poses.skeleton = skeleton
+                labels_from_poses(poses, [self.sleap_video(i)], predicted=predicted, labels=out)
+        return out
+
+
+def _labels_video(labels, path: Path) -> int | None:
+    """Index in ``labels`` of the video at ``path`` (the same file by resolved path)."""
+    for i, v in enumerate(labels.videos):
+        if Path(v.filename).resolve() == Path(path).resolve():
+            return i
+    return None

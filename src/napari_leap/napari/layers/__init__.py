@@ -60,11 +60,6 @@ from napari_leap.napari.layers.video import (
     video_layer_data,
 )
 
-# the Label dock (napari/widgets/labeling.py) still calls these by their old private
-# names; the integrator renames its calls at merge, then these two lines go
-_align_tracks = align_tracks
-_merged_tracks = merged_tracks
-
 __all__ = [
     "PALETTE",
     "STATUSES",

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.io.labels import Poses
+from napari_leap.model.labeling import hidden_by_person
 from napari_leap.napari.layers.style import (
     STATUS_SYMBOL,
     STATUSES,
@@ -135,15 +136,8 @@ def _hide_labelled(predicted: Poses, user: Poses) -> Poses:
 
     The result takes ``user``'s skeleton: the layer's body parts are the person's.
     """
-    placed = np.isfinite(user.points).all(axis=-1).any(axis=-1)  # (N_user, A)
-    row = np.searchsorted(user.frames, predicted.frames)
-    found = (row < len(user.frames)) & (
-        user.frames[np.minimum(row, len(user.frames) - 1)] == predicted.frames
-    )
-    hidden = np.zeros((len(predicted.frames), len(predicted.tracks)), dtype=bool)
-    hidden[found] = placed[row[found]]
     points = predicted.points.copy()
-    points[hidden] = np.nan
+    points[hidden_by_person(predicted.frames, user.frames, user.points)] = np.nan
     return Poses(predicted.frames, points, predicted.scores, predicted.tracks, user.skeleton)
 
 

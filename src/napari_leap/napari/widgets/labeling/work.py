@@ -1,0 +1,248 @@
+"""Work the Label dock runs in the background: suggesting frames, predicting frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from napari_leap.errors import LeapError
+from napari_leap.model.labeling import hidden_by_person
+from napari_leap.napari import layers
+
+
+class WorkMixin:
+    """Suggested frames and a model's predictions, in workers that keep the dock responsive."""
+
+    def set_suggestions(self, frames) -> None:
+        """Frames to label (shown in the panel, saved in the project)."""
+        self.suggestions = sorted({int(f) for f in frames})
+        self._dirty = True
+        self._after_change()
+
+    def _video_for_work(self):
+        if self.project is not None:
+            return self.project.video_path(self.video_index)
+        video = self.layer.metadata.get("video") if self.layer is not None else None
+        if video:
+            return video
+        if self.image is not None:
+            return layers.layer_video_path(self.image) or self.image.data
+        raise LeapError("open a video first.")
+
+    def suggest(self) -> None:
+        """Run the chosen suggestion method in a worker; the frames appear in the panel."""
+        from napari.qt.threading import thread_worker
+
+        from napari_leap.pose.suggest import suggest_frames
+
+        method, n = self.method.currentText(), self.n_suggest.value()
+        try:
+            video = self._video_for_work()
+            predictions = None
+            if method == "confidence":
+                predictions = layers.points_to_poses(
+                    self.layer.data, self.layer.features, self.skeleton, self.tracks, ("predicted",)
+                )
+            exclude = list(self.labelled_frames())
+        except Exception as e:  # noqa: BLE001
+            self._error(str(e))
+            return
+        alignment = self.alignment if self.box_animal is not None else None
+
+        def run(progress):
+            return suggest_frames(
+                video,
+                n,
+                method,
+                exclude=exclude,
+                predictions=predictions,
+                alignment=alignment,
+                progress=progress,
+            )
+
+        worker = thread_worker(_with_progress, ignore_errors=True)(run)  # errors: notified below
+        worker.yielded.connect(lambda p: self.progress.setText(f"reading frames {p[0]}/{p[1]}"))
+        worker.returned.connect(self._suggested)
+        worker.errored.connect(lambda e: self._error(f"suggesting frames failed: {e}"))
+        worker.finished.connect(lambda: self.suggest_button.setEnabled(True))
+        self.suggest_button.setEnabled(False)
+        self._worker = worker
+        worker.start()
+
+    def _suggested(self, frames) -> None:
+        self.progress.setText(f"{len(frames)} frames suggested")
+        self.set_suggestions(
+            list(frames) + [f for f in self.suggestions if f in self.labelled_frames()]
+        )
+
+    def set_model(self, model_dir, chosen: bool = True) -> None:
+        """Predict with ``model_dir``.
+
+        ``chosen`` (a person's choice) stops following the project's newest model.
+        """
+        self.model_dir = Path(model_dir)
+        self._model_chosen = self._model_chosen or chosen
+        self.model_label.setText(
+            f"model: {self.model_dir.name}" + ("" if chosen else " (the project's newest)")
+        )
+
+    def _follow_project_model(self) -> None:
+        """Use the project's newest model, also one trained (Train dock, CLI) since it opened.
+
+        Reads the manifest only when it changed on disk: this runs on every frame change.
+        """
+        from napari_leap.io.project import MANIFEST
+
+        if self.project is None or self._model_chosen:
+            return
+        try:
+            seen = (self.project.root / MANIFEST).stat().st_mtime
+        except OSError:
+            return
+        if seen == self._manifest_seen:
+            return
+        self._manifest_seen = seen
+        newest = self.project.newest_model()
+        if newest is not None and newest != self.model_dir:
+            self.set_model(newest, chosen=False)
+
+    def predict(self, frames) -> None:
+        """Predicted points for ``frames`` (animal-frames a person labelled are left alone)."""
+        if self.layer is None:
+            return
+        self._follow_project_model()
+        if self.model_dir is None:
+            self._error("train a model first (Train dock), or choose a model folder (Model…).")
+            return
+        frames = sorted({int(f) for f in frames})
+        if not frames:
+            self._error("no frames to predict; suggest frames first.")
+            return
+        from napari.qt.threading import thread_worker
+
+        try:
+            video = self._video_for_work()
+        except ValueError as e:
+            self._error(str(e))
+            return
+        model_dir, alignment = self.model_dir, self.alignment
+
+        @thread_worker(ignore_errors=True)  # errors go to the notification below, not into Qt
+        def work():
+            return predict_frames(model_dir, video, frames, alignment)
+
+        worker = work()
+        worker.returned.connect(self.add_predictions)
+        worker.errored.connect(lambda e: self._error(f"prediction failed: {e}"))
+        self._worker = worker
+        self.progress.setText(f"predicting {len(frames)} frames…")
+        worker.start()
+
+    def add_predictions(self, poses) -> None:
+        """Show predictions as points with status 'predicted', replacing older predictions there."""
+        from napari_leap.io.labels import Poses
+
+        self._push_undo()
+        tracks, skeleton = self.tracks, self.skeleton
+        poses = layers.align_tracks(self._by_this_layers_tracks(poses), tracks)
+        person = layers.points_to_poses(
+            self.layer.data, self.layer.features, skeleton, tracks, ("user", "corrected")
+        )
+        points = poses.points.copy()
+        points[hidden_by_person(poses.frames, person.frames, person.points)] = np.nan
+        new_data, new_feat = layers.poses_to_points(
+            Poses(poses.frames, points, poses.scores, tracks, skeleton), "predicted"
+        )
+        self._replace_predictions(poses.frames, new_data, new_feat)
+        self.progress.setText(f"predicted {len(poses.frames)} frames")
+        self._dirty = True
+        self._after_change()
+
+    def _by_this_layers_tracks(self, poses):
+        """Predictions named by the layer's animals (a model numbers them in alignment order)."""
+        from napari_leap.io.labels import Poses
+
+        tracks = self.tracks
+        if set(poses.tracks) & set(tracks):
+            return poses
+        return Poses(
+            poses.frames,
+            poses.points[:, : len(tracks)],
+            poses.scores[:, : len(tracks)],
+            tracks[: poses.n_animals],
+            poses.skeleton,
+        )
+
+    def _replace_predictions(self, frames, new_data, new_feat) -> None:
+        """The layer with its older predictions on ``frames`` replaced by the new points."""
+        import pandas as pd
+
+        keep_rows = np.ones(len(self.layer.data), bool)
+        if len(self.layer.data):
+            frames_now = np.rint(np.asarray(self.layer.data)[:, 0]).astype(int)
+            old_pred = np.asarray(self.layer.features["status"].astype(str) == "predicted")
+            keep_rows &= ~(old_pred & np.isin(frames_now, frames))
+        data = np.concatenate([np.asarray(self.layer.data)[keep_rows], new_data])
+        features = pd.concat([self.layer.features[keep_rows], new_feat], ignore_index=True)
+        for col, cats in (
+            ("node", self.skeleton.nodes),
+            ("animal", self.tracks),
+            ("status", layers.STATUSES),
+        ):
+            features[col] = pd.Categorical(features[col].astype(str), categories=cats)
+        symbols = [layers.STATUS_SYMBOL[s] for s in features["status"].astype(str)]
+        self._set_data(data)
+        self.layer.features = features
+        if symbols:
+            self.layer.symbol = symbols
+        self.layer.refresh_colors(update_color_mapping=False)
+
+
+def _with_progress(run):
+    """Run ``run(progress)`` in a thread; yield its (done, total) progress, return its result.
+
+    A worker generator (``thread_worker``) that can follow a core function which
+    reports progress by callback; the core function's error is raised here.
+    """
+    import queue
+    import threading
+
+    events: queue.Queue = queue.Queue()
+    result: dict = {}
+
+    def target():
+        try:
+            result["value"] = run(lambda done, total: events.put((done, total)))
+        except Exception as e:  # noqa: BLE001 - re-raised in the worker
+            result["error"] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    while t.is_alive() or not events.empty():
+        try:
+            yield events.get(timeout=0.2)
+        except queue.Empty:
+            continue
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def predict_frames(model_dir, video, frames, alignment=None):
+    """Predictions (``Poses``) of a trained model on some frames of a video, in video pixels."""
+    from napari_leap.io.video import source_of, video_source
+    from napari_leap.pose.predict import VideoJob, predict
+
+    source = video_source(video) if isinstance(video, (str, Path)) else source_of(video)
+    if source is None:
+        raise LeapError("this image layer is not a video napari-leap opened; open the video file.")
+    job = VideoJob(
+        source,
+        np.asarray(sorted(frames), dtype=np.int64),
+        None,
+        alignment,
+        Path(str(source.path)).name,
+    )
+    result = predict(model_dir, job)
+    return result.poses[0]
