@@ -2,8 +2,8 @@
 
 Decoder threads read each frame, keep it whole and downscale it for the first
 stage; the model thread runs the first stage on a batch, tracks the animals
-(:class:`napari_leap.align.learned.Tracker`, the same as
-:func:`~napari_leap.align.learned.iter_align_learned`, so the boxes are those
+(:class:`napari_leap.pose.first_stage.Tracker`, the same as
+:func:`~napari_leap.pose.first_stage.iter_align_learned`, so the boxes are those
 an alignment pass would give), cuts their boxes from the whole frames exactly
 as :meth:`Alignment.warp` does and runs the pose stage. A separate alignment
 pass would decode the video twice, which on a CPU costs about as much as the
@@ -31,7 +31,7 @@ def is_one_pass(model, job) -> bool:
 
 def aligner_of(model):
     """The first stage of a learned-alignment model, from the model's folder."""
-    from napari_leap.align.learned import LearnedAligner
+    from napari_leap.pose.first_stage import LearnedAligner
     from napari_leap.pose.predict import PredictError, _model_dir
 
     model_dir = _model_dir(model)
@@ -48,7 +48,7 @@ class TwoStageRunner:
     """Both stages on batches of whole frames, tracking animals from batch to batch."""
 
     def __init__(self, model, geo, job, store, video_index: int, chunk_size: int):
-        from napari_leap.align.learned import Tracker, animal_length
+        from napari_leap.pose.first_stage import Tracker, animal_length
         from napari_leap.pose.predict import _Model
 
         spec = model.config["alignment"]
@@ -88,10 +88,10 @@ class TwoStageRunner:
 
     def _affines(self, centres: np.ndarray, angles: np.ndarray) -> np.ndarray:
         """Video->box 2x3 matrices (n, A, 2, 3) of :meth:`Alignment.affine`; NaN: no animal."""
-        from napari_leap.align.learned import _instance_alignment
+        from napari_leap.pose.first_stage import instance_alignment
 
         n, a_n = angles.shape
-        al = _instance_alignment(centres.reshape(-1, 2), angles.reshape(-1), self.box_size)
+        al = instance_alignment(centres.reshape(-1, 2), angles.reshape(-1), self.box_size)
         out = np.full((n * a_n, 2, 3), np.nan)
         for k in np.flatnonzero(np.isfinite(centres.reshape(-1, 2)).all(-1)):
             out[k] = al.affine(int(k), 0)
