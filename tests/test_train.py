@@ -188,6 +188,24 @@ def test_bad_inputs_give_one_sentence(fly32, tmp_path):
         TrainedModel.load(tmp_path / "broken")
 
 
+def test_bad_settings_and_an_unwritable_folder_are_refused_before_any_work(tmp_path):
+    from napari_leap.pose.train import check_config
+
+    check_config(TrainConfig(time_limit=60, epochs=1, input_scale=0.5), tmp_path / "m")
+    for config, message in [
+        (TrainConfig(time_limit=0), "time limit must be a positive"),
+        (TrainConfig(time_limit=-5), "time limit must be a positive"),
+        (TrainConfig(epochs=0), "epochs must be at least 1"),
+        (TrainConfig(input_scale=5.0), "input scale must be between 0 and 4"),
+    ]:
+        with pytest.raises(LeapError, match=message):
+            check_config(config, tmp_path / "m")
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        check_config(TrainConfig(), tmp_path / "a_file" / "m")
+    assert not (tmp_path / "m").exists()  # checking makes nothing
+
+
 def test_alignment_decision():
     # the clip: two 135 px flies in 1024 px frames; a lone fly filling its frame
     assert decide_alignment(135, (1024, 1024), 2)
