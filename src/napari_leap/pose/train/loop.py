@@ -88,7 +88,7 @@ def iter_train(
     for text in messages:
         yield Message(text)
     if val_data is not None:  # checked before the first stage spends its share of the budget
-        val_data = load_validation(val_data, data, config.align_options, clock.deadline)
+        val_data = _load_validation(val_data, data, config.align_options, clock.deadline)
     jitter = {}
     if data.first_stage is not None:  # learned alignment: its first stage trains first
         left = None if clock.deadline is None else clock.deadline - time.monotonic()
@@ -314,7 +314,7 @@ def _finish(run: Run) -> TrainedModel:
     return TrainedModel.load(run.out_dir, device=run.prep.device)
 
 
-def load_validation(val_data, data: TrainingData, align_options, deadline) -> TrainingData:
+def _load_validation(val_data, data: TrainingData, align_options, deadline) -> TrainingData:
     """Validation labels prepared as the training data were (same boxes or frames)."""
     from napari_leap.pose.dataset import DataOptions, TrainingDataError, load_training_data
 

@@ -107,14 +107,14 @@ def chosen(value):
     return value
 
 
-def flip_pairs(skeleton) -> list[tuple[int, int]]:
+def _flip_pairs(skeleton) -> list[tuple[int, int]]:
     """Left/right pairs a flip swaps: the skeleton's, else proposed from the names."""
     from napari_leap.pose.skeleton import propose_symmetries
 
     return list(skeleton.symmetries or propose_symmetries(skeleton.nodes))
 
 
-def split(data: TrainingData, val_data, config: TrainConfig):
+def _split(data: TrainingData, val_data, config: TrainConfig):
     """``(train, validation, note)``: contiguous blocks of time, or the given held-out set."""
     from napari_leap.pose.dataset import split_blocks
 
@@ -142,7 +142,7 @@ def start_run(
     from napari_leap.pose.models import DEFAULT_PARAMS
     from napari_leap.pose.trained import Preprocessor, choose_device
 
-    pairs = flip_pairs(data.skeleton)
+    pairs = _flip_pairs(data.skeleton)
     config = config.with_defaults(data.alignment is not None, bool(pairs), jitter)
     dev = choose_device(config.device)
     params = {**DEFAULT_PARAMS.get(config.arch, {}), **(config.arch_params or {})}
@@ -152,7 +152,7 @@ def start_run(
     net = spec.build(dev)
     stride = int(getattr(net, "output_stride", 1))
     multiple = int(getattr(net, "size_multiple", 1))
-    train_set, val_set, note = split(data, val_data, config)
+    train_set, val_set, note = _split(data, val_data, config)
     if note:
         yield Message(note)
     sizing = Sizing(config.arch, data.input_size, multiple, animal_extent(train_set.points))
@@ -198,7 +198,7 @@ def start_run(
         model_config={},
         lr_done0=progress.counters["lr_done"],
     )
-    run.model_config = model_config(run, pairs, sizing.extent)
+    run.model_config = _model_config(run, pairs, sizing.extent)
     write_json(out_dir / CONFIG, run.model_config)
     return run
 
@@ -282,7 +282,7 @@ def _step_timer(spec, sizing: Sizing, sigma: float, device, clock: Clock):
     return measure
 
 
-def model_config(run: Run, pairs, extent: float) -> dict:
+def _model_config(run: Run, pairs, extent: float) -> dict:
     """The model folder's ``config.json``: what prediction builds the network and reads input by."""
     c, data = run.config, run.data
     return {
