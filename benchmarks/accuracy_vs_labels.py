@@ -138,7 +138,7 @@ def run_one(train_set, test_set, args, seed: int, label: str) -> dict:
     """
     import threading
 
-    from napari_leap.pose.train import EpochEnd, train
+    from napari_leap.pose.train import EpochEnd, TrainConfig, train
 
     folder = Path(tempfile.mkdtemp(prefix=f"acc-{label}-"))
     shutil.rmtree(folder)
@@ -152,12 +152,11 @@ def run_one(train_set, test_set, args, seed: int, label: str) -> dict:
     model = train(
         train_set,
         folder,
+        TrainConfig(
+            epochs=args.epochs, patience=args.patience or args.epochs, device=args.device, seed=seed
+        ),
         progress=on_event,
         stop=stop,
-        epochs=args.epochs,
-        patience=args.patience or args.epochs,
-        device=args.device,
-        seed=seed,
     )
     seconds = time.monotonic() - t0
     history = json.loads((folder / "history.json").read_text())

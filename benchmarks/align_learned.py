@@ -3,7 +3,7 @@
     python benchmarks/align_learned.py [--minutes 3] [--model DIR] [--pose] [--speed] [--threads 2]
     python benchmarks/align_learned.py --centered-pair [--minutes 3]
 
-Trains a learned-alignment model (both stages, ``train(..., align="learned")``) from the
+Trains a learned-alignment model (both stages, ``train(..., TrainConfig(align="learned"))``) from the
 standard 50 labelled frames (spread over frames 0-999, both flies), then aligns all 1500
 frames with its first stage and with background alignment, and scores both against the
 clip's labels like ``benchmarks/align.py``: heading error (median, 95th percentile),
@@ -75,8 +75,8 @@ def bench_pair(args, report: dict, tmp: Path) -> None:
     import sleap_io as sio
 
     from napari_leap.align.alignment import iter_align
-    from napari_leap.align.learned import LearnedAligner, iter_align_learned
-    from napari_leap.pose.train import train
+    from napari_leap.pose.first_stage import LearnedAligner, iter_align_learned
+    from napari_leap.pose.train import TrainConfig, train
 
     pair = Path(args.data) / "centered_pair"
     labels = sio.load_slp(str(pair / "centered_pair_predictions.slp"))
@@ -93,7 +93,7 @@ def bench_pair(args, report: dict, tmp: Path) -> None:
         tracks=labels.tracks,
     )
     model_dir = tmp / "pair_learned"
-    train(sub, model_dir, align="learned", time_limit=60 * args.minutes)
+    train(sub, model_dir, TrainConfig(align="learned", time_limit=60 * args.minutes))
     from napari_leap.pose.trained import TrainedModel
 
     spec = TrainedModel.load(model_dir, device="cpu").config["alignment"]
@@ -224,8 +224,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(HERE.parent / "tests"))
     from napari_leap.align.alignment import iter_align
-    from napari_leap.align.learned import LearnedAligner, iter_align_learned
-    from napari_leap.pose.train import train
+    from napari_leap.pose.first_stage import LearnedAligner, iter_align_learned
+    from napari_leap.pose.train import TrainConfig, train
     from napari_leap.pose.trained import TrainedModel
     from test_align_clip import clip_labels
 
@@ -241,7 +241,9 @@ def main(argv=None) -> int:
         model_dir = Path(args.model) if args.model else tmp / "learned"
         if not args.model:
             t0 = time.perf_counter()
-            train(labels_50(), model_dir, align="learned", time_limit=60 * args.minutes)
+            train(
+                labels_50(), model_dir, TrainConfig(align="learned", time_limit=60 * args.minutes)
+            )
             report["learned_train_seconds"] = time.perf_counter() - t0
         spec = TrainedModel.load(model_dir, device="cpu").config["alignment"]
         report["spec"] = spec
@@ -260,7 +262,9 @@ def main(argv=None) -> int:
         bg_dir = Path(args.background_model) if args.background_model else tmp / "background"
         if (args.pose or args.speed) and not args.background_model:
             t0 = time.perf_counter()
-            train(labels_50(), bg_dir, align="background", time_limit=60 * args.minutes)
+            train(
+                labels_50(), bg_dir, TrainConfig(align="background", time_limit=60 * args.minutes)
+            )
             report["background_train_seconds"] = time.perf_counter() - t0
         if args.pose:
             report["pose_frames_1000_1499"] = {

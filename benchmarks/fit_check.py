@@ -79,7 +79,7 @@ def main() -> None:
     from napari_leap.io.atomic import atomic_write_text
     from napari_leap.pose.dataset import load_box_h5
     from napari_leap.pose.fit import FAR_BELOW, confidence_warnings
-    from napari_leap.pose.train import train
+    from napari_leap.pose.train import TrainConfig, train
 
     torch.set_num_threads(args.threads)
     data = load_box_h5(SAMPLE / "fly32" / "example_annotation_set.h5")
@@ -87,11 +87,13 @@ def main() -> None:
     model = train(
         data.subset(np.arange(80)),
         folder,
-        epochs=args.steps // 25,
-        steps_per_epoch=25,
-        input_scale=0.25,
-        batch_size=8,
-        device="cpu",
+        TrainConfig(
+            epochs=args.steps // 25,
+            steps_per_epoch=25,
+            input_scale=0.25,
+            batch_size=8,
+            device="cpu",
+        ),
     )
     rng = np.random.default_rng(0)
     inputs = {

@@ -330,16 +330,15 @@ def main(argv=None) -> int:
 
     report: dict = {}
     if args.train_seconds:
-        from napari_leap.pose.train import train
+        from napari_leap.pose.train import TrainConfig, train
 
         t0 = time.perf_counter()
         train(
             SAMPLE / "clip.slp",
             args.train_out,
-            epochs=1000,
-            box_size=192,
-            time_limit=args.train_seconds,
-            device=args.device,
+            TrainConfig(
+                epochs=1000, box_size=192, time_limit=args.train_seconds, device=args.device
+            ),
         )
         report["train_seconds"] = time.perf_counter() - t0
         args.model = args.train_out

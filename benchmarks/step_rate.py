@@ -34,13 +34,12 @@ GRID = {
 
 
 def measure(arch: str, side: int, batch: int, steps: int) -> dict:
-    from napari_leap.pose.budget import time_training_steps
+    from napari_leap.pose.budget import NetSpec, time_training_steps
     from napari_leap.pose.models import DEFAULT_PARAMS
 
     cpu0 = time.process_time()
-    wall = time_training_steps(
-        arch, DEFAULT_PARAMS[arch], 1, 32, (side, side), batch, "cpu", steps=steps
-    )
+    net = NetSpec(arch, DEFAULT_PARAMS[arch], 1, 32)
+    wall = time_training_steps(net, (side, side), batch, "cpu", steps=steps)
     cpu = (time.process_time() - cpu0) / (steps + 1)  # warm-up step included in CPU time
     return {"side": side, "batch": batch, "wall_s": wall, "cpu_s": cpu}
 
@@ -77,7 +76,7 @@ def accuracy(steps: int, results: dict, out: Path, only: list[int] | None = None
     import napari_leap
     from napari_leap.io.atomic import atomic_write_text
     from napari_leap.pose.dataset import load_box_h5
-    from napari_leap.pose.train import train
+    from napari_leap.pose.train import TrainConfig, train
 
     fly32 = (
         Path(napari_leap.__file__).parent / "sample_data" / "fly32" / "example_annotation_set.h5"
@@ -95,12 +94,14 @@ def accuracy(steps: int, results: dict, out: Path, only: list[int] | None = None
         model = train(
             train_set,
             folder,
-            epochs=n_steps // 25,
-            steps_per_epoch=25,
-            input_scale=scale,
-            batch_size=batch,
-            device="cpu",
-            seed=0,
+            TrainConfig(
+                epochs=n_steps // 25,
+                steps_per_epoch=25,
+                input_scale=scale,
+                batch_size=batch,
+                device="cpu",
+                seed=0,
+            ),
         )
         pts, _ = model.predict_images(test.images)
         err = np.linalg.norm(pts - test.points, axis=-1)

@@ -72,7 +72,7 @@ def run_arch(arch: str, cpu_minutes: float, steps_per_epoch: int, device, seed: 
     import threading
 
     from napari_leap.pose.dataset import load_box_h5
-    from napari_leap.pose.train import BatchEnd, EpochEnd, train
+    from napari_leap.pose.train import BatchEnd, EpochEnd, TrainConfig, train
 
     data = load_box_h5(FLY32)
     train_set, test_set = data.subset(np.arange(80)), data.subset(np.arange(80, 100))
@@ -109,15 +109,17 @@ def run_arch(arch: str, cpu_minutes: float, steps_per_epoch: int, device, seed: 
     model = train(
         train_set,
         folder,
+        TrainConfig(
+            arch=arch,
+            epochs=100_000,
+            patience=100_000,
+            steps_per_epoch=steps_per_epoch,
+            device=device,
+            seed=seed,
+        ),
         progress=on_event,
         stop=stop,
-        arch=arch,
-        epochs=100_000,
-        patience=100_000,
-        steps_per_epoch=steps_per_epoch,
         val_data=test_set,
-        device=device,
-        seed=seed,
     )
     seconds = time.monotonic() - t0
     cfg = model.config

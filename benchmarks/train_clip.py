@@ -47,7 +47,7 @@ def main() -> None:
     from napari_leap.align.alignment import align
     from napari_leap.io.labels import load_labels, poses_from_labels
     from napari_leap.pose.dataset import box_size_for
-    from napari_leap.pose.train import train
+    from napari_leap.pose.train import TrainConfig, train
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -80,13 +80,15 @@ def main() -> None:
     model = train(
         subset,
         folder,
-        arch=args.arch,
-        epochs=10_000,
-        patience=10_000,
-        time_limit=args.minutes * 60,
+        TrainConfig(
+            arch=args.arch,
+            epochs=10_000,
+            patience=10_000,
+            time_limit=args.minutes * 60,
+            device=args.device,
+            sigma=args.sigma,
+        ),
         alignments={0: alignment},
-        device=args.device,
-        sigma=args.sigma,
         progress=lambda e: messages.append(getattr(e, "text", None)),
     )
     t_train = time.monotonic() - t0

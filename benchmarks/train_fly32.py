@@ -22,11 +22,11 @@ import numpy as np
 import napari_leap
 from napari_leap.io.atomic import atomic_write_text
 from napari_leap.pose.dataset import load_box_h5
-from napari_leap.pose.train import train
+from napari_leap.pose.train import TrainConfig, train
 
 FLY32 = Path(napari_leap.__file__).parent / "sample_data" / "fly32" / "example_annotation_set.h5"
 
-#: name -> train() keyword arguments
+#: name -> TrainConfig fields
 CANDIDATES = {
     "unet": {"arch": "unet"},  # the default: input scale 112/192, output stride 2
     "unet_s0.5": {"arch": "unet", "input_scale": 0.5, "sigma": 5.0},
@@ -83,12 +83,14 @@ def main() -> None:
         model = train(
             train_set,
             folder,
-            epochs=10_000,
-            patience=10_000,
-            time_limit=args.budget * 60,
-            device=args.device,
-            seed=0,
-            **kwargs,
+            TrainConfig(
+                epochs=10_000,
+                patience=10_000,
+                time_limit=args.budget * 60,
+                device=args.device,
+                seed=0,
+                **kwargs,
+            ),
         )
         seconds = time.monotonic() - t0
         pts, _ = model.predict_images(test_set.images)

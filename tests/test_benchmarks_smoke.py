@@ -106,7 +106,7 @@ def test_committed_figures_render(module, name, tmp_path):
 
 def test_any_lab_data_fly32_split_is_what_users_have(tmp_path):
     """Crops 0-79 / 80-99 as packages with embedded images, read back as the same crops."""
-    from napari_leap.pose.dataset import load_box_h5, load_training_data
+    from napari_leap.pose.dataset import DataOptions, load_box_h5, load_training_data
 
     split = anylab.split_fly32(tmp_path, BENCH.parent / "src")
     assert split["counts"] == [80, 0, 20] and split["train"].name.endswith(".pkg.slp")
@@ -114,7 +114,7 @@ def test_any_lab_data_fly32_split_is_what_users_have(tmp_path):
         BENCH.parent / "src/napari_leap/sample_data/fly32/example_annotation_set.h5"
     )
     for key, rows in (("train", np.arange(80)), ("test", np.arange(80, 100))):
-        data = load_training_data(split[key], align=False)
+        data = load_training_data(split[key], DataOptions(align=False))
         np.testing.assert_array_equal(data.images, crops.images[rows])
         np.testing.assert_allclose(data.points, crops.points[rows], atol=1e-4)
         assert data.skeleton.symmetries == crops.skeleton.symmetries

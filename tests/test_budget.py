@@ -20,8 +20,9 @@ import torch
 
 import napari_leap
 from napari_leap.pose import budget as B
+from napari_leap.pose.budget import NetSpec
 from napari_leap.pose.dataset import load_box_h5
-from napari_leap.pose.train import EpochEnd, Message, TrainStarted, iter_train
+from napari_leap.pose.train import EpochEnd, Message, TrainConfig, TrainStarted, iter_train
 
 SAMPLE = Path(napari_leap.__file__).parent / "sample_data"
 FLY32 = SAMPLE / "fly32" / "example_annotation_set.h5"
@@ -56,13 +57,10 @@ def modelled(arch: str, input_size, multiple: int = 16, speed: float = 1.0):
 
 def plan(input_size, extent, seconds, speed=1.0, **kw):
     return B.plan_budget(
-        arch="unet",
-        input_size=input_size,
-        extent=extent,
-        multiple=16,
-        seconds=seconds,
-        measure=modelled("unet", input_size, speed=speed),
-        device=torch.device("cpu"),
+        B.Sizing("unet", input_size, 16, extent),
+        seconds,
+        modelled("unet", input_size, speed=speed),
+        torch.device("cpu"),
         **kw,
     )
 
@@ -107,33 +105,18 @@ def test_fixed_settings_are_kept_and_no_limit_measures_nothing():
     p = plan((747, 832), 221.1, 60.0, input_scale=0.8, batch_size=8)
     assert (p.input_scale, p.batch_size) == (0.8, 8) and p.steps < B.TARGET_STEPS
     measure = modelled("unet", (192, 192))
-    p = B.plan_budget(
-        arch="unet",
-        input_size=(192, 192),
-        extent=134.8,
-        multiple=16,
-        seconds=None,
-        measure=measure,
-        device=torch.device("cpu"),
-    )
+    p = B.plan_budget(B.Sizing("unet", (192, 192), 16, 134.8), None, measure, torch.device("cpu"))
     assert measure.calls == [] and p.steps == B.DEFAULT_STEPS and p.input_scale == 0.5
     # a few seconds left (alignment took the rest): planned from the model, not timed
-    p = B.plan_budget(
-        arch="unet",
-        input_size=(192, 192),
-        extent=134.8,
-        multiple=16,
-        seconds=5.0,
-        measure=measure,
-        device=torch.device("cpu"),
-    )
+    p = B.plan_budget(B.Sizing("unet", (192, 192), 16, 134.8), 5.0, measure, torch.device("cpu"))
     assert measure.calls == [] and "steps/s expected" in p.text and p.input_scale == 0.25
 
 
 def test_the_measured_step_is_the_trainers_step():
     """A real timing: positive, and a 4x larger input takes longer."""
-    small = B.time_training_steps("unet", SMALL_NET["arch_params"], 1, 32, (32, 32), 4, "cpu")
-    large = B.time_training_steps("unet", SMALL_NET["arch_params"], 1, 32, (128, 128), 4, "cpu")
+    net = NetSpec("unet", SMALL_NET["arch_params"], 1, 32)
+    small = B.time_training_steps(net, (32, 32), 4, "cpu")
+    large = B.time_training_steps(net, (128, 128), 4, "cpu")
     assert 0 < small < large
 
 
@@ -147,12 +130,14 @@ def test_a_time_limit_is_a_budget_to_use_with_the_decay_over_it(fly32, tmp_path)
         iter_train(
             fly32.subset(np.arange(40)),
             tmp_path / "m",
-            time_limit=budget,
-            steps_per_epoch=2,
-            input_scale=0.25,
-            batch_size=2,
-            device="cpu",
-            **SMALL_NET,
+            TrainConfig(
+                time_limit=budget,
+                steps_per_epoch=2,
+                input_scale=0.25,
+                batch_size=2,
+                device="cpu",
+                **SMALL_NET,
+            ),
         )
     )
     plan_text = next(e.text for e in events if isinstance(e, Message) and "steps/s" in e.text)
@@ -173,10 +158,7 @@ def test_without_a_time_limit_the_default_is_2500_steps(fly32, tmp_path):
     gen = iter_train(
         fly32.subset(np.arange(40)),
         tmp_path / "m",
-        input_scale=0.25,
-        batch_size=2,
-        device="cpu",
-        **SMALL_NET,
+        TrainConfig(input_scale=0.25, batch_size=2, device="cpu", **SMALL_NET),
     )
     started = next(e for e in gen if isinstance(e, TrainStarted))
     gen.close()
@@ -232,4 +214,8 @@ def test_val_labels_of_another_skeleton_are_refused(fly32, tmp_path):
     with h5py.File(val, "w") as f:
         f["images"], f["annotations"] = fly32.images[:4], fly32.points[:4]
     with pytest.raises(TrainingDataError, match="other body parts"):
-        list(iter_train(fly32.subset(np.arange(20)), tmp_path / "m", val_data=val, epochs=1))
+        list(
+            iter_train(
+                fly32.subset(np.arange(20)), tmp_path / "m", TrainConfig(epochs=1), val_data=val
+            )
+        )

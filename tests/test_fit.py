@@ -35,7 +35,7 @@ def fly32():
 
 @pytest.fixture(scope="module")
 def model_dir(fly32, tmp_path_factory):
-    from napari_leap.pose.train import train
+    from napari_leap.pose.train import TrainConfig, train
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -44,11 +44,7 @@ def model_dir(fly32, tmp_path_factory):
         train(
             fly32.subset(np.arange(80)),
             out,
-            epochs=4,
-            steps_per_epoch=25,
-            input_scale=0.25,
-            batch_size=4,
-            device="cpu",
+            TrainConfig(epochs=4, steps_per_epoch=25, input_scale=0.25, batch_size=4, device="cpu"),
         )
     finally:
         torch.set_num_threads(before)

@@ -23,14 +23,14 @@ import torch
 
 from conftest import CLIP, CLIP_LABELS
 from napari_leap.align.identity import wrap
-from napari_leap.align.learned import (
+from napari_leap.pose.confmaps import find_local_peaks, make_confmaps
+from napari_leap.pose.first_stage import (
     FIRST_STAGE_DIR,
     LearnedAlignmentError,
     box_geometry,
     choose_parts,
     pair_parts,
 )
-from napari_leap.pose.confmaps import find_local_peaks, make_confmaps
 from napari_leap.pose.skeleton import Skeleton
 
 FRAMES = (0, 120, 240, 360, 480, 600, 720, 840)
@@ -151,7 +151,7 @@ def _walk(n=30):
 
 
 def test_tracker_keeps_identities_and_headings_through_a_crossing():
-    from napari_leap.align.learned import FLIP_AFTER, Tracker
+    from napari_leap.pose.first_stage import FLIP_AFTER, Tracker
 
     tracker = Tracker(2, length=16.0)
     out = [tracker.update(*frame) for frame in _walk()]
@@ -178,7 +178,7 @@ def test_tracker_keeps_identities_and_headings_through_a_crossing():
 def test_tracker_state_carries_the_tracks_to_another_tracker():
     """What a resumed one-pass prediction relies on: a tracker set to another's saved state
     goes on exactly as the other does, where a fresh one would not."""
-    from napari_leap.align.learned import Tracker
+    from napari_leap.pose.first_stage import Tracker
 
     frames = list(_walk())
     whole = Tracker(2, length=16.0)
@@ -227,14 +227,23 @@ def _run(gen):
 def two_stage(package, tmp_path_factory):
     """The first stage trained long enough to find flies (~200 steps on crops), then
     ``train`` resumed on the folder: it keeps that stage and trains the pose stage."""
-    from napari_leap.align.learned import iter_train_first_stage
     from napari_leap.pose.dataset import load_training_data
-    from napari_leap.pose.train import Message, TrainStarted, iter_train
+    from napari_leap.pose.train import (
+        Message,
+        TrainConfig,
+        TrainStarted,
+        iter_train,
+        iter_train_first_stage,
+    )
 
     out = tmp_path_factory.mktemp("model") / "m"
-    first, _ = _run(iter_train_first_stage(load_training_data(package), out, epochs=8))
+    first, _ = _run(iter_train_first_stage(load_training_data(package), out, TrainConfig(epochs=8)))
     events, model = _run(
-        iter_train(package, out, resume=True, epochs=1, steps_per_epoch=2, device="cpu", **STAGE2)
+        iter_train(
+            package,
+            out,
+            TrainConfig(resume=True, epochs=1, steps_per_epoch=2, device="cpu", **STAGE2),
+        )
     )
     said = [e.text for e in events if isinstance(e, Message)]
     stages = [e.stage for e in first + events if isinstance(e, TrainStarted)]
@@ -399,7 +408,7 @@ def test_cli_align_flags():
 
 
 def test_first_stage_pads_smaller_frames_and_refuses_larger(two_stage):
-    from napari_leap.align.learned import LearnedAligner
+    from napari_leap.pose.first_stage import LearnedAligner
 
     out, model, _, _ = two_stage
     aligner = LearnedAligner(model.alignment, out, device="cpu")
@@ -411,10 +420,10 @@ def test_first_stage_pads_smaller_frames_and_refuses_larger(two_stage):
 
 
 def test_background_alignment_needs_the_video(package, tmp_path):
-    from napari_leap.pose.dataset import TrainingDataError, load_training_data
+    from napari_leap.pose.dataset import DataOptions, TrainingDataError, load_training_data
 
     with pytest.raises(TrainingDataError, match="--align learned"):
-        load_training_data(package, align="background")
+        load_training_data(package, DataOptions(align="background"))
 
 
 def _image_labels(tmp_path: Path, sizes, points) -> object:
@@ -440,23 +449,23 @@ def _image_labels(tmp_path: Path, sizes, points) -> object:
 
 
 def test_learned_alignment_refuses_labels_that_span_the_frame(tmp_path):
-    from napari_leap.pose.dataset import from_labels
+    from napari_leap.pose.dataset import DataOptions, from_labels
 
     span = [[[10, 10], [40, 40], [90, 70]], [[90, 10], [50, 40], [10, 70]]]  # 100x80 frames
     with pytest.raises(LearnedAlignmentError, match="would gain nothing; train with --align none"):
-        from_labels(_image_labels(tmp_path, [(100, 80)], span), align="learned")
+        from_labels(_image_labels(tmp_path, [(100, 80)], span), DataOptions(align="learned"))
     said = []  # left to itself, train takes full frames for these
     data = from_labels(_image_labels(tmp_path, [(100, 80)], span), say=said.append)
     assert data.alignment is None and said[0].startswith("full frames")
 
 
 def test_learned_alignment_pads_frames_of_several_sizes(tmp_path):
-    from napari_leap.pose.dataset import from_labels
+    from napari_leap.pose.dataset import DataOptions, from_labels
 
     small = [[[30, 30], [36, 30], [42, 30]], [[60, 60], [60, 66], [60, 72]]]
     labels = _image_labels(tmp_path, [(320, 240), (400, 300)], small)
     said = []
-    data = from_labels(labels, align="learned", say=said.append)
+    data = from_labels(labels, DataOptions(align="learned"), say=said.append)
     assert data.alignment["frame_hw"] == [300, 400]  # the largest
     assert len({im.shape for im in data.first_stage.images}) == 1
     assert any("2 sizes (320x240, 400x300)" in m for m in said)
@@ -468,7 +477,7 @@ def test_full_frames_of_several_sizes_in_one_image_list_are_padded(tmp_path):
     import cv2
     import sleap_io as sio
 
-    from napari_leap.pose.dataset import from_labels
+    from napari_leap.pose.dataset import DataOptions, from_labels
     from napari_leap.pose.fit import input_warnings
 
     sk = Skeleton(["hand", "finger", "tongue"]).to_sleap()
@@ -484,7 +493,7 @@ def test_full_frames_of_several_sizes_in_one_image_list_are_padded(tmp_path):
         for i in range(len(files))
     ]
     labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=[sk])
-    data = from_labels(labels, align="none")
+    data = from_labels(labels, DataOptions(align="none"))
     assert data.images.shape[1:3] == (80, 100)
     assert data.frame_sizes == [(48, 64), (80, 100)]
     assert (data.images[1, 48:] == 0).all() and (data.images[1, :48, :64] == 80).all()

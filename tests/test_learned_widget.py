@@ -23,7 +23,7 @@ def _choose(qtbot, combo, text: str) -> None:
 
 
 def test_alignment_parts_are_chosen_kept_and_reach_training(make_napari_viewer, qtbot):
-    from napari_leap.pose.dataset import PARTS_KEY, from_labels
+    from napari_leap.pose.dataset import PARTS_KEY, DataOptions, from_labels
 
     viewer = make_napari_viewer()
     for data, kwargs, kind in labels_io.read_labels(CLIP_LABELS):
@@ -51,6 +51,6 @@ def test_alignment_parts_are_chosen_kept_and_reach_training(make_napari_viewer, 
     assert labels.provenance[PARTS_KEY] == {"anchor": "mesothorax", "heading_part": "head"}
     labels.labeled_frames = [lf for lf in labels.labeled_frames if lf.frame_idx in (0, 500)]
     said = []
-    data = from_labels(labels, align="learned", say=said.append)
+    data = from_labels(labels, DataOptions(align="learned"), say=said.append)
     assert any("anchor mesothorax, heading part head (as chosen)" in t for t in said)
     assert data.alignment["anchor"] == "mesothorax"

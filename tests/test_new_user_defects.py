@@ -70,12 +70,12 @@ def assert_same_poses(got, want, frames) -> None:
 
 @pytest.fixture(scope="session")
 def clip_model(tmp_path_factory) -> Path:
-    from napari_leap.pose.train import train
+    from napari_leap.pose.train import TrainConfig, train
 
     root = tmp_path_factory.mktemp("clip_model")
     poses = poses_from_labels(load_labels(CLIP_LABELS)).select(slice(0, 1500, 50))
     labels = save_labels(labels_from_poses(poses, [str(CLIP)], predicted=False), root / "l.slp")
-    train(labels, root / "model", box_size=128, **TINY)
+    train(labels, root / "model", TrainConfig(box_size=128, **TINY))
     return root / "model"
 
 
@@ -293,19 +293,19 @@ def no_alignment(monkeypatch):
 
 def test_one_labelled_frame_trains(tmp_path):
     """Used to say "there are no labelled frames" after the alignment pass."""
-    from napari_leap.pose.train import train
+    from napari_leap.pose.train import TrainConfig, train
 
     _cut_labels(tmp_path, [5]).save(str(tmp_path / "one.slp"))
-    model = train(tmp_path / "one.slp", tmp_path / "m", **TINY)
+    model = train(tmp_path / "one.slp", tmp_path / "m", TrainConfig(**TINY))
     assert model.config["training"]["n_train"] == 2  # the two flies of the one frame
 
 
 def test_one_body_part_trains_in_boxes_sized_from_the_animal(tmp_path):
     """Used to stop with "box size 0 px": one body part gives the labels no size."""
-    from napari_leap.pose.train import train
+    from napari_leap.pose.train import TrainConfig, train
 
     _cut_labels(tmp_path, range(0, 40, 4), nodes=[1]).save(str(tmp_path / "thorax.slp"))
-    model = train(tmp_path / "thorax.slp", tmp_path / "m", **TINY)
+    model = train(tmp_path / "thorax.slp", tmp_path / "m", TrainConfig(**TINY))
     box = model.config["alignment"]["box_size"]
     assert box >= 16 and model.config["input_size"] == [box, box]
 

@@ -52,7 +52,7 @@ def short_clip(path: Path, n: int = N_FRAMES) -> Path:
 
 def train_small_model(root: Path) -> tuple[Path, Path, Path]:
     """(model folder, short video, its labels): a real model trained for two steps."""
-    from napari_leap.pose.train import train
+    from napari_leap.pose.train import TrainConfig, train
 
     video = short_clip(root / "clip48.mkv")
     poses = poses_from_labels(load_labels(SAMPLE / "clip.slp"))
@@ -64,11 +64,13 @@ def train_small_model(root: Path) -> tuple[Path, Path, Path]:
     train(
         labels_path,
         model_dir,
-        epochs=1,
-        steps_per_epoch=2,
-        box_size=128,
-        batch_size=4,
-        arch_params={"filters": 8, "max_filters": 32},
+        TrainConfig(
+            epochs=1,
+            steps_per_epoch=2,
+            box_size=128,
+            batch_size=4,
+            arch_params={"filters": 8, "max_filters": 32},
+        ),
     )
     return model_dir, video, labels_path
 

@@ -181,7 +181,7 @@ def bad(tmp_path_factory) -> dict[str, Path]:
 
 def build_models(root: Path) -> dict[str, Path]:
     """A real (two-step) clip model, a fly32 model (other skeleton) and broken copies."""
-    from napari_leap.pose.train import train
+    from napari_leap.pose.train import TrainConfig, train
     from test_predict import train_small_model
 
     model, video, labels = train_small_model(root)
@@ -189,13 +189,15 @@ def build_models(root: Path) -> dict[str, Path]:
     train(
         FLY32,
         fly32,
-        epochs=1,
-        steps_per_epoch=1,
-        arch="unet",
-        batch_size=4,
-        device="cpu",
-        arch_params={"filters": 4, "depth": 2, "max_filters": 16},
-        input_scale=0.25,
+        TrainConfig(
+            epochs=1,
+            steps_per_epoch=1,
+            arch="unet",
+            batch_size=4,
+            device="cpu",
+            arch_params={"filters": 4, "depth": 2, "max_filters": 16},
+            input_scale=0.25,
+        ),
     )
     corrupt = root / "corrupt_model"
     shutil.copytree(model, corrupt)

@@ -18,7 +18,7 @@ import torch
 import napari_leap
 from napari_leap.errors import LeapError
 from napari_leap.pose.dataset import TrainingData, decide_alignment, load_box_h5, split_blocks
-from napari_leap.pose.train import BatchEnd, EpochEnd, TrainStarted, iter_train, train
+from napari_leap.pose.train import BatchEnd, EpochEnd, TrainConfig, TrainStarted, iter_train, train
 from napari_leap.pose.trained import ModelError, TrainedModel
 
 SAMPLE = Path(napari_leap.__file__).parent / "sample_data"
@@ -63,10 +63,7 @@ def test_fly32_loss_decreases_and_model_folder_is_complete(fly32, tmp_path):
         iter_train(
             fly32.subset(np.arange(40)),
             tmp_path / "m",
-            epochs=3,
-            steps_per_epoch=10,
-            sigma=5.0,
-            **TINY,
+            TrainConfig(epochs=3, steps_per_epoch=10, sigma=5.0, **TINY),
         )
     )
     losses = [e.loss for e in events if isinstance(e, BatchEnd)]
@@ -91,9 +88,11 @@ def test_fly32_loss_decreases_and_model_folder_is_complete(fly32, tmp_path):
 
 def test_resume_continues_epochs_and_history(fly32, tmp_path):
     data = fly32.subset(np.arange(24))
-    train(data, tmp_path / "m", epochs=2, steps_per_epoch=2, **TINY)
+    train(data, tmp_path / "m", TrainConfig(epochs=2, steps_per_epoch=2, **TINY))
     events, _ = _events(
-        iter_train(data, tmp_path / "m", epochs=4, steps_per_epoch=2, resume=True, **TINY)
+        iter_train(
+            data, tmp_path / "m", TrainConfig(epochs=4, steps_per_epoch=2, resume=True, **TINY)
+        )
     )
     started = next(e for e in events if isinstance(e, TrainStarted))
     assert started.start_epoch == 2
@@ -101,13 +100,16 @@ def test_resume_continues_epochs_and_history(fly32, tmp_path):
     history = json.loads((tmp_path / "m" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]
     with pytest.raises(LeapError, match="holds a model already"):
-        train(data, tmp_path / "m", epochs=1, **TINY)
+        train(data, tmp_path / "m", TrainConfig(epochs=1, **TINY))
 
 
 def test_stop_event_ends_after_current_batch_and_keeps_best(fly32, tmp_path):
     stop = threading.Event()
     gen = iter_train(
-        fly32.subset(np.arange(24)), tmp_path / "m", epochs=50, steps_per_epoch=4, stop=stop, **TINY
+        fly32.subset(np.arange(24)),
+        tmp_path / "m",
+        TrainConfig(epochs=50, steps_per_epoch=4, **TINY),
+        stop=stop,
     )
     n_batches = 0
     for event in gen:
@@ -124,11 +126,11 @@ def test_stop_event_ends_after_current_batch_and_keeps_best(fly32, tmp_path):
 KILL_SCRIPT = """
 import sys, numpy as np
 from napari_leap.pose.dataset import load_box_h5
-from napari_leap.pose.train import train
+from napari_leap.pose.train import TrainConfig, train
 data = load_box_h5(sys.argv[1]).subset(np.arange(24))
-train(data, sys.argv[2], epochs=int(sys.argv[3]), steps_per_epoch=3, resume=True, arch="unet",
-      arch_params={"filters": 4, "depth": 2, "max_filters": 16}, input_scale=0.25, batch_size=4,
-      device="cpu")
+train(data, sys.argv[2], TrainConfig(epochs=int(sys.argv[3]), steps_per_epoch=3, resume=True,
+      arch="unet", arch_params={"filters": 4, "depth": 2, "max_filters": 16}, input_scale=0.25,
+      batch_size=4, device="cpu"))
 """
 
 
@@ -184,6 +186,24 @@ def test_bad_inputs_give_one_sentence(fly32, tmp_path):
     (tmp_path / "broken" / "best.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ModelError):
         TrainedModel.load(tmp_path / "broken")
+
+
+def test_bad_settings_and_an_unwritable_folder_are_refused_before_any_work(tmp_path):
+    from napari_leap.pose.train import check_config
+
+    check_config(TrainConfig(time_limit=60, epochs=1, input_scale=0.5), tmp_path / "m")
+    for config, message in [
+        (TrainConfig(time_limit=0), "time limit must be a positive"),
+        (TrainConfig(time_limit=-5), "time limit must be a positive"),
+        (TrainConfig(epochs=0), "epochs must be at least 1"),
+        (TrainConfig(input_scale=5.0), "input scale must be between 0 and 4"),
+    ]:
+        with pytest.raises(LeapError, match=message):
+            check_config(config, tmp_path / "m")
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        check_config(TrainConfig(), tmp_path / "a_file" / "m")
+    assert not (tmp_path / "m").exists()  # checking makes nothing
 
 
 def test_alignment_decision():

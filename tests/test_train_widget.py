@@ -71,3 +71,24 @@ def test_train_widget_bad_source_shows_error_and_stays_usable(
     assert len(shown) == 2 and "choose a labels layer" in shown[0]
     assert "does not exist" in shown[1]
     assert widget.train_btn.isEnabled() and not (tmp_path / "m" / "best.pt").exists()
+
+
+@pytest.mark.gui
+def test_train_widget_checks_the_model_folder_before_starting(
+    make_napari_viewer, tmp_path, monkeypatch
+):
+    """The dock makes the CLI's checks (``check_config``) before any work, not hours later."""
+    from napari_leap.napari.widgets import train as train_widget
+
+    shown = []
+    monkeypatch.setattr(train_widget, "_show_error", shown.append)
+    viewer = make_napari_viewer()
+    widget = train_widget.TrainWidget(viewer)
+    widget.source.setCurrentText(train_widget.FILE_ITEM)
+    widget.path.setText(str(FLY32))
+    (tmp_path / "a_file").write_text("")
+    widget.out.setText(str(tmp_path / "a_file" / "model"))
+    widget.start(**TINY)
+    assert widget.worker is None  # refused at once: no thread started
+    assert len(shown) == 1 and "is a file, not a folder" in shown[0]
+    assert widget.train_btn.isEnabled()

@@ -19,6 +19,7 @@ _EXPORTS = {
     "align": "napari_leap.align.alignment",
     "Alignment": "napari_leap.align.alignment",
     "train": "napari_leap.pose.train",
+    "TrainConfig": "napari_leap.pose.train",
     "predict": "napari_leap.pose.predict",
     "evaluate": "napari_leap.pose.evaluate",
 }

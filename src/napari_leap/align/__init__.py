@@ -20,9 +20,6 @@ _EXPORTS = {
     "write_boxes": "napari_leap.align.alignment",
     "correct_headings": "napari_leap.align.alignment",
     "correct_with_poses": "napari_leap.align.alignment",
-    "LearnedAligner": "napari_leap.align.learned",
-    "iter_align_learned": "napari_leap.align.learned",
-    "choose_parts": "napari_leap.align.learned",
 }
 
 __all__ = list(_EXPORTS)

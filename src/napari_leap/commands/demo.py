@@ -100,7 +100,7 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
     from napari_leap.napari.sample_data import CLIP_LABELS
     from napari_leap.pose.evaluate import evaluate
     from napari_leap.pose.predict import iter_predict
-    from napari_leap.pose.train import EpochEnd, Message, iter_train
+    from napari_leap.pose.train import EpochEnd, Message, TrainConfig, iter_train
     from napari_leap.progress import run_to_end
 
     figures: dict = {}
@@ -128,7 +128,7 @@ def run_pipeline(project, train_minutes: float, arch: str | None) -> dict:
         kwargs = {"time_limit": train_minutes * 60, "resume": (model_dir / "last.pt").exists()}
         if arch:
             kwargs["arch"] = arch
-        for event in iter_train(project.root, model_dir, **kwargs):
+        for event in iter_train(project.root, model_dir, TrainConfig(**kwargs)):
             if isinstance(event, Message):
                 _say(event.text)
             elif isinstance(event, EpochEnd):

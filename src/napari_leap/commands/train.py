@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
+    """The ``train`` verb's arguments."""
     from napari_leap.pose.models import ARCHITECTURES
 
     parser.add_argument(
@@ -89,37 +91,14 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
-    from napari_leap.errors import LeapError
-    from napari_leap.pose.train import (
-        BatchEnd,
-        EpochEnd,
-        Message,
-        TrainFinished,
-        TrainStarted,
-        iter_train,
-    )
+    """Train with a progress bar on stderr; prints the model folder on stdout."""
+    from napari_leap.pose.train import TrainConfig, check_config, iter_train
 
     start = time.monotonic()
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise LeapError("--time-limit must be a positive number of minutes.")
-    if args.epochs is not None and args.epochs < 1:
-        raise LeapError("--epochs must be at least 1.")
-    if args.input_scale is not None and not 0 < args.input_scale <= 4:
-        raise LeapError("--input-scale must be between 0 and 4 (e.g. 0.5).")
-    from napari_leap.io.atomic import ensure_writable
-
-    ensure_writable(args.out)  # a read-only or full disk is found before any work
-    # the budget counts from the start of the command (imports included)
-    limit = args.time_limit * 60 - (time.monotonic() - start) if args.time_limit else None
-    gen = iter_train(
-        args.source,
-        args.out,
+    config = TrainConfig(
         arch=args.arch,
         epochs=args.epochs,
-        time_limit=limit,
-        val_data=args.val,
+        time_limit=args.time_limit * 60 if args.time_limit is not None else None,
         input_scale=args.input_scale,
         align=args.align,
         anchor=args.anchor,
@@ -130,7 +109,12 @@ def run(args) -> int:
         device=args.device,
         resume=args.resume,
     )
-    bar = None
+    check_config(config, args.out)
+    # the budget counts from the start of the command (imports included)
+    limit = args.time_limit * 60 - (time.monotonic() - start) if args.time_limit else None
+    config = replace(config, time_limit=limit)
+    gen = iter_train(args.source, args.out, config, val_data=args.val)
+    bar = _Bar()
     try:
         while True:
             try:
@@ -138,52 +122,76 @@ def run(args) -> int:
             except StopIteration as done:
                 model = done.value
                 break
-            if isinstance(event, Message):
-                print(f"napari-leap train: {event.text}", file=sys.stderr)
-            elif isinstance(event, TrainStarted):
-                if bar is not None:  # the alignment stage ended; the pose stage starts
-                    bar.close()
-                print(
-                    f"napari-leap train: {event.stage} stage, "
-                    f"{event.arch} on {event.device}, {event.n_train} training / "
-                    f"{event.n_val} validation images of {event.input_size[1]}x{event.input_size[0]} "
-                    f"at scale {event.input_scale:g}",
-                    file=sys.stderr,
-                )
-                bar = tqdm(
-                    total=event.epochs,
-                    initial=event.start_epoch,
-                    unit="epoch",
-                    file=sys.stderr,
-                    dynamic_ncols=True,
-                )
-            elif isinstance(event, BatchEnd) and bar is not None:
-                bar.set_postfix_str(f"batch {event.batch}/{event.n_batches} loss {event.loss:.2e}")
-            elif isinstance(event, EpochEnd) and bar is not None:
-                bar.total = max(event.epochs, event.epoch)  # a budget's epochs are an estimate
-                bar.update(1)
-                bar.set_postfix_str(
-                    f"val error {event.val_error_px:.2f} px (median "
-                    f"{event.val_error_median_px:.2f}){' *' if event.best else ''}"
-                )
-            elif isinstance(event, TrainFinished):
-                if bar is not None:
-                    bar.close()
-                why = {
-                    "epochs": "all epochs done",
-                    "early_stopping": "validation stopped improving",
-                    "time_limit": "time limit reached",
-                    "stopped": "stopped",
-                }[event.reason]
-                bar = None
-                print(
-                    f"napari-leap train: {why}; best epoch {event.best_epoch} "
-                    f"(validation error {event.best_val_error_px:.2f} px mean)",
-                    file=sys.stderr,
-                )
+            bar.show(event)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         gen.close()
     print(model.model_dir)
     return 0
+
+
+#: why a run ended, as the CLI says it
+WHY = {
+    "epochs": "all epochs done",
+    "early_stopping": "validation stopped improving",
+    "time_limit": "time limit reached",
+    "stopped": "stopped",
+}
+
+
+class _Bar:
+    """A tqdm bar per training stage, and the trainer's messages on stderr."""
+
+    def __init__(self):
+        self.bar = None
+
+    def show(self, event) -> None:
+        """Print or draw one training event."""
+        from napari_leap.pose.train import BatchEnd, EpochEnd, Message, TrainFinished, TrainStarted
+
+        if isinstance(event, Message):
+            print(f"napari-leap train: {event.text}", file=sys.stderr)
+        elif isinstance(event, TrainStarted):
+            self.start(event)
+        elif isinstance(event, BatchEnd) and self.bar is not None:
+            self.bar.set_postfix_str(f"batch {event.batch}/{event.n_batches} loss {event.loss:.2e}")
+        elif isinstance(event, EpochEnd) and self.bar is not None:
+            self.bar.total = max(event.epochs, event.epoch)  # a budget's epochs are an estimate
+            self.bar.update(1)
+            self.bar.set_postfix_str(
+                f"val error {event.val_error_px:.2f} px (median "
+                f"{event.val_error_median_px:.2f}){' *' if event.best else ''}"
+            )
+        elif isinstance(event, TrainFinished):
+            self.close()
+            print(
+                f"napari-leap train: {WHY[event.reason]}; best epoch {event.best_epoch} "
+                f"(validation error {event.best_val_error_px:.2f} px mean)",
+                file=sys.stderr,
+            )
+
+    def start(self, event) -> None:
+        """A new stage: the alignment stage's bar ends, the pose stage's starts."""
+        from tqdm import tqdm
+
+        self.close()
+        print(
+            f"napari-leap train: {event.stage} stage, "
+            f"{event.arch} on {event.device}, {event.n_train} training / "
+            f"{event.n_val} validation images of {event.input_size[1]}x{event.input_size[0]} "
+            f"at scale {event.input_scale:g}",
+            file=sys.stderr,
+        )
+        self.bar = tqdm(
+            total=event.epochs,
+            initial=event.start_epoch,
+            unit="epoch",
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+
+    def close(self) -> None:
+        """Close the bar of the stage running, if any."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

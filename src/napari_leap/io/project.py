@@ -135,7 +135,8 @@ class Project:
 
     def record_model(self, model_dir: str | Path) -> None:
         """List a trained model in the manifest on disk (the Label and Predict docks use the
-        newest), keeping what other docks or processes recorded meanwhile."""
+        newest), keeping what other docks or processes recorded meanwhile.
+        """
         self.add_model(model_dir)
         self.save()
 
@@ -151,7 +152,8 @@ class Project:
 
     def newest_model(self) -> Path | None:
         """The most recently trained model recorded in the project (also by another dock or
-        process since it was opened), or None: what predicting defaults to."""
+        process since it was opened), or None: what predicting defaults to.
+        """
         finished = [
             c
             for c in (self.model_path(m) for m in self._models_on_disk())

@@ -464,7 +464,8 @@ def source_of(video) -> FrameSource | None:
 
 def pad_to(frame: np.ndarray, frame_hw) -> np.ndarray:
     """A smaller frame padded with black at the bottom and right to ``frame_hw``: the
-    video-pixel coordinates of what it shows stay as they were."""
+    video-pixel coordinates of what it shows stay as they were.
+    """
     dh, dw = int(frame_hw[0]) - frame.shape[0], int(frame_hw[1]) - frame.shape[1]
     if dh <= 0 and dw <= 0:
         return frame

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 @dataclass
 class AugmentConfig:
+    """How each training image is jittered (the defaults are LEAP's for aligned boxes)."""
+
     rotation: float = 15.0  # degrees, uniform in +-rotation (LEAP: 15 on aligned boxes)
     scale: float = 0.05  # relative, uniform in 1 +- scale
     flip: bool = True  # left/right flip with swapped symmetric nodes (p = 0.5)
@@ -22,6 +24,7 @@ class AugmentConfig:
     translate: float = 0.0  # pixels, uniform in +-translate
 
     def to_dict(self) -> dict:
+        """The fields as a dict (the checkpoint and ``config.json`` keep them)."""
         return dict(self.__dict__)
 
 
@@ -77,8 +80,10 @@ def warp_images(images, matrices):
 
 
 def transform_points(points, matrices, flip, flip_permutation):
-    """Move (B, K, 2) points (or (B, A, K, 2), several animals) by ``matrices``; flipped
-    images take each node from its partner."""
+    """Move (B, K, 2) points (or (B, A, K, 2), several animals) by ``matrices``.
+
+    Flipped images take each node from its partner.
+    """
     import torch
 
     ones = torch.ones_like(points[..., :1])

@@ -47,6 +47,7 @@ STEP_COST = {
 
 
 def default_batch(device) -> int:
+    """LEAP's batch on a GPU, a quarter of it on a CPU (steps there cost per image)."""
     return 32 if getattr(device, "type", str(device)) == "cuda" else 8
 
 
@@ -57,7 +58,7 @@ def animal_extent(points: np.ndarray) -> float:
     labelled body parts.
     """
     pts = np.asarray(points, dtype=np.float64)
-    ok = np.isfinite(pts).all(-1)
+    ok = np.asarray(np.isfinite(pts).all(-1))
     usable = ok.sum(-1) >= 2
     if not usable.any():
         return math.nan
@@ -98,6 +99,28 @@ def model_step_seconds(arch: str, batch: int, pixels: int) -> float:
     return a + b * batch * pixels
 
 
+@dataclass(frozen=True)
+class NetSpec:
+    """A network to build: the trainer and the step timer build the same one."""
+
+    arch: str
+    params: dict
+    channels: int
+    n_nodes: int
+
+    def build(self, device):
+        """The fresh network on ``device``, channels-last where that is faster."""
+        import torch
+
+        from napari_leap.pose.models import build_model
+        from napari_leap.pose.trained import channels_last
+
+        net = build_model(self.arch, self.channels, self.n_nodes, **self.params).to(device)
+        if channels_last(device):
+            net = net.to(memory_format=torch.channels_last)
+        return net
+
+
 @dataclass
 class Plan:
     """What a run will train at, and why (``text`` is printed by the CLI and the dock)."""
@@ -110,15 +133,31 @@ class Plan:
     text: str
 
 
+@dataclass(frozen=True)
+class Sizing:
+    """What the plan sizes: the network, its input and the animal in it."""
+
+    arch: str
+    input_size: tuple[int, int]
+    multiple: int  # the network pads its input to a multiple of this
+    extent: float  # the animal's size in image pixels (:func:`animal_extent`)
+
+    def scale_for(self, animal_px: float) -> float:
+        """The snapped scale that shows the animal at ``animal_px``."""
+        return scale_for(animal_px, self.extent, self.input_size, self.multiple)
+
+    def model_seconds(self, scale: float, batch: int) -> float:
+        """Modelled seconds of a step at ``scale`` and ``batch`` (development CPU)."""
+        pixels = input_pixels(self.input_size, scale, self.multiple)
+        return model_step_seconds(self.arch, batch, pixels)
+
+
 def plan_budget(
-    *,
-    arch: str,
-    input_size,
-    extent: float,
-    multiple: int,
+    sizing: Sizing,
     seconds: float | None,
     measure,
     device,
+    *,
     input_scale: float | None = None,
     batch_size: int | None = None,
     overhead: float = 0.0,
@@ -129,33 +168,27 @@ def plan_budget(
     the computer it runs on; the measured step model only says how time changes with
     pixels and batch. ``overhead`` is the fraction of step time spent on validation.
     """
-    scale = input_scale or scale_for(TARGET_ANIMAL_PX, extent, input_size, multiple)
+    scale = input_scale or sizing.scale_for(TARGET_ANIMAL_PX)
     batch = batch_size or default_batch(device)
     measured = seconds is not None and seconds >= MIN_MEASURED_S
     if not measured:  # the development CPU's figures stand in for this machine's
-
-        def measure(s, b):
-            return model_step_seconds(arch, b, input_pixels(input_size, s, multiple))
-
+        measure = sizing.model_seconds
     t = measure(scale, batch) if seconds is not None else math.nan
     if seconds is not None and seconds / (t * (1 + overhead)) < TARGET_STEPS:
         # the measured step fixes this machine's speed; the model gives the shape
-        speed = t / model_step_seconds(arch, batch, input_pixels(input_size, scale, multiple))
-        floor = scale_for(MIN_ANIMAL_PX, extent, input_size, multiple)
+        speed = t / sizing.model_seconds(scale, batch)
         new_scale, new_batch = _cheaper(
-            arch,
-            input_size,
-            multiple,
+            sizing,
             seconds / (1 + overhead) / speed,
             scale,
             batch,
-            floor,
             fix_scale=input_scale is not None,
             fix_batch=batch_size is not None,
         )
         if (new_scale, new_batch) != (scale, batch):
             scale, batch = new_scale, new_batch
             t = measure(scale, batch)
+    extent = sizing.extent
     extent_px = extent * scale if math.isfinite(extent) else math.nan
     text = f"input scale {scale:g} (animal ~{extent_px:.0f} px), batch {batch}"
     if seconds is None:
@@ -169,22 +202,21 @@ def plan_budget(
     return Plan(scale, batch, t, steps, extent_px, text)
 
 
-def _cheaper(arch, input_size, multiple, model_seconds, scale, batch, floor, fix_scale, fix_batch):
+def _cheaper(
+    sizing: Sizing, model_seconds: float, scale: float, batch: int, fix_scale: bool, fix_batch: bool
+):
     """The first of these whose modelled steps reach :data:`TARGET_STEPS`, else the last.
 
-    The batch halved (not below 4), then the input shrunk step by step towards ``floor``,
-    then the batch halved down to :data:`MIN_BATCH`: at equal CPU time each of these
-    bought fly32 as much accuracy as the last (``MIN_ANIMAL_PX``), and the animal's pixels
-    are what subpixel precision needs once there are steps enough.
+    The batch halved (not below 4), then the input shrunk step by step towards the
+    :data:`MIN_ANIMAL_PX` floor, then the batch halved down to :data:`MIN_BATCH`: at equal
+    CPU time each of these bought fly32 as much accuracy as the last, and the animal's
+    pixels are what subpixel precision needs once there are steps enough.
     """
-
-    def steps(s, b):
-        return model_seconds / model_step_seconds(arch, b, input_pixels(input_size, s, multiple))
-
     half = batch if fix_batch or batch < 8 else batch // 2
     scales = [scale]
     if not fix_scale:
-        long_side = max(input_size)
+        long_side, multiple = max(sizing.input_size), sizing.multiple
+        floor = sizing.scale_for(MIN_ANIMAL_PX)
         top = int(round(scale * long_side / multiple))
         bottom = max(1, int(round(floor * long_side / multiple)))
         scales += [k * multiple / long_side for k in range(top - 1, bottom - 1, -1)]
@@ -194,19 +226,17 @@ def _cheaper(arch, input_size, multiple, model_seconds, scale, batch, floor, fix
             (scales[-1], b) for b in range(half // 2, MIN_BATCH - 1, -1) if b & (b - 1) == 0
         ]
     for s, b in candidates:
-        if steps(s, b) >= TARGET_STEPS:
+        if model_seconds / sizing.model_seconds(s, b) >= TARGET_STEPS:
             return s, b
     return candidates[-1]
 
 
 def time_training_steps(
-    arch: str,
-    params: dict,
-    channels: int,
-    n_nodes: int,
+    net: NetSpec,
     hw: tuple[int, int],
     batch: int,
     device,
+    *,
     steps: int = 3,
     sigma: float = 5.0,
     max_seconds: float = math.inf,
@@ -220,29 +250,29 @@ def time_training_steps(
     import torch
 
     from napari_leap.pose.augment import AugmentConfig
-    from napari_leap.pose.models import build_model
-    from napari_leap.pose.train import _train_step
-    from napari_leap.pose.trained import channels_last
+    from napari_leap.pose.train.step import Learner, MapSpec, train_step
 
     dev = torch.device(device) if not isinstance(device, torch.device) else device
     gen = torch.Generator().manual_seed(0)
     rng_state = torch.get_rng_state()
-    net = build_model(arch, channels, n_nodes, **params).to(dev)
-    if channels_last(dev):
-        net = net.to(memory_format=torch.channels_last)
-    stride = int(getattr(net, "output_stride", 1))
+    model = net.build(dev)
+    stride = int(getattr(model, "output_stride", 1))
     h, w = hw
-    x = torch.randint(0, 256, (batch, channels, h, w), dtype=torch.uint8, generator=gen).to(dev)
-    p = (torch.rand(batch, n_nodes, 2, generator=gen) * torch.tensor([w - 1, h - 1])).to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    scaler = torch.amp.GradScaler("cuda", enabled=dev.type == "cuda")
+    x = torch.randint(0, 256, (batch, net.channels, h, w), dtype=torch.uint8, generator=gen).to(dev)
+    p = (torch.rand(batch, net.n_nodes, 2, generator=gen) * torch.tensor([w - 1, h - 1])).to(dev)
+    learner = Learner(
+        model,
+        torch.optim.Adam(model.parameters(), lr=1e-3),
+        torch.amp.GradScaler("cuda", enabled=dev.type == "cuda"),
+        gen,
+        AugmentConfig(),
+        list(range(net.n_nodes)),
+        MapSpec((h // stride, w // stride), stride, sigma),
+    )
     idx = torch.arange(batch)
-    aug = AugmentConfig()
-    flip = list(range(n_nodes))
-    args = (x, p, idx, aug, flip, gen, h // stride, w // stride, stride, sigma, dev.type == "cuda")
 
     def step():
-        _train_step(net, opt, scaler, *args)
+        train_step(learner, x, p, idx)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
 

@@ -48,7 +48,6 @@ def find_peaks(confmaps, stride: int = 1):
     no loop over body parts. Returns ``points`` (B, K, 2) x,y in input pixels
     and ``scores`` (B, K), the fitted height of the peak.
     """
-
     cm = confmaps.float()
     b, k, h, w = cm.shape
     scores, idx = cm.reshape(b, k, h * w).max(-1)

@@ -6,6 +6,8 @@ to (B, K, H / output_stride, W / output_stride) confidence maps.
 
 from __future__ import annotations
 
+from typing import Any
+
 ARCHITECTURES = {
     "leap_cnn": "LEAP's CNN (Pereira et al. 2019): f=64, transposed-conv upsampling, full resolution",
     "leap_cnn_fast": "LEAP's fast-train variant: f=32, bilinear upsampling",
@@ -13,7 +15,7 @@ ARCHITECTURES = {
 }
 
 #: defaults per architecture; the training input scale is chosen with them
-DEFAULT_PARAMS = {
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "leap_cnn": {"filters": 64, "upsampling": "transposed"},
     "leap_cnn_fast": {"filters": 32, "upsampling": "bilinear"},
     "unet": {"filters": 16, "depth": 4, "output_stride": 2, "max_filters": 128, "decoder_convs": 2},

@@ -3,7 +3,7 @@
 Symmetric pairs are data, not decoration: flip augmentation swaps them, so
 they travel with the project and every model folder. So do the two body parts
 learned alignment finds the animal by (``anchor`` and ``heading_part``, None:
-chosen when training, see :func:`napari_leap.align.learned.choose_parts`).
+chosen when training, see :func:`napari_leap.pose.first_stage.choose_parts`).
 """
 
 from __future__ import annotations

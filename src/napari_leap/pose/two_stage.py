@@ -2,8 +2,8 @@
 
 Decoder threads read each frame, keep it whole and downscale it for the first
 stage; the model thread runs the first stage on a batch, tracks the animals
-(:class:`napari_leap.align.learned.Tracker`, the same as
-:func:`~napari_leap.align.learned.iter_align_learned`, so the boxes are those
+(:class:`napari_leap.pose.first_stage.Tracker`, the same as
+:func:`~napari_leap.pose.first_stage.iter_align_learned`, so the boxes are those
 an alignment pass would give), cuts their boxes from the whole frames exactly
 as :meth:`Alignment.warp` does and runs the pose stage. A separate alignment
 pass would decode the video twice, which on a CPU costs about as much as the
@@ -35,7 +35,7 @@ def is_one_pass(model, job) -> bool:
 
 def aligner_of(model):
     """The first stage of a learned-alignment model, from the model's folder."""
-    from napari_leap.align.learned import LearnedAligner
+    from napari_leap.pose.first_stage import LearnedAligner
 
     folder = model_dir(model)
     if folder is None:
@@ -51,7 +51,7 @@ class TwoStageRunner:
     """Both stages on batches of whole frames, tracking animals from batch to batch."""
 
     def __init__(self, model, geo, job, store, video_index: int, chunk_size: int):
-        from napari_leap.align.learned import Tracker, animal_length
+        from napari_leap.pose.first_stage import Tracker, animal_length
 
         spec = model.config["alignment"]
         self.aligner = aligner_of(model)

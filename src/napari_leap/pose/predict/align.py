@@ -115,8 +115,8 @@ def iter_alignments(
 
 
 def _iter_align_learned(video, model, spec: dict, keep_heading: bool):
-    """The model's own first stage over ``video`` (see :mod:`napari_leap.align.learned`)."""
-    from napari_leap.align.learned import iter_align_learned
+    """The model's own first stage over ``video`` (see :mod:`napari_leap.pose.first_stage`)."""
+    from napari_leap.pose.first_stage import iter_align_learned
     from napari_leap.pose.two_stage import aligner_of
 
     return iter_align_learned(video, aligner_of(model), int(spec["box_size"]), keep_heading)

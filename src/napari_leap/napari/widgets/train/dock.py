@@ -110,7 +110,7 @@ class TrainWidget(QWidget):
 
     # -- run -----------------------------------------------------------------------------
     def start(self, **overrides):
-        """Start training in a thread; ``overrides`` go to ``iter_train`` (tests use few steps)."""
+        """Start training in a thread; ``overrides`` go to the ``TrainConfig`` (tests use few steps)."""
         if self.worker is not None:
             return
         try:
@@ -118,15 +118,24 @@ class TrainWidget(QWidget):
         except Exception as e:  # noqa: BLE001 - shown to the user, the widget stays usable
             show_error(e, "training")
             return
-        kwargs = {
-            "arch": self.arch.currentText(),
-            "epochs": self.epochs.value() or None,
-            "time_limit": self.minutes.value() * 60 or None,
-            "input_scale": self.scale.value() or None,
-            "align": ALIGN_ITEMS[self.align.currentText()],
-            "resume": (out_dir / "last.pt").exists(),
-            **overrides,
-        }
+        from napari_leap.pose.train import TrainConfig, check_config
+
+        config = TrainConfig(
+            **{
+                "arch": self.arch.currentText(),
+                "epochs": self.epochs.value() or None,
+                "time_limit": self.minutes.value() * 60 or None,
+                "input_scale": self.scale.value() or None,
+                "align": ALIGN_ITEMS[self.align.currentText()],
+                "resume": (out_dir / "last.pt").exists(),
+                **overrides,
+            }
+        )
+        try:
+            check_config(config, out_dir)  # the CLI's checks, before any work
+        except Exception as e:  # noqa: BLE001 - shown to the user, the widget stays usable
+            show_error(e, "training")
+            return
         self.stop_event = threading.Event()
         self._out_dir = out_dir
         self._earlier = []
@@ -134,7 +143,7 @@ class TrainWidget(QWidget):
         self.model = None
         self.plot.clear()
         self.status.setText("preparing data...")
-        self.worker = self._make_worker(source, out_dir, kwargs, self.stop_event)
+        self.worker = self._make_worker(source, out_dir, config, self.stop_event)
         self.worker.yielded.connect(self._on_event)
         self.worker.returned.connect(self._on_done)
         self.worker.errored.connect(self._on_error)
@@ -157,19 +166,17 @@ class TrainWidget(QWidget):
         out = self.out.text().strip()
         if not out:
             raise LeapError("choose a model folder to write the model to.")
-        # the checks `napari-leap train` makes before training (pose/train's one check
-        # function, from the "train" helper) are called here, so both refuse alike
         return source, Path(out)
 
     @staticmethod
-    def _make_worker(source, out_dir, kwargs, stop_event):
+    def _make_worker(source, out_dir, config, stop_event):
         from napari.qt.threading import thread_worker
 
         from napari_leap.pose.train import iter_train
 
         @thread_worker(ignore_errors=True)  # errors go to _on_error, not re-raised in Qt
         def run():
-            return (yield from iter_train(source, out_dir, stop=stop_event, **kwargs))
+            return (yield from iter_train(source, out_dir, config, stop=stop_event))
 
         return run()
 

@@ -1,0 +1,70 @@
+"""Reading the labelled frames: from the video file (frame-exact) or the labels' own images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def missing_video(video) -> Path | None:
+    """The path of a video file the labels read frames from that is not there (else None)."""
+    from napari_leap.io.video import source_of
+
+    name = getattr(video, "filename", None)
+    if not isinstance(name, (str, Path)) or source_of(video) is not None:
+        return None
+    path = Path(name)
+    meta = getattr(video, "backend_metadata", None) or {}
+    embedded = meta.get("has_embedded_images") or path.suffix.lower() in (".slp", ".pkg")
+    return None if embedded or path.exists() else path
+
+
+def frame_shape(video) -> tuple[int, ...]:
+    """(h, w, c) of the video's frames (decoding one where the video does not say)."""
+    shape = getattr(video, "shape", None)
+    if shape is not None:
+        return tuple(int(s) for s in shape[1:])
+    return tuple(read_frames(video, [0])[0].shape)
+
+
+def video_path(video) -> Path | None:
+    """Path of a plain video file (frame-exact reader); None for embedded images."""
+    from napari_leap.io.video import source_of
+
+    name = getattr(video, "filename", video)
+    if isinstance(name, (list, tuple)) or source_of(video) is not None:
+        return None
+    p = Path(str(name))
+    backend = type(getattr(video, "backend", None)).__name__
+    if not p.exists() or p.suffix.lower() in (".slp", ".pkg") or "HDF5" in backend:
+        return None
+    return p
+
+
+def read_frames(video, frames, stack: bool = True):
+    """Frames (N, H, W, C); with ``stack=False`` a list, for images of several sizes.
+
+    DeepLabCut's ``labeled-data/`` folders mix crops of a rig's cameras.
+    """
+    path = video_path(video)
+    if path is not None:
+        from napari_leap.io.video import video_source
+
+        src = video_source(path)
+        out = [src.read(int(i)) for i in frames]
+    else:
+        out = [np.asarray(video[int(i)]) for i in frames]
+    out = [f[..., None] if f.ndim == 2 else f for f in out]
+    return np.stack(out) if stack else out
+
+
+def frame_shapes(per_video) -> set[tuple[int, ...]]:
+    """Every labelled frame's shape: a video file has one, an image list may have several."""
+    shapes = set()
+    for poses, video in per_video:
+        if video_path(video) is not None:
+            shapes.add(frame_shape(video))
+        else:
+            shapes.update(f.shape for f in read_frames(video, poses.frames, stack=False))
+    return shapes

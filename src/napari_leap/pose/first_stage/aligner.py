@@ -1,0 +1,212 @@
+"""The first stage at work: frames in, animals (anchors and headings) out, and a whole video."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_leap.pose.first_stage.geometry import PART_PX, downscale, from_own_frame, to_frame
+from napari_leap.pose.first_stage.parts import LearnedAlignmentError, spec_parts
+from napari_leap.pose.first_stage.tracker import Tracker
+
+#: a peak lower than this is not an animal
+PEAK_THRESHOLD = 0.2
+
+
+def pair_parts(
+    anchors: np.ndarray,
+    anchor_scores: np.ndarray,
+    heads: np.ndarray,
+    head_scores: np.ndarray,
+    distance: float,
+    n_animals: int,
+    threshold: float = PEAK_THRESHOLD,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Animals of one frame from its anchor and heading-part peaks.
+
+    The ``n_animals`` strongest anchors above ``threshold`` are the animals;
+    each takes the heading-part peak whose distance from it is closest to the
+    labelled ``distance`` (Hungarian matching, so two animals never share one),
+    between 0.3 and 2.5 times that distance. Returns ``centres`` (n, 2),
+    ``angles`` (n,) (NaN when no heading part fits) and ``scores`` (n,), the
+    anchor's confidence, for the ``n <= n_animals`` animals found, strongest first.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    keep = np.flatnonzero(np.isfinite(anchors).all(-1) & (anchor_scores >= threshold))
+    keep = keep[np.argsort(-anchor_scores[keep], kind="stable")][:n_animals]
+    a = anchors[keep]
+    angles = np.full(len(a), np.nan)
+    hk = np.flatnonzero(np.isfinite(heads).all(-1) & (head_scores >= threshold / 2))
+    if len(a) and len(hk):
+        h = heads[hk]
+        d = np.linalg.norm(h[None] - a[:, None], axis=-1)
+        cost = np.abs(d - distance) / max(distance, 1e-6) + 0.1 * (1 - head_scores[hk])[None]
+        bad = (d < 0.3 * distance) | (d > 2.5 * distance)
+        cost[bad] = 1e6
+        rows, cols = linear_sum_assignment(cost)
+        for r, c in zip(rows, cols, strict=True):
+            if cost[r, c] < 1e6:
+                v = h[c] - a[r]
+                angles[r] = math.atan2(v[1], v[0])
+    return a, angles, anchor_scores[keep]
+
+
+class LearnedAligner:
+    """The first stage of a model folder: frames in, animals (anchors, headings) out."""
+
+    def __init__(self, spec: dict, model_dir: str | Path, device=None):
+        from napari_leap.pose.trained import Preprocessor, TrainedModel
+
+        self.spec = spec
+        self.net = TrainedModel.load(Path(model_dir) / spec["first_stage"], device=device)
+        self.frame_hw = tuple(spec["frame_hw"])
+        self.hw = tuple(spec["scaled_hw"])
+        self.n_animals = int(spec["n_animals"])
+        self.distance = float(spec["part_distance"])
+        self.offset = np.asarray(spec["centre_offset"], float)
+        parts = spec_parts(spec)
+        self.parts = [parts.anchor, parts.heading]  # of the first stage's maps, the two read
+        # fully convolutional: trained on crops, it takes whole downscaled frames
+        p = self.net.preprocessor
+        self.net.preprocessor = Preprocessor(
+            self.hw, 1.0, p.channels, int(self.net.config["size_multiple"]), p.device
+        )
+        stride = self.net.output_stride
+        self.radius = max(1, int(round(0.3 * PART_PX / stride)))
+
+    def prepare(self, frame: np.ndarray) -> np.ndarray:
+        """One decoded frame as the first stage takes it (runs on decoder threads)."""
+        frame = np.asarray(frame)
+        if frame.ndim == 2:
+            frame = frame[..., None]
+        if frame.shape[0] > self.frame_hw[0] or frame.shape[1] > self.frame_hw[1]:
+            raise LearnedAlignmentError(
+                f"the frames are {frame.shape[1]}x{frame.shape[0]} px but the model's first stage "
+                f"was trained on frames of at most {self.frame_hw[1]}x{self.frame_hw[0]} px; use "
+                "a model trained on frames of this size."
+            )
+        from napari_leap.io.video import pad_to
+
+        return downscale(pad_to(frame, self.frame_hw), self.hw)
+
+    def detect(self, small: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per frame of a batch of prepared frames: ``(anchors, angles, scores)`` in video px."""
+        import torch
+
+        from napari_leap.pose.confmaps import find_local_peaks
+
+        n = 2 * self.n_animals + 2
+        with torch.inference_mode():
+            cm = self.net.forward_confmaps(self.net.preprocess(small))[:, self.parts]
+            pts, sc = find_local_peaks(cm, self.net.output_stride, n, self.radius)
+        pts = to_frame(pts.double().cpu().numpy(), self.frame_hw, self.hw)
+        sc = sc.double().cpu().numpy()
+        return [
+            pair_parts(p[0], s[0], p[1], s[1], self.distance, self.n_animals)
+            for p, s in zip(pts, sc, strict=True)
+        ]
+
+    def box_centres(self, anchors: np.ndarray, angles: np.ndarray) -> np.ndarray:
+        """Box centres (..., 2) of animals at ``anchors`` (..., 2) facing ``angles`` (...)."""
+        shape = anchors.shape
+        a = anchors.reshape(-1, 2)
+        ang = angles.reshape(-1)
+        out = np.full_like(a, np.nan)
+        ok = np.isfinite(a).all(-1) & np.isfinite(ang)
+        if ok.any():
+            out[ok] = from_own_frame(self.offset, a[ok], ang[ok])
+        return out.reshape(shape)
+
+
+def animal_length(spec: dict) -> float:
+    """The length used to weigh distances when matching tracks (twice the parts' distance)."""
+    return 2.0 * float(spec["part_distance"])
+
+
+class _Prepared:
+    """A frame source whose ``read`` returns frames as the first stage takes them."""
+
+    def __init__(self, reader, aligner: LearnedAligner):
+        self.reader, self.aligner, self.shape = reader, aligner, reader.shape
+
+    def read(self, i: int) -> np.ndarray:
+        return self.aligner.prepare(self.reader.read(int(i)))
+
+    def close(self) -> None:
+        close = getattr(self.reader, "close", None)
+        if close is not None:
+            close()
+
+
+def iter_align_learned(
+    video, aligner: LearnedAligner, box_size: int, keep_heading: bool = True, batch: int = 32
+) -> Generator[object, None, Any]:
+    """Align ``video`` with the first stage; yields :class:`AlignProgress`, returns the Alignment.
+
+    The same tracking (:class:`Tracker`) as a one-pass prediction, so the boxes
+    are the ones that prediction cuts. ``keep_heading``: see :class:`Tracker`.
+    """
+    from napari_leap.align.alignment import (
+        Alignment,
+        AlignProgress,
+        Measures,
+        frame_reader,
+        prefetch,
+    )
+
+    reader, path = frame_reader(video)
+    n_frames, height, width, channels = (int(v) for v in reader.shape)
+    a_n = aligner.n_animals
+    anchors = np.full((n_frames, a_n, 2), np.nan)
+    angles = np.full((n_frames, a_n), np.nan)
+    scores = np.zeros((n_frames, a_n))
+    found = np.zeros((n_frames, a_n), bool)
+    unreadable = np.ones(n_frames, bool)
+    tracker = Tracker(a_n, animal_length(aligner.spec), keep_heading)
+    every = max(1, n_frames // 100)
+    errors: list[str] = []
+    yield AlignProgress(0, n_frames, "align", "finding animals (learned)")
+    pending_i: list[int] = []
+    pending: list[np.ndarray] = []
+
+    def flush() -> None:
+        if pending:
+            for i, result in zip(pending_i, aligner.detect(np.stack(pending)), strict=True):
+                anchors[i], angles[i], found[i], scores[i] = tracker.update(*result)
+            pending_i.clear()
+            pending.clear()
+
+    for i, small in prefetch(_Prepared(reader, aligner), range(n_frames), tolerate=True):
+        if isinstance(small, Exception):
+            flush()
+            errors.append(str(small))
+            tracker.seen[:] = False
+            continue
+        unreadable[i] = False
+        pending_i.append(i)
+        pending.append(small)
+        if len(pending) == batch:
+            flush()
+            if i % every < batch or i == n_frames - 1:
+                yield AlignProgress(i + 1, n_frames, "align", "finding animals (learned)")
+    flush()
+    result = Alignment(
+        centers=aligner.box_centres(anchors, angles),
+        angles=np.nan_to_num(angles),
+        box_size=box_size,
+        options={"method": "learned"},
+        video=reader,
+        video_path=path,
+        frame_shape=(height, width, channels),
+        measures=Measures(cues=scores, found=found, animal_length=animal_length(aligner.spec)),
+    )
+    result.unreadable = unreadable
+    result.read_errors = errors[:5]
+    result.update_flags()
+    yield AlignProgress(n_frames, n_frames, "done", "aligned (learned)")
+    return result
