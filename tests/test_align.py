@@ -361,11 +361,11 @@ def test_generator_reports_progress_and_stops_when_closed():
 def test_memory_does_not_grow_with_video_length():
     import tracemalloc
 
-    from napari_leap.align.alignment import _ArrayReader
+    from napari_leap.io.video import ArrayReader
 
     frames, _, _ = make_video([circle_track(100, 80, 40, 0.05)], 20)
 
-    class Endless(_ArrayReader):
+    class Endless(ArrayReader):
         def __init__(self, n):
             super().__init__(frames)
             self.shape = (n, *frames.shape[1:])
@@ -479,12 +479,12 @@ def test_open_video_array_and_top_level_call(tmp_path):
 def test_undecodable_frames_are_flagged_and_the_rest_is_aligned(tmp_path):
     import zarr
 
-    from napari_leap.align.alignment import MAX_BAD_RUN, _ArrayReader
-    from napari_leap.io.video import VideoError
+    from napari_leap.align.alignment import MAX_BAD_RUN
+    from napari_leap.io.video import ArrayReader, VideoError
 
     frames, centers, heads = make_video([circle_track(100, 80, 40, 0.05)], 80)
 
-    class Damaged(_ArrayReader):
+    class Damaged(ArrayReader):
         """Frames 30-33 are damaged; from 60 on the file is cut (nothing decodes)."""
 
         def read(self, i):

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from napari_leap.errors import is_user_error
 from napari_leap.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from napari_leap.io.labels import skeleton_from_sleap
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -234,11 +235,10 @@ def test_projects_saved_from_racing_threads_reopen_as_one_version(tmp_path):
     from conftest import CLIP, CLIP_LABELS
     from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
     from napari_leap.io.project import Project
-    from napari_leap.pose.skeleton import Skeleton
 
     source = load_labels(CLIP_LABELS)
     poses = poses_from_labels(source)
-    skeleton = Skeleton.from_sleap(source.skeletons[0])
+    skeleton = skeleton_from_sleap(source.skeletons[0])
     Project.create(tmp_path / "p", skeleton, videos=[CLIP])
     versions = {k: poses.select(slice(10 * k, 10 * k + 5 + k)) for k in range(3)}
     errors: list[BaseException] = []

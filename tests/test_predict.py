@@ -22,6 +22,8 @@ import pytest
 
 import napari_leap
 from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels, save_labels
+from napari_leap.io.skeleton_files import load_skeleton
+from napari_leap.io.video import keyframe_indices
 from napari_leap.pose import predict as P
 
 SAMPLE = Path(napari_leap.__file__).parent / "sample_data" / "flies13"
@@ -253,7 +255,7 @@ def test_chunks_start_on_keyframes():
     """No frame is decoded twice: chunks begin where the clip's GOPs begin (every 250 frames)."""
     from napari_leap.io.video import video_source
 
-    keys = P.keyframe_indices(video_source(SAMPLE / "clip.mp4"))
+    keys = keyframe_indices(video_source(SAMPLE / "clip.mp4"))
     np.testing.assert_array_equal(keys, np.arange(0, 1500, 250))
     spans = P.chunk_spans(np.arange(1500), 128, keys)
     assert spans == [(s, s + 250) for s in range(0, 1500, 250)]
@@ -364,10 +366,9 @@ def test_cli_user_errors_are_one_line(small, tmp_path, args, message):
 
 def test_project_input_saves_predictions_in_the_project(small, tmp_path):
     from napari_leap.io.project import Project
-    from napari_leap.pose.skeleton import Skeleton
 
     model_dir, video, _ = small
-    project = Project.create(tmp_path / "proj", Skeleton.load(SAMPLE / "clip.slp"), videos=[video])
+    project = Project.create(tmp_path / "proj", load_skeleton(SAMPLE / "clip.slp"), videos=[video])
     result = P.predict(model_dir, project, frames="0:8", batch_size=8)
     assert len(result.poses[0].frames) == 8
     saved = Project.open(tmp_path / "proj").predictions

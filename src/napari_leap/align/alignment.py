@@ -55,6 +55,7 @@ from napari_leap.align.identity import (
     wrap,
 )
 from napari_leap.errors import LeapError
+from napari_leap.io.video import frame_reader, keyframe_indices
 from napari_leap.progress import run_to_end
 
 FORMAT_VERSION = 1
@@ -94,78 +95,6 @@ class AlignProgress:
 
 
 # -- reading frames ------------------------------------------------------------------------------
-
-
-class _ArrayReader:
-    """``read(i)`` over any array of frames (dask, numpy, zarr), as uint8 frames."""
-
-    def __init__(self, array):
-        self.array = array
-        shape = tuple(array.shape)
-        if len(shape) == 3:
-            shape = (*shape, 1)
-        if len(shape) != 4:
-            raise LeapError(
-                f"a video must be an array (frames, height, width[, channels]); got shape {shape}."
-            )
-        self.shape = shape
-        self.path = None
-        self.scale = _to_uint8_scale(array)
-
-    def read(self, i: int) -> np.ndarray:
-        frame = np.asarray(self.array[int(i)])
-        if self.scale is not None:
-            frame = np.clip(np.rint(np.nan_to_num(frame * self.scale)), 0, 255).astype(np.uint8)
-        return frame[..., None] if frame.ndim == 2 else frame
-
-
-def _to_uint8_scale(array) -> float | None:
-    """The factor that takes frames of another type to 0-255 grey levels (None for uint8):
-    255 for floats from 0 to 1 (as scikit-image writes them), 1 for values already in 0-255.
-
-    One factor for the whole video (from a few frames), so every frame is scaled alike.
-    """
-    dtype = np.dtype(array.dtype)
-    if dtype == np.uint8:
-        return None
-    if dtype == np.bool_:
-        return 255.0
-    picks = sample_indices(int(array.shape[0]), 5)
-    sample = np.stack([np.asarray(array[int(i)], dtype=np.float64) for i in picks])
-    lo, hi = float(np.nanmin(sample)), float(np.nanmax(sample))
-    if dtype.kind == "f" and lo >= 0 and hi <= 1:
-        return 255.0
-    if lo >= 0 and hi <= 255:
-        return 1.0
-    raise LeapError(
-        f"the frames are {dtype} with values from {lo:g} to {hi:g}; convert them to 8-bit "
-        "grey levels (0 to 255) or to floats from 0 to 1."
-    )
-
-
-def _reader(video):
-    """(reader with ``.read(i)`` and ``.shape``, video path or None)."""
-    from napari_leap.io.video import FrameSource, source_of, video_source
-
-    if isinstance(video, (str, os.PathLike)):
-        src = video_source(video)
-        return src, Path(src.path)
-    if isinstance(video, FrameSource):
-        return video, Path(video.path)
-    if callable(getattr(video, "read", None)) and len(getattr(video, "shape", ())) == 4:
-        path = getattr(video, "path", None)
-        return video, None if path is None else Path(path)  # any frame source (duck-typed)
-    src = source_of(video)
-    shape = tuple(getattr(video, "shape", ()))
-    # the layer of a grey video drops the channel axis: same frames, same source
-    if (
-        src is not None
-        and len(shape) in (3, 4)
-        and tuple(src.shape[:3]) == shape[:3]
-        and (len(shape) == 3 and src.shape[3] == 1 or tuple(src.shape) == shape)
-    ):
-        return src, Path(src.path)
-    return _ArrayReader(video), None
 
 
 #: consecutive undecodable frames after which the rest of a video is taken as unreadable
@@ -231,25 +160,6 @@ def _prefetch(reader, indices: Iterable[int], depth: int = 6, tolerate: bool = F
         thread.join()
 
 
-def _keyframes(reader) -> np.ndarray | None:
-    """Frame indices of the keyframes of a container video (cheap to seek to), or None."""
-    pts = getattr(reader, "_pts", None)
-    path = getattr(reader, "path", None)
-    if pts is None or path is None:
-        return None
-    try:
-        import av
-
-        with av.open(str(path)) as c:
-            keys = sorted(
-                p.pts for p in c.demux(c.streams.video[0]) if p.is_keyframe and p.pts is not None
-            )
-    except Exception:  # noqa: BLE001 - fall back to even sampling
-        return None
-    idx = np.searchsorted(np.asarray(pts), keys)
-    return np.unique(idx[idx < len(pts)])
-
-
 def sample_frames(reader, n: int = 40, run: int = 24) -> tuple[np.ndarray, np.ndarray]:
     """``(indices, frames)``: about ``n`` frames spread over the video, cheap to decode.
 
@@ -259,7 +169,7 @@ def sample_frames(reader, n: int = 40, run: int = 24) -> tuple[np.ndarray, np.nd
     """
     n_frames = int(reader.shape[0])
     idx = sample_indices(n_frames, n)
-    keys = _keyframes(reader)
+    keys = keyframe_indices(reader)
     if keys is not None and len(keys) and n_frames / len(keys) > 2 * run and len(keys) < n:
         per = int(np.ceil(n / len(keys)))
         step = max(1, run // per)
@@ -351,7 +261,7 @@ def setup_detector(
     video's own background when they agree (see :func:`~napari_leap.align.detect.background_agrees`).
     """
     opts = _options(options)
-    reader, _ = _reader(video)
+    reader, _ = frame_reader(video)
     _, samples = sample_frames(reader, int(opts["samples"]))
     saved = None if saved_background is None else (saved_background, saved_length)
     return _detector(samples, n_animals, opts, saved)
@@ -392,7 +302,7 @@ def iter_align(
         ) from None
     if n_animals < 1:
         raise LeapError(f"the number of animals must be at least 1 (got {n_animals}).")
-    reader, path = _reader(video)
+    reader, path = frame_reader(video)
     n_frames, height, width, channels = (int(v) for v in reader.shape)
     if box_size is not None:
         box_size = _check_box_size(box_size, height, width)
@@ -617,7 +527,7 @@ class Alignment:
         self.box_size = int(box_size)
         self.options = dict(DEFAULT_OPTIONS if options is None else options)
         if video is not None and not hasattr(video, "read"):
-            video, found_path = _reader(video)
+            video, found_path = frame_reader(video)
             video_path = video_path if video_path is not None else found_path
         self._video = video
         self.video_path = None if video_path is None else Path(video_path)
@@ -820,7 +730,7 @@ class Alignment:
                     f"the aligned video {self.video_path} cannot be found; load the alignment "
                     "with Alignment.load(path, video=...) to point at it."
                 )
-            self._video, _ = _reader(self.video_path)
+            self._video, _ = frame_reader(self.video_path)
         return self._video
 
     def warp(self, frame_image: np.ndarray, frame: int, animal: int | None = None) -> np.ndarray:
@@ -951,7 +861,7 @@ class Alignment:
             arrays = {k: z[k] for k in z.files}
         reader, vpath = None, None
         if video is not None:
-            reader, vpath = _reader(video)
+            reader, vpath = frame_reader(video)
         else:
             for cand in (
                 meta.get("video"),
@@ -1052,7 +962,7 @@ def correct_headings(alignment: Alignment, frames, front, back, resmooth: bool =
 def correct_with_poses(
     alignment: Alignment, poses, front="head", back="thorax", resmooth: bool = True
 ) -> dict:
-    """:func:`correct_headings` from labelled poses (:class:`napari_leap.io.labels.Poses`).
+    """:func:`correct_headings` from labelled poses (:class:`napari_leap.model.poses.Poses`).
 
     ``front`` and ``back``: two body parts along the body (names or indices), by
     default head and thorax; every labelled animal with both placed is used.

@@ -553,9 +553,10 @@ def iter_align_learned(
     The same tracking (:class:`Tracker`) as a one-pass prediction, so the boxes
     are the ones that prediction cuts. ``keep_heading``: see :class:`Tracker`.
     """
-    from napari_leap.align.alignment import Alignment, AlignProgress, _prefetch, _reader
+    from napari_leap.align.alignment import Alignment, AlignProgress, _prefetch
+    from napari_leap.io.video import frame_reader
 
-    reader, path = _reader(video)
+    reader, path = frame_reader(video)
     n_frames, height, width, channels = (int(v) for v in reader.shape)
     a_n = aligner.n_animals
     anchors = np.full((n_frames, a_n, 2), np.nan)

@@ -35,10 +35,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _frames_of(path: str, user: bool) -> object:
-    from napari_leap.io.formats import read_any_labels
-    from napari_leap.io.labels import poses_from_labels
+    from napari_leap.io.labels import load_labels, poses_from_labels
 
-    labels = read_any_labels(path)
+    labels = load_labels(path)
     return poses_from_labels(labels, 0, user=user, predicted=not user)
 
 

@@ -19,9 +19,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from napari_leap.errors import LeapError
 from napari_leap.io.atomic import atomic_write_text
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.io.video import same_video
+from napari_leap.model.skeleton import Skeleton
 
 MANIFEST = "napari-leap.yaml"
 FORMAT_VERSION = 1
@@ -33,6 +36,8 @@ class ProjectError(LeapError):
 
 @dataclass
 class Project:
+    """A project folder in memory; labels and predictions load on first use."""
+
     root: Path
     skeleton: Skeleton
     videos: list[str] = field(default_factory=list)
@@ -46,6 +51,7 @@ class Project:
     # -- create / open -------------------------------------------------------------------
     @classmethod
     def create(cls, root: str | Path, skeleton: Skeleton, videos=(), settings=None) -> Project:
+        """A new project at ``root`` (refused where one exists: opening is the way back in)."""
         root = Path(root)
         if (root / MANIFEST).exists():
             raise ProjectError(f"{root} is a project already; open it instead of creating it.")
@@ -57,6 +63,7 @@ class Project:
 
     @classmethod
     def open(cls, root: str | Path) -> Project:
+        """The project at ``root``; a damaged manifest is one sentence, not a traceback."""
         import yaml
 
         root = Path(root)
@@ -91,21 +98,26 @@ class Project:
     # -- paths ---------------------------------------------------------------------------
     @property
     def labels_path(self) -> Path:
+        """The person's labels file."""
         return self.root / "labels.slp"
 
     @property
     def predictions_path(self) -> Path:
+        """The model predictions file."""
         return self.root / "predictions.slp"
 
     @property
     def models_dir(self) -> Path:
+        """Where trained models go."""
         return self.root / "models"
 
     def alignment_path(self, video: int) -> Path:
+        """The alignment folder of project video ``video`` (recorded, or the default place)."""
         rel = self.alignments.get(str(video))
         return self.root / (rel or f"alignments/{video}")
 
     def video_path(self, video: int) -> Path:
+        """Project video ``video`` as an absolute path."""
         return self.model_path(self.videos[video])  # stored the same way as models
 
     def _stored_path(self, path: str | Path) -> str:
@@ -118,6 +130,7 @@ class Project:
 
     # -- content -------------------------------------------------------------------------
     def add_video(self, path: str | Path) -> int:
+        """The index of ``path`` in the project, added when it is new."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist; check the path.")
@@ -127,6 +140,82 @@ class Project:
         self.videos.append(stored)
         return len(self.videos) - 1
 
+    def import_labels(self, path: str | Path, *, save: bool = True) -> int:
+        """Add the labels of any readable file to the project (videos added as needed).
+
+        Body parts are matched by name, so a file with fewer parts, or parts in
+        another order, fits; a file with parts the project lacks is refused before
+        anything changes. Frames already labelled in the project are replaced.
+        Returns the number of labelled frames imported.
+        """
+        from napari_leap.io.labels import load_labels, poses_from_labels
+
+        labels = load_labels(path)
+        path = Path(path)
+        names = list(labels.skeletons[0].node_names)
+        extra = [n for n in names if n not in self.skeleton.nodes]
+        if extra:
+            raise ProjectError(
+                f"{path.name} has body parts the project lacks ({', '.join(extra)}); add them in "
+                "the Skeleton widget or rename them, then import again."
+            )
+        new = None
+        count = 0
+        for vi, video in enumerate(labels.videos):
+            poses = poses_from_labels(labels, vi, user=True, predicted=False)
+            if not len(poses.frames):
+                continue
+            index = self.add_video(self._found_video(video, path))
+            poses = poses.on_skeleton(self.skeleton)
+            if new is None:
+                new = self._labels_without(self.labels, {})
+            new = self._labels_without(new, {index: set(poses.frames.tolist())})
+            self._add_user_poses(new, poses, index)
+            count += len(poses.frames)
+        if new is not None:
+            self.labels = new
+            if save:
+                self.save()
+        return count
+
+    @staticmethod
+    def _found_video(video, labels_path: Path) -> Path:
+        """An imported file's video: where it says, or beside the labels file."""
+        filename = video.filename if isinstance(video.filename, str) else str(labels_path.parent)
+        found = (
+            Path(filename) if Path(filename).exists() else labels_path.parent / Path(filename).name
+        )
+        if not found.exists():
+            raise ProjectError(
+                f"the video of {labels_path.name} ({filename}) cannot be found; put it "
+                "beside the labels file or add it to the project first."
+            )
+        return found
+
+    def _labels_without(self, labels, drop: dict[int, set[int]]):
+        """A copy of a person's labels on the project's skeleton, minus some frames per video."""
+        import sleap_io as sio
+
+        from napari_leap.io.labels import poses_from_labels, skeleton_to_sleap
+
+        out = sio.Labels(skeletons=[skeleton_to_sleap(self.skeleton)])
+        for vi, video in enumerate(labels.videos):
+            poses = poses_from_labels(labels, vi, user=True, predicted=False)
+            if not len(poses.frames):
+                continue
+            index = self.video_index(video)
+            keep = ~np.isin(poses.frames, list(drop.get(index, ())))
+            self._add_user_poses(out, poses.select(keep).on_skeleton(self.skeleton), index)
+        return out
+
+    def _add_user_poses(self, labels, poses, index: int) -> None:
+        """Add a person's poses of project video ``index`` (one ``sleap_io.Video`` per file)."""
+        from napari_leap.io.labels import labels_from_poses, video_index
+
+        found = video_index(labels, self.video_path(index))
+        video = self.sleap_video(index) if found is None else labels.videos[found]
+        labels_from_poses(poses, [video], predicted=False, labels=labels)
+
     def new_model_dir(self, arch: str) -> Path:
         """A fresh folder name in the project's models/ for a model about to be trained."""
         import time
@@ -134,12 +223,16 @@ class Project:
         return self.models_dir / f"{arch}-{time.strftime('%Y%m%d-%H%M%S')}"
 
     def record_model(self, model_dir: str | Path) -> None:
-        """List a trained model in the manifest on disk (the Label and Predict docks use the
-        newest), keeping what other docks or processes recorded meanwhile."""
+        """List a trained model in the manifest on disk.
+
+        The Label and Predict docks use the newest; what other docks or processes
+        recorded meanwhile stays.
+        """
         self.add_model(model_dir)
         self.save()
 
     def add_model(self, model_dir: str | Path) -> None:
+        """Record a model folder in memory (saved with the manifest)."""
         stored = self._stored_path(model_dir)
         if stored not in self.models:
             self.models.append(stored)
@@ -150,8 +243,11 @@ class Project:
         return p if p.is_absolute() else (self.root / p).resolve()
 
     def newest_model(self) -> Path | None:
-        """The most recently trained model recorded in the project (also by another dock or
-        process since it was opened), or None: what predicting defaults to."""
+        """The most recently trained model recorded in the project, or None.
+
+        Also one recorded by another dock or process since it was opened: what
+        predicting defaults to.
+        """
         finished = [
             c
             for c in (self.model_path(m) for m in self._models_on_disk())
@@ -160,7 +256,7 @@ class Project:
         return max(finished, key=lambda c: (c / "config.json").stat().st_mtime, default=None)
 
     def _models_on_disk(self) -> list[str]:
-        """This project's models and those the manifest on disk lists (recorded elsewhere)."""
+        """The project's models and those the manifest on disk lists (recorded elsewhere)."""
         import yaml
 
         try:
@@ -171,6 +267,7 @@ class Project:
         return saved + [m for m in self.models if m not in saved]
 
     def set_alignment(self, video: int, path: str | Path) -> None:
+        """Record where project video ``video``'s alignment lives."""
         self.alignments[str(video)] = self._stored_path(path)
 
     @property
@@ -186,6 +283,7 @@ class Project:
 
     @property
     def predictions(self):
+        """The model predictions (``sleap_io.Labels``), loaded on first use."""
         if self._predictions is None:
             self._predictions = self._load_or_new(self.predictions_path)
         return self._predictions
@@ -197,7 +295,7 @@ class Project:
     def _load_or_new(self, path: Path):
         import sleap_io as sio
 
-        from napari_leap.io.labels import load_labels
+        from napari_leap.io.labels import load_labels, skeleton_to_sleap
 
         if path.exists():
             labels = load_labels(path)
@@ -215,11 +313,12 @@ class Project:
             self._relink_videos(labels)
             return labels
         return sio.Labels(
-            skeletons=[self.skeleton.to_sleap()],
+            skeletons=[skeleton_to_sleap(self.skeleton)],
             videos=[self.sleap_video(i) for i in range(len(self.videos))],
         )
 
     def sleap_video(self, index: int):
+        """A ``sleap_io.Video`` of project video ``index`` (not opened: it may be elsewhere now)."""
         import sleap_io as sio
 
         return sio.Video(filename=str(self.video_path(index)), open_backend=False)
@@ -232,14 +331,14 @@ class Project:
 
     def video_index(self, video) -> int:
         """Index in the project of a ``sleap_io.Video`` (by path)."""
-        target = Path(video.filename).resolve()
         for i in range(len(self.videos)):
-            if self.video_path(i) == target:
+            if same_video(self.video_path(i), video.filename):
                 return i
         raise ProjectError(f"{video.filename} is not a video of this project; add it first.")
 
     # -- save ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
+        """The manifest's content."""
         return {
             "format_version": FORMAT_VERSION,
             "name": self.name or self.root.name,

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_leap.io.labels import Poses
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.io.labels import skeleton_to_sleap
+from napari_leap.model.poses import Poses, default_tracks
+from napari_leap.model.skeleton import Skeleton
 
 LayerData = tuple  # (data, kwargs, layer_type), napari's LayerDataTuple
 
@@ -265,7 +266,7 @@ def layer_to_labels(data, features, metadata: dict, video=None):
     skeleton, tracks = pose_metadata(metadata)
     poses = points_to_poses(data, features, skeleton, tracks)
     status = _status_grid(data, features, poses, skeleton, tracks)
-    sk = skeleton.to_sleap()
+    sk = skeleton_to_sleap(skeleton)
     tracked = metadata.get("tracked", True)
     track_objs = [sio.Track(name=t) for t in tracks] if tracked else []
     if video is None:
@@ -335,7 +336,7 @@ def labels_to_layer_data(
     predicted = poses_from_labels(labels, video, user=False, predicted=True)
     tracks = _merged_tracks(user.tracks, predicted.tracks)
     if not tracks:
-        tracks = ["animal0"]
+        tracks = default_tracks(1)
     user, predicted = _align_tracks(user, tracks), _align_tracks(predicted, tracks)
     if tracked is None:
         tracked = bool(labels.tracks)

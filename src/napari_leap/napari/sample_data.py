@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from napari_leap.io.skeleton_files import load_skeleton
+
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 CLIP = SAMPLE_DIR / "flies13" / "clip.mp4"
 CLIP_LABELS = SAMPLE_DIR / "flies13" / "clip.slp"
@@ -31,12 +33,11 @@ def two_flies():
 
 
 def fly32_poses():
-    """The crops' annotations as :class:`~napari_leap.io.labels.Poses` (one animal per crop)."""
+    """The crops' annotations as :class:`~napari_leap.model.poses.Poses` (one animal per crop)."""
     import h5py
     import numpy as np
 
-    from napari_leap.io.labels import Poses
-    from napari_leap.pose.skeleton import Skeleton
+    from napari_leap.model.poses import Poses
 
     with h5py.File(FLY32, "r") as f:
         points = np.asarray(f["annotations"], dtype=np.float64)[:, None]
@@ -46,7 +47,7 @@ def fly32_poses():
         points=points,
         scores=np.full(points.shape[:3], np.nan),
         tracks=["fly"],
-        skeleton=Skeleton.from_csv(FLY32_SKELETON),
+        skeleton=load_skeleton(FLY32_SKELETON),
     )
 
 

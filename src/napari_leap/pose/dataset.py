@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
+from napari_leap.io.labels import skeleton_from_sleap
+from napari_leap.io.skeleton_files import load_skeleton
 from napari_leap.io.video import pad_to
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.model.skeleton import Skeleton
 
 
 class TrainingDataError(LeapError):
@@ -169,9 +171,9 @@ def load_box_h5(path: str | Path, skeleton: Skeleton | str | Path | None = None)
     if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[-1] not in (1, 3):
         images = images.transpose(0, 2, 3, 1)  # MATLAB-era channel-first boxes
     if isinstance(skeleton, (str, Path)):
-        skeleton = Skeleton.load(skeleton)
+        skeleton = load_skeleton(skeleton)
     if skeleton is None and (path.parent / "skeleton.csv").exists():
-        skeleton = Skeleton.from_csv(path.parent / "skeleton.csv")
+        skeleton = load_skeleton(path.parent / "skeleton.csv")
     if skeleton is None:
         k = points.shape[1]
         nodes = [f"node{i}" for i in range(k)]
@@ -317,7 +319,7 @@ def from_labels(
 ) -> TrainingData:
     """Training data from ``sleap_io.Labels``: aligned boxes or full frames (see the module doc)."""
     _check_labels(labels)
-    skeleton = Skeleton.from_sleap(labels.skeletons[0])
+    skeleton = skeleton_from_sleap(labels.skeletons[0])
     if len(skeleton) == 0:
         raise TrainingDataError("the skeleton has no body parts; add body parts before training.")
     per_video = [(_user_poses(labels, i), video) for i, video in enumerate(labels.videos)]

@@ -33,7 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
-from napari_leap.io.video import FrameSource
+from napari_leap.io.labels import skeleton_to_sleap
+from napari_leap.io.video import FrameSource, keyframe_indices
+from napari_leap.model.poses import default_tracks
 
 #: frames per chunk: the unit of checkpointing, of decode-ahead and of distributed work
 CHUNK_SIZE = 128
@@ -66,7 +68,7 @@ class PredictProgress:
 class PredictResult:
     """Predictions per video, in input order; ``path`` is the written output (if any)."""
 
-    poses: list  # list[napari_leap.io.labels.Poses]
+    poses: list  # list[napari_leap.model.poses.Poses]
     videos: list  # sleap_io.Video per input video
     path: Path | None = None
     computed_chunks: int = 0  # chunks run by the model in this call (not taken from the store)
@@ -1000,27 +1002,6 @@ def _batch_frames(batch_size: int, geo: _Geometry) -> int:
     return max(1, int(batch_size) // geo.n_animals)
 
 
-def keyframe_indices(source: FrameSource) -> np.ndarray | None:
-    """Frame indices where decoding can start without earlier frames (None: every frame).
-
-    Read from the container's packets (no decoding) for PyAV videos; a source
-    may also offer ``keyframes()`` itself.
-    """
-    from napari_leap.io.video import PyAVSource
-
-    own = getattr(source, "keyframes", None)
-    if callable(own):
-        return np.asarray(own(), dtype=np.int64)
-    if not isinstance(source, PyAVSource):
-        return None
-    import av
-
-    with av.open(str(source.path)) as c:
-        stream = c.streams.video[0]
-        pts = [p.pts for p in c.demux(stream) if p.is_keyframe and p.pts is not None and p.size > 0]
-    return np.unique(np.searchsorted(source._pts, pts)).astype(np.int64)
-
-
 def chunk_spans(
     frames: np.ndarray, chunk_size: int, keyframes: np.ndarray | None = None
 ) -> list[tuple[int, int]]:
@@ -1172,13 +1153,13 @@ def _n_empty(points: np.ndarray | None) -> int:
 
 
 def _track_names(geo: _Geometry) -> list[str]:
-    return [f"animal{a}" for a in range(geo.n_animals)]
+    return default_tracks(geo.n_animals)
 
 
 def _assemble(jobs, store, model, geo) -> PredictResult:
     """Poses per video from the store (a few floats per frame: small even for long videos)."""
-    from napari_leap.io.labels import Poses
-    from napari_leap.pose.skeleton import Skeleton
+    from napari_leap.model.poses import Poses
+    from napari_leap.model.skeleton import Skeleton
 
     skeleton = Skeleton.from_dict(model.config["skeleton"])
     chunk_size = store.manifest["chunk_size"]
@@ -1384,7 +1365,7 @@ def write_slp(
     names = list(poses_list[0].tracks)
     labels = sio.Labels(
         videos=list(videos),
-        skeletons=[skeleton.to_sleap()],
+        skeletons=[skeleton_to_sleap(skeleton)],
         tracks=[sio.Track(name=n) for n in names],
     )
     if chunks is None:

@@ -18,31 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
+from napari_leap.io.video import frame_reader
 
 METHODS = ("kmeans", "uniform", "confidence")
-
-
-def _source(video):
-    """A reader with ``read(i)`` and ``shape`` for a path, a FrameSource or an array."""
-    from napari_leap.io.video import FrameSource, source_of, video_source
-
-    if isinstance(video, (str, os.PathLike)):
-        return video_source(video)
-    if isinstance(video, FrameSource):
-        return video
-    src = source_of(video)
-    if src is not None and tuple(src.shape) == tuple(video.shape):
-        return src
-
-    class _Array:
-        shape = tuple(video.shape) if len(video.shape) == 4 else (*video.shape, 1)
-
-        @staticmethod
-        def read(i):
-            frame = np.asarray(video[int(i)])
-            return frame[..., None] if frame.ndim == 2 else frame
-
-    return _Array()
 
 
 def thumbnails(
@@ -63,7 +41,7 @@ def thumbnails(
     """
     import cv2
 
-    src = _source(video)
+    src = frame_reader(video)[0]
     n_total = src.shape[0]
     frames = np.arange(n_total) if frames is None else np.asarray(sorted(set(map(int, frames))))
     if len(frames) and (frames[0] < 0 or frames[-1] >= n_total):
@@ -179,7 +157,7 @@ def suggest_kmeans(
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """LEAP's cluster sampling over the video (every frame up to ``max_frames``, evenly strided after)."""
-    n_total = _source(video).shape[0]
+    n_total = frame_reader(video)[0].shape[0]
     stride = max(1, int(np.ceil(n_total / max_frames)))
     frames = np.arange(0, n_total, stride)
     feats, ids = thumbnails(
@@ -241,7 +219,7 @@ def suggest_frames(
 ) -> np.ndarray:
     """Frame numbers to label: ``kmeans`` (cluster sampling), ``uniform`` or ``confidence``.
 
-    ``confidence`` needs ``predictions`` (a :class:`napari_leap.io.labels.Poses` of
+    ``confidence`` needs ``predictions`` (a :class:`napari_leap.model.poses.Poses` of
     predictions).
     """
     if method not in METHODS:
@@ -255,7 +233,7 @@ def suggest_frames(
             )
         return suggest_low_confidence(predictions.frames, predictions.scores, n, exclude=exclude)
     if method == "uniform":
-        return suggest_uniform(_source(video).shape[0], n, exclude=exclude)
+        return suggest_uniform(frame_reader(video)[0].shape[0], n, exclude=exclude)
     return suggest_kmeans(
         video, n, alignment=alignment, exclude=exclude, seed=seed, progress=progress, **options
     )

@@ -172,10 +172,10 @@ def iter_train(
     """
     import torch
 
+    from napari_leap.model.skeleton import propose_symmetries
     from napari_leap.pose.augment import AugmentConfig
     from napari_leap.pose.dataset import load_training_data, split_blocks
     from napari_leap.pose.models import DEFAULT_PARAMS, build_model
-    from napari_leap.pose.skeleton import propose_symmetries
     from napari_leap.pose.trained import Preprocessor, choose_device
 
     t0 = time.monotonic()

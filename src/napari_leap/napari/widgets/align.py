@@ -275,8 +275,9 @@ class AlignWidget(QWidget):
 
     def detector(self):
         """The detector for the chosen layer and settings (set up once, then cached)."""
-        from napari_leap.align.alignment import _reader, sample_frames
+        from napari_leap.align.alignment import sample_frames
         from napari_leap.align.detect import make_detector
+        from napari_leap.io.video import frame_reader
 
         layer = self.video_layer
         if layer is None:
@@ -285,7 +286,7 @@ class AlignWidget(QWidget):
         if self._detector is None or self._detector_key != key:
             if self._samples_key != id(layer.data):
                 # decoding the sampled frames is the slow part: once per video
-                self._samples = sample_frames(_reader(layer.data)[0])[1]
+                self._samples = sample_frames(frame_reader(layer.data)[0])[1]
                 self._samples_key = id(layer.data)
             opts = self.options()
             self._detector = make_detector(

@@ -33,6 +33,8 @@ from qtpy.QtWidgets import (
 )
 
 from napari_leap.errors import LeapError
+from napari_leap.io.video import same_video
+from napari_leap.model.poses import default_tracks
 from napari_leap.napari import layers
 from napari_leap.napari.widgets.scroll import scroll_layout
 
@@ -343,7 +345,7 @@ class LabelingWidget(QWidget):
         ]
         for lay in images:
             shown = layers.layer_video_path(lay)
-            if video and shown is not None and shown.resolve() == Path(video).resolve():
+            if video and shown is not None and same_video(shown, video):
                 return lay
         return images[0] if images else None
 
@@ -372,9 +374,9 @@ class LabelingWidget(QWidget):
     # -- project ---------------------------------------------------------------------------
     def open_project(self, root, video_index: int = 0) -> None:
         """Open a project folder: its video, labels and predictions, suggestions and skeleton."""
-        from napari_leap.io.labels import Poses
         from napari_leap.io.project import Project
         from napari_leap.io.video import open_video
+        from napari_leap.model.poses import Poses
 
         project = root if isinstance(root, Project) else Project.open(root)
         if not project.videos:
@@ -394,20 +396,13 @@ class LabelingWidget(QWidget):
         tracks = (
             project.settings.get("tracks")
             or layers._merged_tracks(user.tracks if user else [], pred.tracks if pred else [])
-            or ["animal0"]
+            or default_tracks(1)
         )
 
         def retarget(p):
             if p is None:
                 return None
-            p = layers._align_tracks(p, tracks)
-            out = np.full((len(p.frames), len(tracks), len(skeleton), 2), np.nan)
-            sc = np.full(out.shape[:3], np.nan)
-            for k, n in enumerate(skeleton.nodes):
-                if n in p.skeleton.nodes:
-                    out[:, :, k] = p.points[:, :, p.skeleton.index(n)]
-                    sc[:, :, k] = p.scores[:, :, p.skeleton.index(n)]
-            return Poses(p.frames, out, sc, tracks, skeleton)
+            return layers._align_tracks(p, tracks).on_skeleton(skeleton)
 
         user, pred = retarget(user), retarget(pred)
         if user is None:
@@ -447,7 +442,7 @@ class LabelingWidget(QWidget):
         from napari_leap.io.labels import poses_from_labels
 
         for i, v in enumerate(labels.videos):
-            if Path(v.filename).resolve() == Path(video_path).resolve():
+            if same_video(v.filename, video_path):
                 p = poses_from_labels(labels, i, user=user, predicted=not user)
                 return p if len(p.frames) else None
         return None
@@ -525,7 +520,7 @@ class LabelingWidget(QWidget):
                 if i == self.video_index:
                     continue
                 for vi, v in enumerate(old.videos):
-                    if Path(v.filename).resolve() == project.video_path(i):
+                    if same_video(v.filename, project.video_path(i)):
                         p = poses_from_labels(old, vi, user=not predicted, predicted=predicted)
                         if len(p.frames) and p.skeleton.nodes == skeleton.nodes:
                             p.skeleton = skeleton
@@ -1141,7 +1136,7 @@ class LabelingWidget(QWidget):
         """Show predictions as points with status 'predicted', replacing older predictions there."""
         import pandas as pd
 
-        from napari_leap.io.labels import Poses
+        from napari_leap.model.poses import Poses
 
         self._push_undo()
         tracks, skeleton = self.tracks, self.skeleton
