@@ -77,9 +77,10 @@ class Project:
             skeleton = Skeleton.from_dict(data["skeleton"])
         except Exception as e:  # noqa: BLE001
             mark = getattr(e, "problem_mark", None)  # YAML errors span lines; keep one
+            problem = getattr(e, "problem", None)
             why = (
-                f"{e.problem} at line {mark.line + 1}"
-                if mark is not None and getattr(e, "problem", None)
+                f"{problem} at line {mark.line + 1}"
+                if mark is not None and problem
                 else " ".join(f"{type(e).__name__}: {e}".split())
             )
             raise ProjectError(

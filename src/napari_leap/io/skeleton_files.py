@@ -65,4 +65,10 @@ def _from_table(path: Path) -> Skeleton:
     for i, j in propose_symmetries(nodes):
         if nodes[i] not in paired and nodes[j] not in paired:
             pairs.add(tuple(sorted((nodes[i], nodes[j]))))
-    return Skeleton(nodes=nodes, edges=edges, symmetries=sorted(pairs), name=path.stem)
+    parts = Skeleton(nodes=nodes)  # names to indices, with its error for an unknown part
+    return Skeleton(
+        nodes=nodes,
+        edges=[(parts.index(a), parts.index(b)) for a, b in edges],
+        symmetries=[(parts.index(a), parts.index(b)) for a, b in sorted(pairs)],
+        name=path.stem,
+    )

@@ -69,7 +69,7 @@ class Skeleton:
     anchor: str | None = None  # the part learned alignment finds each animal by (None: chosen)
     heading_part: str | None = None  # the part the animal faces towards (None: chosen)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.nodes = [str(n) for n in self.nodes]
         for part in (self.anchor, self.heading_part):
             if part is not None and part not in self.nodes:
@@ -164,9 +164,8 @@ class Skeleton:
         self.nodes = [self.nodes[i] for i in order]
         inverse = {old: new for new, old in enumerate(order)}
         self.edges = [(inverse[a], inverse[b]) for a, b in self.edges]
-        self.symmetries = sorted(
-            tuple(sorted((inverse[a], inverse[b]))) for a, b in self.symmetries
-        )
+        pairs = [(inverse[a], inverse[b]) for a, b in self.symmetries]
+        self.symmetries = sorted((min(p), max(p)) for p in pairs)
         return order
 
     # -- plain-data form (files and sleap-io in napari_leap.io) -------------------------

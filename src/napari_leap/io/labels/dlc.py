@@ -130,7 +130,8 @@ def write_dlc(
     out_dir = Path(out_dir)
     skeleton = skeleton_from_sleap(labels.skeletons[0])
     tracked = bool(labels.tracks)
-    written, video_sets = [], {}
+    written: list[Path] = []
+    video_sets: dict[str, dict] = {}
     all_tracks: list[str] = []
     for vi, video in enumerate(labels.videos):
         poses = poses_from_labels(labels, vi, user=True, predicted=False)

@@ -125,8 +125,8 @@ def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = T
     per_frame = []
     max_untracked = 0
     for lf in frames:
-        chosen = {}
-        untracked = []
+        chosen: dict[int, tuple] = {}
+        untracked: list[tuple] = []
         for inst in lf.instances:
             is_user = not hasattr(inst, "score")
             if (is_user and not user) or (not is_user and not predicted):

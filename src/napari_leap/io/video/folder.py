@@ -33,7 +33,7 @@ class ImageFolderSource(FrameSource):
             raise VideoError(f"{self.path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
         self.files = files
         first = self._imread(files[0])
-        sizes = {}
+        sizes: dict[tuple[int, int], list[str]] = {}
         for f in files:
             shape = _image_size(f)
             sizes.setdefault(shape, []).append(f.name)

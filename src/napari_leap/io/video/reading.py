@@ -162,20 +162,20 @@ def frame_reader(video) -> tuple[FrameSource | ArrayReader, Path | None]:
     decode once; any other array of frames is read as uint8.
     """
     if isinstance(video, (str, os.PathLike)):
-        src = video_source(video)
+        src = video_source(Path(video))
         return src, Path(src.path)
     if isinstance(video, FrameSource):
         return video, Path(video.path)
     if callable(getattr(video, "read", None)) and len(getattr(video, "shape", ())) == 4:
         path = getattr(video, "path", None)
         return video, None if path is None else Path(path)  # any frame source (duck-typed)
-    src = source_of(video)
+    found = source_of(video)
     shape = tuple(getattr(video, "shape", ()))
     if (
-        src is not None
+        found is not None
         and len(shape) in (3, 4)
-        and tuple(src.shape[:3]) == shape[:3]
-        and (len(shape) == 3 and src.shape[3] == 1 or tuple(src.shape) == shape)
+        and tuple(found.shape[:3]) == shape[:3]
+        and (len(shape) == 3 and found.shape[3] == 1 or tuple(found.shape) == shape)
     ):
-        return src, Path(src.path)
+        return found, Path(found.path)
     return ArrayReader(video), None

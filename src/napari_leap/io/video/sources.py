@@ -56,7 +56,7 @@ class FrameSource:
         frames = np.empty((len(indices), *self.shape[1:]), dtype=np.uint8)
         for k, i in enumerate(indices):
             frames[k] = self.read(int(i))
-        return frames[(slice(None), *rest)] if rest else frames
+        return frames[(slice(None),) + rest] if rest else frames
 
 
 def check_index(i: int, n: int) -> int:
