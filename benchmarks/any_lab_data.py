@@ -37,9 +37,6 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_leap.io.labels import skeleton_to_sleap
-from napari_leap.io.skeleton_files import load_skeleton
-
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 REACHING = Path("/work/shared/data/reaching/CollectedData_Mackenzie.csv")
@@ -86,6 +83,9 @@ def split_fly32(work: Path, src: Path) -> dict:
     import h5py
     import sleap_io as sio
     from PIL import Image
+
+    from napari_leap.io.labels import skeleton_to_sleap
+    from napari_leap.io.skeleton_files import load_skeleton
 
     folder = src / "napari_leap" / "sample_data" / "fly32"
     with h5py.File(folder / "example_annotation_set.h5", "r") as f:

@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 from napari_leap.errors import is_user_error
 from napari_leap.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text
-from napari_leap.io.labels import skeleton_from_sleap
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -233,7 +232,12 @@ def test_processes_racing_never_leave_a_torn_file(tmp_path):
 
 def test_projects_saved_from_racing_threads_reopen_as_one_version(tmp_path):
     from conftest import CLIP, CLIP_LABELS
-    from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
+    from napari_leap.io.labels import (
+        labels_from_poses,
+        load_labels,
+        poses_from_labels,
+        skeleton_from_sleap,
+    )
     from napari_leap.io.project import Project
 
     source = load_labels(CLIP_LABELS)

@@ -22,8 +22,6 @@ import pytest
 
 import napari_leap
 from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels, save_labels
-from napari_leap.io.skeleton_files import load_skeleton
-from napari_leap.io.video import keyframe_indices
 from napari_leap.pose import predict as P
 
 SAMPLE = Path(napari_leap.__file__).parent / "sample_data" / "flies13"
@@ -253,7 +251,7 @@ def test_stop_then_resume_reuses_finished_chunks(small, reference, tmp_path):
 
 def test_chunks_start_on_keyframes():
     """No frame is decoded twice: chunks begin where the clip's GOPs begin (every 250 frames)."""
-    from napari_leap.io.video import video_source
+    from napari_leap.io.video import keyframe_indices, video_source
 
     keys = keyframe_indices(video_source(SAMPLE / "clip.mp4"))
     np.testing.assert_array_equal(keys, np.arange(0, 1500, 250))
@@ -366,6 +364,7 @@ def test_cli_user_errors_are_one_line(small, tmp_path, args, message):
 
 def test_project_input_saves_predictions_in_the_project(small, tmp_path):
     from napari_leap.io.project import Project
+    from napari_leap.io.skeleton_files import load_skeleton
 
     model_dir, video, _ = small
     project = Project.create(tmp_path / "proj", load_skeleton(SAMPLE / "clip.slp"), videos=[video])

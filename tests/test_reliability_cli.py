@@ -29,7 +29,6 @@ from napari_leap.io.labels import (
     save_labels,
     skeleton_from_sleap,
 )
-from napari_leap.io.skeleton_files import load_skeleton
 from napari_leap.model.skeleton import Skeleton
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"}
@@ -159,6 +158,8 @@ def make_label_files(root: Path, video: Path) -> dict[str, Path]:
         labels_from_poses(odd, [str(video)], predicted=False), root / "odd.slp"
     )
     # a different skeleton (the 32-node fly) on the same frames
+    from napari_leap.io.skeleton_files import load_skeleton
+
     other = load_skeleton(FLY32.parent / "skeleton.csv")
     pts = np.full((len(poses.frames), poses.n_animals, len(other), 2), np.nan)
     pts[..., :2, :] = poses.points[..., :2, :]

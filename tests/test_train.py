@@ -17,7 +17,6 @@ import torch
 
 import napari_leap
 from napari_leap.errors import LeapError
-from napari_leap.io.labels import skeleton_to_sleap
 from napari_leap.pose.dataset import TrainingData, decide_alignment, load_box_h5, split_blocks
 from napari_leap.pose.train import BatchEnd, EpochEnd, TrainStarted, iter_train, train
 from napari_leap.pose.trained import ModelError, TrainedModel
@@ -197,6 +196,7 @@ def test_alignment_decision():
 def test_cli_zero_labelled_frames(tmp_path):
     import sleap_io as sio
 
+    from napari_leap.io.labels import skeleton_to_sleap
     from napari_leap.model.skeleton import Skeleton
 
     labels = sio.Labels(

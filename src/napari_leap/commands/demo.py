@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_leap.io.labels import skeleton_from_sleap
-
 N_LABELED = 50
 
 
@@ -67,7 +65,12 @@ def _bar(total: int, desc: str):
 
 def build_project(root: Path, fresh: bool):
     """The demo project: the clip, its skeleton with left/right pairs, 50 labelled frames."""
-    from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
+    from napari_leap.io.labels import (
+        labels_from_poses,
+        load_labels,
+        poses_from_labels,
+        skeleton_from_sleap,
+    )
     from napari_leap.io.project import MANIFEST, Project
     from napari_leap.model.skeleton import propose_symmetries
     from napari_leap.napari.sample_data import CLIP, CLIP_LABELS

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from napari_leap.io.skeleton_files import load_skeleton
-
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 CLIP = SAMPLE_DIR / "flies13" / "clip.mp4"
 CLIP_LABELS = SAMPLE_DIR / "flies13" / "clip.slp"
@@ -37,6 +35,7 @@ def fly32_poses():
     import h5py
     import numpy as np
 
+    from napari_leap.io.skeleton_files import load_skeleton
     from napari_leap.model.poses import Poses
 
     with h5py.File(FLY32, "r") as f:

@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
-from napari_leap.io.labels import skeleton_to_sleap
 from napari_leap.io.video import FrameSource, keyframe_indices
 from napari_leap.model.poses import default_tracks
 
@@ -1359,6 +1358,7 @@ def write_slp(
     import sleap_io as sio
 
     from napari_leap.io.atomic import atomic_path
+    from napari_leap.io.labels import skeleton_to_sleap
 
     path = Path(path)
     skeleton = poses_list[0].skeleton

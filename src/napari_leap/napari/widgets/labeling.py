@@ -34,7 +34,6 @@ from qtpy.QtWidgets import (
 
 from napari_leap.errors import LeapError
 from napari_leap.io.video import same_video
-from napari_leap.model.poses import default_tracks
 from napari_leap.napari import layers
 from napari_leap.napari.widgets.scroll import scroll_layout
 
@@ -376,7 +375,7 @@ class LabelingWidget(QWidget):
         """Open a project folder: its video, labels and predictions, suggestions and skeleton."""
         from napari_leap.io.project import Project
         from napari_leap.io.video import open_video
-        from napari_leap.model.poses import Poses
+        from napari_leap.model.poses import Poses, default_tracks
 
         project = root if isinstance(root, Project) else Project.open(root)
         if not project.videos:

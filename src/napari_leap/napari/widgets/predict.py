@@ -31,7 +31,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_leap.model.poses import default_tracks
 from napari_leap.napari import layers
 from napari_leap.napari.widgets.scroll import scroll_layout
 
@@ -335,7 +334,7 @@ class PredictWidget(QWidget):
                 self.show_poses(self._partial_poses())
 
     def _partial_poses(self):
-        from napari_leap.model.poses import Poses
+        from napari_leap.model.poses import Poses, default_tracks
 
         f = np.concatenate([c[0] for c in self._chunks])
         p = np.concatenate([c[1] for c in self._chunks])

@@ -31,7 +31,6 @@ from qtpy.QtWidgets import (
 )
 
 from napari_leap.io.skeleton_files import load_skeleton, save_skeleton
-from napari_leap.model.poses import default_tracks
 from napari_leap.model.skeleton import Skeleton, propose_symmetries
 from napari_leap.napari import layers
 from napari_leap.napari.widgets.scroll import scroll_layout
@@ -305,7 +304,7 @@ class SkeletonWidget(QWidget):
             return
         import numpy as np
 
-        from napari_leap.model.poses import Poses
+        from napari_leap.model.poses import Poses, default_tracks
 
         n = self.n_animals.value()
         tracks = default_tracks(n)
