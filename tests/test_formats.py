@@ -15,6 +15,7 @@ from napari_leap.errors import LeapError
 from napari_leap.io.labels import load_labels, poses_from_labels, save_labels, skeleton_from_sleap
 from napari_leap.io.labels.dlc import SKELETON_KEY, is_dlc_csv, write_dlc_csv
 from napari_leap.io.project import Project
+from napari_leap.io.project_import import import_into_project
 from napari_leap.io.skeleton_files import load_skeleton
 from napari_leap.model.skeleton import Skeleton, propose_symmetries
 
@@ -30,7 +31,7 @@ def project(tmp_path):
     skeleton = skeleton_from_sleap(labels.skeletons[0])
     skeleton.symmetries = propose_symmetries(skeleton.nodes)  # the file stores none
     project = Project.create(tmp_path / "proj", skeleton)
-    assert project.import_labels(CLIP_LABELS) == 1500
+    assert import_into_project(project, CLIP_LABELS) == 1500
     return Project.open(project.root)
 
 
@@ -150,7 +151,7 @@ def test_import_refuses_a_foreign_skeleton(tmp_path):
     project = Project.create(tmp_path / "p", Skeleton(["head", "tail"]))
     before = (project.root / "napari-leap.yaml").read_bytes()
     with pytest.raises(LeapError, match="body parts the project lacks"):
-        project.import_labels(CLIP_LABELS)
+        import_into_project(project, CLIP_LABELS)
     assert (project.root / "napari-leap.yaml").read_bytes() == before
     assert not project.labels_path.exists()
 

@@ -19,8 +19,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from napari_leap.errors import LeapError
 from napari_leap.io.atomic import atomic_write_text
 from napari_leap.io.video import same_video
@@ -140,82 +138,6 @@ class Project:
             return self.videos.index(stored)
         self.videos.append(stored)
         return len(self.videos) - 1
-
-    def import_labels(self, path: str | Path, *, save: bool = True) -> int:
-        """Add the labels of any readable file to the project (videos added as needed).
-
-        Body parts are matched by name, so a file with fewer parts, or parts in
-        another order, fits; a file with parts the project lacks is refused before
-        anything changes. Frames already labelled in the project are replaced.
-        Returns the number of labelled frames imported.
-        """
-        from napari_leap.io.labels import load_labels, poses_from_labels
-
-        labels = load_labels(path)
-        path = Path(path)
-        names = list(labels.skeletons[0].node_names)
-        extra = [n for n in names if n not in self.skeleton.nodes]
-        if extra:
-            raise ProjectError(
-                f"{path.name} has body parts the project lacks ({', '.join(extra)}); add them in "
-                "the Skeleton widget or rename them, then import again."
-            )
-        new = None
-        count = 0
-        for vi, video in enumerate(labels.videos):
-            poses = poses_from_labels(labels, vi, user=True, predicted=False)
-            if not len(poses.frames):
-                continue
-            index = self.add_video(self._found_video(video, path))
-            poses = poses.on_skeleton(self.skeleton)
-            if new is None:
-                new = self._labels_without(self.labels, {})
-            new = self._labels_without(new, {index: set(poses.frames.tolist())})
-            self._add_user_poses(new, poses, index)
-            count += len(poses.frames)
-        if new is not None:
-            self.labels = new
-            if save:
-                self.save()
-        return count
-
-    @staticmethod
-    def _found_video(video, labels_path: Path) -> Path:
-        """An imported file's video: where it says, or beside the labels file."""
-        filename = video.filename if isinstance(video.filename, str) else str(labels_path.parent)
-        found = (
-            Path(filename) if Path(filename).exists() else labels_path.parent / Path(filename).name
-        )
-        if not found.exists():
-            raise ProjectError(
-                f"the video of {labels_path.name} ({filename}) cannot be found; put it "
-                "beside the labels file or add it to the project first."
-            )
-        return found
-
-    def _labels_without(self, labels, drop: dict[int, set[int]]):
-        """A copy of a person's labels on the project's skeleton, minus some frames per video."""
-        import sleap_io as sio
-
-        from napari_leap.io.labels import poses_from_labels, skeleton_to_sleap
-
-        out = sio.Labels(skeletons=[skeleton_to_sleap(self.skeleton)])
-        for vi, video in enumerate(labels.videos):
-            poses = poses_from_labels(labels, vi, user=True, predicted=False)
-            if not len(poses.frames):
-                continue
-            index = self.video_index(video)
-            keep = ~np.isin(poses.frames, list(drop.get(index, ())))
-            self._add_user_poses(out, poses.select(keep).on_skeleton(self.skeleton), index)
-        return out
-
-    def _add_user_poses(self, labels, poses, index: int) -> None:
-        """Add a person's poses of project video ``index`` (one ``sleap_io.Video`` per file)."""
-        from napari_leap.io.labels import labels_from_poses, video_index
-
-        found = video_index(labels, self.video_path(index))
-        video = self.sleap_video(index) if found is None else labels.videos[found]
-        labels_from_poses(poses, [video], predicted=False, labels=labels)
 
     def new_model_dir(self, arch: str) -> Path:
         """A fresh folder name in the project's models/ for a model about to be trained."""

@@ -81,7 +81,8 @@ class Skeleton:
                 "rename or remove the repeated body part."
             )
         self.edges = [self._pair(e) for e in self.edges]
-        self.symmetries = sorted({tuple(sorted(self._pair(s))) for s in self.symmetries})
+        pairs = [self._pair(s) for s in self.symmetries]
+        self.symmetries = sorted({(min(p), max(p)) for p in pairs})
         seen: set[int] = set()
         for a, b in self.symmetries:
             if a == b:
