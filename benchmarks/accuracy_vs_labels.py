@@ -101,8 +101,8 @@ def prepare_clip(counts=COUNTS) -> Path:
 
 
 def clip_data():
+    from napari_leap.model.skeleton import Skeleton
     from napari_leap.pose.dataset import TrainingData
-    from napari_leap.pose.skeleton import Skeleton
 
     if not CACHE.exists():
         prepare_clip()

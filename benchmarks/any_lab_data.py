@@ -84,13 +84,14 @@ def split_fly32(work: Path, src: Path) -> dict:
     import sleap_io as sio
     from PIL import Image
 
-    from napari_leap.pose.skeleton import Skeleton
+    from napari_leap.io.labels import skeleton_to_sleap
+    from napari_leap.io.skeleton_files import load_skeleton
 
     folder = src / "napari_leap" / "sample_data" / "fly32"
     with h5py.File(folder / "example_annotation_set.h5", "r") as f:
         images, points = f["images"][:], f["annotations"][:].astype(np.float64)
     # the bundled table's pairs as the box loader reads them (one upstream slip dropped)
-    skeleton = Skeleton.from_csv(folder / "skeleton.csv").to_sleap()
+    skeleton = skeleton_to_sleap(load_skeleton(folder / "skeleton.csv"))
     pngs = work / "fly32_png"
     pngs.mkdir(exist_ok=True)
     files = []

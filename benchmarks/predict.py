@@ -51,7 +51,7 @@ class RepeatSource(FrameSource):
         return self.source.read(int(index) % self.length)
 
     def keyframes(self) -> np.ndarray:
-        from napari_leap.pose.predict import keyframe_indices
+        from napari_leap.io.video import keyframe_indices
 
         first = keyframe_indices(self.source)
         first = np.arange(self.length) if first is None else first[first < self.length]

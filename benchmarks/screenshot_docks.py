@@ -13,9 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
+from napari_leap.io.labels import (
+    labels_from_poses,
+    load_labels,
+    poses_from_labels,
+    skeleton_from_sleap,
+)
 from napari_leap.io.project import Project
-from napari_leap.pose.skeleton import Skeleton, propose_symmetries
+from napari_leap.model.skeleton import propose_symmetries
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "napari_leap" / "sample_data" / "flies13"
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "label_skeleton_docks.png"
@@ -39,7 +44,7 @@ def settle() -> None:
 def project_with_labels(root: Path) -> Path:
     """A project on the clip where a person has labelled the female on one frame."""
     labels = load_labels(DATA / "clip.slp")
-    skeleton = Skeleton.from_sleap(labels.skeletons[0])
+    skeleton = skeleton_from_sleap(labels.skeletons[0])
     skeleton.symmetries = propose_symmetries(skeleton.nodes)
     project = Project.create(
         root,

@@ -12,9 +12,14 @@ from pathlib import Path
 import numpy as np
 
 import napari_leap
-from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
+from napari_leap.io.labels import (
+    labels_from_poses,
+    load_labels,
+    poses_from_labels,
+    skeleton_from_sleap,
+)
 from napari_leap.io.project import Project
-from napari_leap.pose.skeleton import Skeleton, propose_symmetries
+from napari_leap.model.skeleton import propose_symmetries
 from napari_leap.pose.suggest import suggest_frames
 
 DATA = Path(napari_leap.__file__).parent / "sample_data" / "flies13"
@@ -59,7 +64,7 @@ def main() -> None:
     from napari_leap.napari.widgets.skeleton import SkeletonWidget
 
     reference = poses_from_labels(load_labels(DATA / "clip.slp"))
-    skeleton = Skeleton.from_sleap(load_labels(DATA / "clip.slp").skeletons[0])
+    skeleton = skeleton_from_sleap(load_labels(DATA / "clip.slp").skeletons[0])
     skeleton.symmetries = propose_symmetries(skeleton.nodes)
     suggested = suggest_frames(DATA / "clip.mp4", 20, "kmeans")
     root = Path(tempfile.mkdtemp()) / "two-flies"

@@ -361,7 +361,7 @@ def test_generator_reports_progress_and_stops_when_closed():
 def test_memory_does_not_grow_with_video_length():
     import tracemalloc
 
-    from napari_leap.align.alignment import ArrayReader
+    from napari_leap.io.video import ArrayReader
 
     frames, _, _ = make_video([circle_track(100, 80, 40, 0.05)], 20)
 
@@ -479,8 +479,8 @@ def test_open_video_array_and_top_level_call(tmp_path):
 def test_undecodable_frames_are_flagged_and_the_rest_is_aligned(tmp_path):
     import zarr
 
-    from napari_leap.align.alignment import MAX_BAD_RUN, ArrayReader
-    from napari_leap.io.video import VideoError
+    from napari_leap.align.alignment import MAX_BAD_RUN
+    from napari_leap.io.video import ArrayReader, VideoError
 
     frames, centers, heads = make_video([circle_track(100, 80, 40, 0.05)], 80)
 
@@ -550,8 +550,9 @@ def test_with_box_size_keeps_centres_and_headings():
 
 def test_setup_detector_keeps_given_samples_and_is_the_pass_detector():
     """The Align dock samples a video once and sets detectors up for each setting from it."""
-    from napari_leap.align.alignment import frame_reader, sample_frames, setup_detector
+    from napari_leap.align.alignment import sample_frames, setup_detector
     from napari_leap.align.detect import DetectorConfig
+    from napari_leap.io.video import frame_reader
 
     frames, _, _ = make_video([circle_track(100, 80, 40, 0.05)], 40)
     _, samples = sample_frames(frame_reader(frames)[0])

@@ -232,13 +232,17 @@ def test_processes_racing_never_leave_a_torn_file(tmp_path):
 
 def test_projects_saved_from_racing_threads_reopen_as_one_version(tmp_path):
     from conftest import CLIP, CLIP_LABELS
-    from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
+    from napari_leap.io.labels import (
+        labels_from_poses,
+        load_labels,
+        poses_from_labels,
+        skeleton_from_sleap,
+    )
     from napari_leap.io.project import Project
-    from napari_leap.pose.skeleton import Skeleton
 
     source = load_labels(CLIP_LABELS)
     poses = poses_from_labels(source)
-    skeleton = Skeleton.from_sleap(source.skeletons[0])
+    skeleton = skeleton_from_sleap(source.skeletons[0])
     Project.create(tmp_path / "p", skeleton, videos=[CLIP])
     versions = {k: poses.select(slice(10 * k, 10 * k + 5 + k)) for k in range(3)}
     errors: list[BaseException] = []

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from napari_leap.model.skeleton import Skeleton
 from napari_leap.pose.augment import AugmentConfig, augment_batch, transform_points, warp_images
 from napari_leap.pose.confmaps import find_peaks, make_confmaps
-from napari_leap.pose.skeleton import Skeleton
 
 
 @pytest.mark.parametrize("stride", [1, 2, 4])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from conftest import FLY32_SKELETON
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.io.skeleton_files import load_skeleton
+from napari_leap.model.skeleton import Skeleton
 
 
 def test_upstream_swap_slip_is_repaired_by_names():
-    skeleton = Skeleton.from_csv(FLY32_SKELETON)
+    skeleton = load_skeleton(FLY32_SKELETON)
     assert len(skeleton) == 32
     pairs = set(skeleton.symmetry_names) | {p[::-1] for p in skeleton.symmetry_names}
     # skeleton.csv lists midlegL2 as midlegR3's swap; a one-sided entry must not pair them

@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 
 from conftest import CLIP, CLIP_LABELS, LEAP_MAT
 from napari_leap.errors import LeapError
-from napari_leap.io import formats
-from napari_leap.io.labels import load_labels, poses_from_labels, save_labels
+from napari_leap.io.labels import load_labels, poses_from_labels, save_labels, skeleton_from_sleap
+from napari_leap.io.labels.dlc import SKELETON_KEY, is_dlc_csv, write_dlc_csv
 from napari_leap.io.project import Project
-from napari_leap.pose.skeleton import Skeleton, propose_symmetries
+from napari_leap.io.project_import import import_into_project
+from napari_leap.io.skeleton_files import load_skeleton
+from napari_leap.model.skeleton import Skeleton, propose_symmetries
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +28,10 @@ def reference():
 @pytest.fixture
 def project(tmp_path):
     labels = load_labels(CLIP_LABELS)
-    skeleton = Skeleton.from_sleap(labels.skeletons[0])
+    skeleton = skeleton_from_sleap(labels.skeletons[0])
     skeleton.symmetries = propose_symmetries(skeleton.nodes)  # the file stores none
     project = Project.create(tmp_path / "proj", skeleton)
-    assert formats.import_labels(project, CLIP_LABELS) == 1500
+    assert import_into_project(project, CLIP_LABELS) == 1500
     return Project.open(project.root)
 
 
@@ -57,23 +59,25 @@ def test_project_slp_and_dlc_round_trips_are_exact(project, reference, tmp_path)
     assert back.skeleton == project.skeleton
     assert back.skeleton.symmetries == project.skeleton.symmetries
 
-    csvs = formats.export_dlc(project.labels, tmp_path / "dlc", images=False)
+    out = save_labels(project.labels, tmp_path / "dlc", images=False, format="dlc")
+    csvs = dlc_csvs(out)
     h5 = csvs[0].with_suffix(".h5")  # DLC's trainer reads the .h5 (written via PyTables)
     assert h5.exists()
     for exported in (csvs[0], h5):
-        dlc = poses_from_labels(formats.import_dlc(exported))
+        dlc = poses_from_labels(load_labels(exported, format="dlc"))
         _same(dlc, reference)
         assert dlc.skeleton == project.skeleton  # order, edges and pairs via config.yaml/sidecar
         assert dlc.skeleton.symmetries == project.skeleton.symmetries
     config = yaml.safe_load((tmp_path / "dlc" / "config.yaml").read_text())
     assert config["individuals"] == ["female", "male"]
     assert config["multianimalbodyparts"] == project.skeleton.nodes
-    assert config[formats.SKELETON_KEY]["symmetries"][0] == ["wingL", "wingR"]
+    assert config[SKELETON_KEY]["symmetries"][0] == ["wingL", "wingR"]
 
 
 def test_dlc_images_are_read_by_sleap_io(project, reference, tmp_path):
     frames = [0, 3, 700, 1100, 1250, 1499]
-    csvs = formats.export_dlc(project.labels, tmp_path / "dlc", frames={0: frames})
+    out = save_labels(project.labels, tmp_path / "dlc", frames={0: frames}, format="dlc")
+    csvs = dlc_csvs(out)
     folder = csvs[0].parent
     assert sorted(p.name for p in folder.glob("*.png")) == [f"img{f:04d}.png" for f in frames]
     # DeepLabCut's own CSV layout: 4 header rows, 3 index columns
@@ -98,7 +102,7 @@ def test_dlc_images_are_read_by_sleap_io(project, reference, tmp_path):
                 np.testing.assert_allclose(
                     by_track[track][names.index(node)], reference.points[row, a, k], atol=1e-6
                 )
-    ours = poses_from_labels(formats.import_dlc(csvs[0]))
+    ours = poses_from_labels(load_labels(csvs[0], format="dlc"))
     _same(ours, reference.select(np.isin(reference.frames, frames)))
 
 
@@ -107,7 +111,8 @@ def test_dlc_png_frames_are_the_video_frames(project, tmp_path):
 
     from napari_leap.io.video import video_source
 
-    csvs = formats.export_dlc(project.labels, tmp_path / "dlc", frames={0: [5, 900]})
+    out = save_labels(project.labels, tmp_path / "dlc", frames={0: [5, 900]}, format="dlc")
+    csvs = dlc_csvs(out)
     src = video_source(CLIP)
     for f in (5, 900):
         png = cv2.imread(str(csvs[0].parent / f"img{f:04d}.png"), cv2.IMREAD_UNCHANGED)
@@ -115,19 +120,19 @@ def test_dlc_png_frames_are_the_video_frames(project, tmp_path):
 
 
 def test_single_animal_dlc_and_leap_mat(tmp_path):
-    labels = formats.import_leap_mat(LEAP_MAT)
+    labels = load_labels(LEAP_MAT)
     poses = poses_from_labels(labels)
     assert poses.skeleton.nodes == ["head", "neck", "tailBase", "tailTip", "earL", "earR"]
     assert len(poses.frames) > 0 and poses.n_animals == 1
-    csv = formats.write_dlc_csv(
+    csv = write_dlc_csv(
         poses, tmp_path / "CollectedData_me.csv", video_name="cat", scorer="me", tracked=False
     )
     assert csv.read_text().splitlines()[1].startswith("bodyparts")  # single-animal layout
-    back = formats.import_dlc(csv)
+    back = load_labels(csv, format="dlc")
     assert not back.tracks
     _same(poses_from_labels(back), poses)
-    assert Skeleton.load(csv) == poses.skeleton
-    assert formats.read_any_labels(csv).skeletons[0].node_names == poses.skeleton.nodes
+    assert load_skeleton(csv) == poses.skeleton
+    assert load_labels(csv).skeletons[0].node_names == poses.skeleton.nodes
 
 
 def test_nwb_round_trip(reference, tmp_path):
@@ -135,8 +140,8 @@ def test_nwb_round_trip(reference, tmp_path):
 
     sub = reference.select(slice(0, 8))
     labels = labels_from_poses(sub, [str(CLIP)], predicted=False)
-    formats.export_nwb(labels, tmp_path / "x.nwb")
-    back = poses_from_labels(formats.import_nwb(tmp_path / "x.nwb"))
+    save_labels(labels, tmp_path / "x.nwb")
+    back = poses_from_labels(load_labels(tmp_path / "x.nwb"))
     assert back.skeleton.nodes == sub.skeleton.nodes
     assert back.frames.tolist() == sub.frames.tolist()
     np.testing.assert_allclose(back.points, sub.points, atol=1e-6)  # NWB keeps instance order
@@ -146,7 +151,7 @@ def test_import_refuses_a_foreign_skeleton(tmp_path):
     project = Project.create(tmp_path / "p", Skeleton(["head", "tail"]))
     before = (project.root / "napari-leap.yaml").read_bytes()
     with pytest.raises(LeapError, match="body parts the project lacks"):
-        formats.import_labels(project, CLIP_LABELS)
+        import_into_project(project, CLIP_LABELS)
     assert (project.root / "napari-leap.yaml").read_bytes() == before
     assert not project.labels_path.exists()
 
@@ -154,9 +159,9 @@ def test_import_refuses_a_foreign_skeleton(tmp_path):
 def test_not_dlc(tmp_path):
     bad = tmp_path / "CollectedData_x.csv"
     bad.write_text("a,b\n1,2\n")
-    assert not formats.is_dlc_csv(bad)
+    assert not is_dlc_csv(bad)
     with pytest.raises(LeapError):
-        formats.import_dlc(bad)
+        load_labels(bad, format="dlc")
 
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyzLR_0123456789", min_size=1, max_size=8)
@@ -174,7 +179,7 @@ names = st.text(alphabet="abcdefghijklmnopqrstuvwxyzLR_0123456789", min_size=1, 
 )
 def test_dlc_round_trip_property(tmp_path_factory, nodes, tracks, frames, seed, tracked):
     """Any body-part names, animals, frame numbers and missing points survive DLC exactly."""
-    from napari_leap.io.labels import Poses
+    from napari_leap.model.poses import Poses
 
     if not tracked:
         tracks = tracks[:1]
@@ -188,7 +193,7 @@ def test_dlc_round_trip_property(tmp_path_factory, nodes, tracks, frames, seed, 
     )
     poses = Poses(frames, points, np.full(points.shape[:3], np.nan), list(tracks), skeleton)
     folder = tmp_path_factory.mktemp("dlc")
-    csv = formats.write_dlc_csv(
+    csv = write_dlc_csv(
         poses,
         folder / "CollectedData_x.csv",
         video_name="v",
@@ -196,8 +201,13 @@ def test_dlc_round_trip_property(tmp_path_factory, nodes, tracks, frames, seed, 
         tracked=tracked,
         n_frames=100_000,
     )
-    back = poses_from_labels(formats.import_dlc(csv))
+    back = poses_from_labels(load_labels(csv, format="dlc"))
     assert back.frames.tolist() == frames.tolist()
     assert back.skeleton == skeleton and back.skeleton.symmetries == skeleton.symmetries
     np.testing.assert_array_equal(back.points, points)  # bit-exact: CSV keeps repr precision
     assert back.tracks == (list(tracks) if tracked else ["animal0"])
+
+
+def dlc_csvs(folder):
+    """The CollectedData CSVs of a DeepLabCut project folder, one per video."""
+    return sorted(folder.glob("labeled-data/*/CollectedData_*.csv"))

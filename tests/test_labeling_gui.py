@@ -13,11 +13,11 @@ from napari.utils.interactions import (
 )
 
 from conftest import CLIP, CLIP_LABELS
-from napari_leap.io.labels import load_labels, poses_from_labels
+from napari_leap.io.labels import load_labels, poses_from_labels, skeleton_from_sleap
 from napari_leap.io.project import Project
+from napari_leap.model.skeleton import propose_symmetries
 from napari_leap.napari import layers
 from napari_leap.napari.widgets.labeling import SHORTCUTS, LabelingWidget
-from napari_leap.pose.skeleton import Skeleton, propose_symmetries
 
 pytestmark = pytest.mark.gui
 FRAME = 1200
@@ -65,7 +65,7 @@ def drag(layer, start, stop, steps=4, check=None):
 @pytest.fixture
 def project(tmp_path):
     reference = load_labels(CLIP_LABELS)
-    skeleton = Skeleton.from_sleap(reference.skeletons[0])
+    skeleton = skeleton_from_sleap(reference.skeletons[0])
     skeleton.symmetries = propose_symmetries(skeleton.nodes)
     return Project.create(
         tmp_path / "proj",

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import CLIP_LABELS
-from napari_leap.io.labels import load_labels
+from napari_leap.io.labels import load_labels, skeleton_from_sleap
 from napari_leap.io.project import Project
 from napari_leap.napari.widgets.labeling import LabelingWidget
-from napari_leap.pose.skeleton import Skeleton
 
 pytestmark = pytest.mark.gui
 
@@ -22,7 +21,7 @@ def test_predict_with_a_trained_model(make_napari_viewer, tmp_path, qtbot):
 
     model_dir, video, labels_path = train_small_model(tmp_path)
     reference = load_labels(CLIP_LABELS)
-    skeleton = Skeleton.from_sleap(reference.skeletons[0])
+    skeleton = skeleton_from_sleap(reference.skeletons[0])
     project = Project.create(
         tmp_path / "proj",
         skeleton,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import CLIP, CLIP_LABELS
-from napari_leap.io.labels import load_labels, poses_from_labels
+from napari_leap.io.labels import load_labels, poses_from_labels, save_labels
 from napari_leap.io.project import Project
 from napari_leap.napari import labels_io
 from napari_leap.napari.widgets.labeling import LabelingWidget
@@ -37,13 +37,13 @@ def test_dropped_file_to_project(make_napari_viewer, tmp_path):
 
 def test_drop_dlc_csv_and_save_as_slp(make_napari_viewer, tmp_path):
     """Through napari's own open/save with the plugin: DLC CSV in, SLEAP file out, same points."""
-    from napari_leap.io import formats
     from napari_leap.io.labels import labels_from_poses
 
     reference = poses_from_labels(load_labels(CLIP_LABELS))
     sub = reference.select(np.isin(reference.frames, [10, 600, 1200]))
     labels = labels_from_poses(sub, [str(CLIP)], predicted=False)
-    csv = formats.export_dlc(labels, tmp_path / "dlc", scorer="anna")[0]
+    out = save_labels(labels, tmp_path / "dlc", scorer="anna", format="dlc")
+    csv = next(out.glob("labeled-data/*/CollectedData_anna.csv"))
     viewer = make_napari_viewer()
     viewer.open(str(csv), plugin="napari-leap")
     names = [lay.name for lay in viewer.layers]

@@ -8,10 +8,10 @@ import pytest
 
 from conftest import CLIP, CLIP_LABELS, LEAP_MAT
 from napari_leap.errors import LeapError
-from napari_leap.io import formats
-from napari_leap.io.labels import Poses, load_labels, poses_from_labels
+from napari_leap.io.labels import load_labels, poses_from_labels
+from napari_leap.model.poses import Poses
+from napari_leap.model.skeleton import Skeleton
 from napari_leap.napari import labels_io, layers, writer
-from napari_leap.pose.skeleton import Skeleton
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_writer_slp_and_csv(tmp_path, reference):
     csv = tmp_path / "labeled-data" / "clip" / "CollectedData_me.csv"
     writer.write_points(str(csv), data[keep], attrs)
     assert len(list(csv.parent.glob("img*.png"))) == 20
-    dlc = poses_from_labels(formats.import_dlc(csv))
+    dlc = poses_from_labels(load_labels(csv, format="dlc"))
     np.testing.assert_allclose(dlc.points, sub.points, atol=1e-9)
     with pytest.raises(LeapError):
         writer.write_points(str(tmp_path / "x.txt"), data[keep], attrs)

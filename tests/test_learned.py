@@ -23,6 +23,8 @@ import torch
 
 from conftest import CLIP, CLIP_LABELS
 from napari_leap.align.identity import wrap
+from napari_leap.io.labels import skeleton_to_sleap
+from napari_leap.model.skeleton import Skeleton
 from napari_leap.pose.confmaps import find_local_peaks, make_confmaps
 from napari_leap.pose.first_stage import (
     FIRST_STAGE_DIR,
@@ -31,7 +33,6 @@ from napari_leap.pose.first_stage import (
     choose_parts,
     pair_parts,
 )
-from napari_leap.pose.skeleton import Skeleton
 
 FRAMES = (0, 120, 240, 360, 480, 600, 720, 840)
 STAGE2 = {"arch_params": {"filters": 4, "depth": 2, "max_filters": 16}, "batch_size": 4}
@@ -431,7 +432,7 @@ def _image_labels(tmp_path: Path, sizes, points) -> object:
     import cv2
     import sleap_io as sio
 
-    sk = Skeleton(["head", "thorax", "tail"]).to_sleap()
+    sk = skeleton_to_sleap(Skeleton(["head", "thorax", "tail"]))
     frames, videos = [], []
     for v, (w, h) in enumerate(sizes):
         files = []
@@ -480,7 +481,7 @@ def test_full_frames_of_several_sizes_in_one_image_list_are_padded(tmp_path):
     from napari_leap.pose.dataset import DataOptions, from_labels
     from napari_leap.pose.fit import input_warnings
 
-    sk = Skeleton(["hand", "finger", "tongue"]).to_sleap()
+    sk = skeleton_to_sleap(Skeleton(["hand", "finger", "tongue"]))
     files, sizes = [], [(100, 80), (64, 48), (100, 80), (64, 48)]
     for i, (w, h) in enumerate(sizes):
         f = tmp_path / f"img{i}.png"

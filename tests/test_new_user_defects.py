@@ -26,7 +26,13 @@ import sleap_io as sio
 import napari_leap
 from conftest import CLIP, CLIP_LABELS, write_video
 from napari_leap.errors import LeapError
-from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels, save_labels
+from napari_leap.io.labels import (
+    labels_from_poses,
+    load_labels,
+    poses_from_labels,
+    save_labels,
+    skeleton_from_sleap,
+)
 from napari_leap.pose import predict as P
 from test_align import circle_track, make_video
 
@@ -151,7 +157,6 @@ def _project_with_alignment(root: Path, lost: slice) -> Path:
     animal on the frames ``lost``."""
     from napari_leap.align.alignment import Alignment
     from napari_leap.io.project import Project
-    from napari_leap.pose.skeleton import Skeleton
 
     labels = load_labels(CLIP_LABELS)
     poses = poses_from_labels(labels)
@@ -161,7 +166,7 @@ def _project_with_alignment(root: Path, lost: slice) -> Path:
     centers = thorax.copy()
     centers[lost] = np.nan
     angles = np.arctan2(head[..., 1] - thorax[..., 1], head[..., 0] - thorax[..., 0])
-    project = Project.create(root, Skeleton.from_sleap(labels.skeletons[0]), videos=[CLIP])
+    project = Project.create(root, skeleton_from_sleap(labels.skeletons[0]), videos=[CLIP])
     Alignment(centers, angles, 128, video=CLIP).save(project.alignment_path(0))
     project.save()
     return root

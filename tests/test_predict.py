@@ -277,9 +277,9 @@ def test_stop_then_resume_reuses_finished_chunks(small, reference, tmp_path):
 
 def test_chunks_start_on_keyframes():
     """No frame is decoded twice: chunks begin where the clip's GOPs begin (every 250 frames)."""
-    from napari_leap.io.video import video_source
+    from napari_leap.io.video import keyframe_indices, video_source
 
-    keys = P.keyframe_indices(video_source(SAMPLE / "clip.mp4"))
+    keys = keyframe_indices(video_source(SAMPLE / "clip.mp4"))
     np.testing.assert_array_equal(keys, np.arange(0, 1500, 250))
     spans = P.chunk_spans(np.arange(1500), 128, keys)
     assert spans == [(s, s + 250) for s in range(0, 1500, 250)]
@@ -390,10 +390,10 @@ def test_cli_user_errors_are_one_line(small, tmp_path, args, message):
 
 def test_project_input_saves_predictions_in_the_project(small, tmp_path):
     from napari_leap.io.project import Project
-    from napari_leap.pose.skeleton import Skeleton
+    from napari_leap.io.skeleton_files import load_skeleton
 
     model_dir, video, _ = small
-    project = Project.create(tmp_path / "proj", Skeleton.load(SAMPLE / "clip.slp"), videos=[video])
+    project = Project.create(tmp_path / "proj", load_skeleton(SAMPLE / "clip.slp"), videos=[video])
     result = P.predict(model_dir, project, frames="0:8", batch_size=8)
     assert len(result.poses[0].frames) == 8
     saved = Project.open(tmp_path / "proj").predictions

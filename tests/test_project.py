@@ -10,9 +10,14 @@ import numpy as np
 import pytest
 
 from conftest import CLIP, CLIP_LABELS
-from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
+from napari_leap.io.labels import (
+    labels_from_poses,
+    load_labels,
+    poses_from_labels,
+    skeleton_from_sleap,
+)
 from napari_leap.io.project import MANIFEST, Project, ProjectError
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.model.skeleton import Skeleton
 
 
 def tree_hash(root: Path) -> str:
@@ -27,7 +32,7 @@ def tree_hash(root: Path) -> str:
 @pytest.fixture
 def project(tmp_path) -> Project:
     labels = load_labels(CLIP_LABELS)
-    skeleton = Skeleton.from_sleap(labels.skeletons[0])
+    skeleton = skeleton_from_sleap(labels.skeletons[0])
     skeleton.symmetries = [(skeleton.index("wingL"), skeleton.index("wingR"))]
     project = Project.create(tmp_path / "flies", skeleton, videos=[CLIP], settings={"sigma": 5})
     poses = poses_from_labels(labels).select(slice(0, 40))

@@ -12,7 +12,7 @@ import sleap_io as sio
 from conftest import CLIP, CLIP_LABELS
 from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
 from napari_leap.io.project import Project
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.model.skeleton import Skeleton
 
 
 @pytest.fixture

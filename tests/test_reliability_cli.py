@@ -22,8 +22,14 @@ import numpy as np
 import pytest
 
 from conftest import CLIP, CLIP_LABELS, FLY32, synthetic_frames, write_video
-from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels, save_labels
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.io.labels import (
+    labels_from_poses,
+    load_labels,
+    poses_from_labels,
+    save_labels,
+    skeleton_from_sleap,
+)
+from napari_leap.model.skeleton import Skeleton
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"}
 
@@ -130,7 +136,7 @@ def make_bad_inputs(root: Path) -> dict[str, Path]:
 def clip_labels(n: int = 30) -> tuple[object, Skeleton]:
     labels = load_labels(CLIP_LABELS)
     poses = poses_from_labels(labels)
-    return poses.select(slice(0, n)), Skeleton.from_sleap(labels.skeletons[0])
+    return poses.select(slice(0, n)), skeleton_from_sleap(labels.skeletons[0])
 
 
 def make_label_files(root: Path, video: Path) -> dict[str, Path]:
@@ -152,10 +158,12 @@ def make_label_files(root: Path, video: Path) -> dict[str, Path]:
         labels_from_poses(odd, [str(video)], predicted=False), root / "odd.slp"
     )
     # a different skeleton (the 32-node fly) on the same frames
-    other = Skeleton.from_csv(FLY32.parent / "skeleton.csv")
+    from napari_leap.io.skeleton_files import load_skeleton
+
+    other = load_skeleton(FLY32.parent / "skeleton.csv")
     pts = np.full((len(poses.frames), poses.n_animals, len(other), 2), np.nan)
     pts[..., :2, :] = poses.points[..., :2, :]
-    from napari_leap.io.labels import Poses
+    from napari_leap.model.poses import Poses
 
     foreign = Poses(poses.frames, pts, np.full(pts.shape[:3], np.nan), poses.tracks, other)
     out["other_skeleton"] = save_labels(
@@ -464,7 +472,7 @@ def hostile_project(request, tmp_path):
         models = request.getfixturevalue("models")  # its 48-frame clip keeps training short
         labels = load_labels(models["labels"])
         project = Project.create(
-            fs / "flies", Skeleton.from_sleap(labels.skeletons[0]), videos=[models["video"]]
+            fs / "flies", skeleton_from_sleap(labels.skeletons[0]), videos=[models["video"]]
         )
         project.labels = labels_from_poses(
             poses_from_labels(labels), project.sleap_video(0), predicted=False

@@ -20,13 +20,16 @@ from hypothesis import strategies as st
 
 from napari_leap.io.labels import (
     LabelsError,
-    Poses,
     labels_from_poses,
     load_labels,
     poses_from_labels,
     save_labels,
+    skeleton_from_sleap,
+    skeleton_to_sleap,
 )
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.io.skeleton_files import load_skeleton, save_skeleton
+from napari_leap.model.poses import Poses
+from napari_leap.model.skeleton import Skeleton
 
 SETTINGS = settings(
     max_examples=25,
@@ -151,11 +154,12 @@ def test_sleap_files_round_trip_any_poses(tmp_path, suffix, predicted, data):
 @given(p=poses())
 def test_deeplabcut_csv_round_trips_through_formats(tmp_path, p):
     """napari-leap's DLC writer keeps the skeleton in a sidecar, so nothing is lost."""
-    from napari_leap.io.formats import read_any_labels, write_dlc_csv
+    from napari_leap.io.labels import load_labels
+    from napari_leap.io.labels.dlc import write_dlc_csv
 
     path = _fresh(tmp_path) / "CollectedData_me.csv"
     write_dlc_csv(p, path, video_name="video", scorer="me", tracked=True)
-    got = poses_from_labels(read_any_labels(path))
+    got = poses_from_labels(load_labels(path))
     _assert_same(got, p, scores=False)
     assert got.skeleton == p.skeleton
 
@@ -164,11 +168,11 @@ def test_deeplabcut_csv_round_trips_through_formats(tmp_path, p):
 @given(p=poses())
 def test_deeplabcut_csv_round_trips_through_save_labels(tmp_path, p):
     """``save_labels(..., 'x.csv')`` (sleap-io's DLC writer): points and body parts come back."""
-    from napari_leap.io.formats import read_any_labels
+    from napari_leap.io.labels import load_labels
 
     path = _fresh(tmp_path) / "labels.csv"
     save_labels(labels_from_poses(p, [str(tmp_path / "video.mp4")], predicted=False), path)
-    got = poses_from_labels(read_any_labels(path))
+    got = poses_from_labels(load_labels(path))
     # DLC's single-animal layout has no individuals row, so a lone animal's name is not kept
     _assert_same(got, p, scores=False, tracks=p.n_animals > 1)
 
@@ -191,15 +195,15 @@ def test_skeleton_dict_json_round_trip(sk):
 @given(sk=skeletons(names=ANY_NAME))
 def test_skeleton_files_round_trip(tmp_path, suffix, sk):
     path = _fresh(tmp_path) / f"skeleton{suffix}"
-    sk.save(path)
-    again = Skeleton.load(path)
+    save_skeleton(sk, path)
+    again = load_skeleton(path)
     assert again == sk and again.name == sk.name
 
 
 @SETTINGS
 @given(sk=skeletons())
 def test_skeleton_sleap_round_trip_and_flip_is_an_involution(sk):
-    assert Skeleton.from_sleap(sk.to_sleap()) == sk
+    assert skeleton_from_sleap(skeleton_to_sleap(sk)) == sk
     perm = sk.flip_permutation()
     assert sorted(perm) == list(range(len(sk)))
     assert [perm[i] for i in perm] == list(range(len(sk)))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import CLIP_LABELS, FLY32_SKELETON
+from napari_leap.io.skeleton_files import load_skeleton
 from napari_leap.napari import labels_io, layers
 from napari_leap.napari.widgets.skeleton import SkeletonWidget
-from napari_leap.pose.skeleton import Skeleton
 
 pytestmark = pytest.mark.gui
 
@@ -76,7 +76,7 @@ def test_edits_keep_labels(viewer_with_labels, tmp_path):
     for suffix in (".yaml", ".json"):
         path = tmp_path / f"sk{suffix}"
         widget.save(path)
-        assert Skeleton.load(path) == widget.skeleton
+        assert load_skeleton(path) == widget.skeleton
 
 
 def test_new_layer_and_load(make_napari_viewer):

@@ -216,10 +216,11 @@ def test_alignment_decision():
 def test_cli_zero_labelled_frames(tmp_path):
     import sleap_io as sio
 
-    from napari_leap.pose.skeleton import Skeleton
+    from napari_leap.io.labels import skeleton_to_sleap
+    from napari_leap.model.skeleton import Skeleton
 
     labels = sio.Labels(
-        skeletons=[Skeleton(["head", "tail"]).to_sleap()],
+        skeletons=[skeleton_to_sleap(Skeleton(["head", "tail"]))],
         videos=[sio.Video(filename=str(CLIP), open_backend=False)],
     )
     path = tmp_path / "empty.slp"

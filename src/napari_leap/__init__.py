@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "open_video": "napari_leap.io.video",
-    "Skeleton": "napari_leap.pose.skeleton",
+    "Skeleton": "napari_leap.model.skeleton",
     "Project": "napari_leap.io.project",
     "load_labels": "napari_leap.io.labels",
     "save_labels": "napari_leap.io.labels",

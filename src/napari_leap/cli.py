@@ -22,6 +22,7 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """One subcommand per module in ``commands/``, each adding its own options."""
     parser = argparse.ArgumentParser(
         prog="napari-leap",
         description="LEAP Estimates Animal Poses: align, label, train, predict and evaluate.",
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a user's error is one line on stderr and exit status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -66,10 +66,15 @@ def _bar(total: int, desc: str):
 
 def build_project(root: Path, fresh: bool):
     """The demo project: the clip, its skeleton with left/right pairs, 50 labelled frames."""
-    from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
+    from napari_leap.io.labels import (
+        labels_from_poses,
+        load_labels,
+        poses_from_labels,
+        skeleton_from_sleap,
+    )
     from napari_leap.io.project import MANIFEST, Project
+    from napari_leap.model.skeleton import propose_symmetries
     from napari_leap.napari.sample_data import CLIP, CLIP_LABELS
-    from napari_leap.pose.skeleton import Skeleton, propose_symmetries
 
     if fresh and root.exists():
         shutil.rmtree(root)
@@ -77,7 +82,7 @@ def build_project(root: Path, fresh: bool):
         _say(f"reusing the project in {root} (use --fresh to start over)")
         return Project.open(root)
     reference = load_labels(CLIP_LABELS)
-    skeleton = Skeleton.from_sleap(reference.skeletons[0])
+    skeleton = skeleton_from_sleap(reference.skeletons[0])
     skeleton.symmetries = propose_symmetries(skeleton.nodes)
     project = Project.create(root, skeleton, videos=[CLIP])
     poses = poses_from_labels(reference)

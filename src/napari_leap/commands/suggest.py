@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from napari_leap.io.labels import Poses
+    from napari_leap.model.poses import Poses
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -40,10 +40,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _frames_of(path: str, user: bool) -> Poses:
-    from napari_leap.io.formats import read_any_labels
-    from napari_leap.io.labels import poses_from_labels
+    from napari_leap.io.labels import load_labels, poses_from_labels
 
-    labels = read_any_labels(path)
+    labels = load_labels(path)
     return poses_from_labels(labels, 0, user=user, predicted=not user)
 
 

@@ -88,11 +88,13 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` whole, or leave it as it was."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (UTF-8) whole, or leave it as it was."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -137,7 +139,7 @@ def _try_lock(f) -> bool:
         import msvcrt
 
         try:
-            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
         except OSError:
             return False
         return True

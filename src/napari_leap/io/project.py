@@ -21,7 +21,8 @@ from pathlib import Path
 
 from napari_leap.errors import LeapError
 from napari_leap.io.atomic import atomic_write_text
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.io.video import same_video
+from napari_leap.model.skeleton import Skeleton
 
 MANIFEST = "napari-leap.yaml"
 FORMAT_VERSION = 1
@@ -33,6 +34,8 @@ class ProjectError(LeapError):
 
 @dataclass
 class Project:
+    """A project folder in memory; labels and predictions load on first use."""
+
     root: Path
     skeleton: Skeleton
     videos: list[str] = field(default_factory=list)
@@ -46,6 +49,7 @@ class Project:
     # -- create / open -------------------------------------------------------------------
     @classmethod
     def create(cls, root: str | Path, skeleton: Skeleton, videos=(), settings=None) -> Project:
+        """A new project at ``root`` (refused where one exists: opening is the way back in)."""
         root = Path(root)
         if (root / MANIFEST).exists():
             raise ProjectError(f"{root} is a project already; open it instead of creating it.")
@@ -57,6 +61,7 @@ class Project:
 
     @classmethod
     def open(cls, root: str | Path) -> Project:
+        """The project at ``root``; a damaged manifest is one sentence, not a traceback."""
         import yaml
 
         root = Path(root)
@@ -70,9 +75,10 @@ class Project:
             skeleton = Skeleton.from_dict(data["skeleton"])
         except Exception as e:  # noqa: BLE001
             mark = getattr(e, "problem_mark", None)  # YAML errors span lines; keep one
+            problem = getattr(e, "problem", None)
             why = (
-                f"{e.problem} at line {mark.line + 1}"
-                if mark is not None and getattr(e, "problem", None)
+                f"{problem} at line {mark.line + 1}"
+                if mark is not None and problem
                 else " ".join(f"{type(e).__name__}: {e}".split())
             )
             raise ProjectError(
@@ -91,21 +97,26 @@ class Project:
     # -- paths ---------------------------------------------------------------------------
     @property
     def labels_path(self) -> Path:
+        """The person's labels file."""
         return self.root / "labels.slp"
 
     @property
     def predictions_path(self) -> Path:
+        """The model predictions file."""
         return self.root / "predictions.slp"
 
     @property
     def models_dir(self) -> Path:
+        """Where trained models go."""
         return self.root / "models"
 
     def alignment_path(self, video: int) -> Path:
+        """The alignment folder of project video ``video`` (recorded, or the default place)."""
         rel = self.alignments.get(str(video))
         return self.root / (rel or f"alignments/{video}")
 
     def video_path(self, video: int) -> Path:
+        """Project video ``video`` as an absolute path."""
         return self.model_path(self.videos[video])  # stored the same way as models
 
     def _stored_path(self, path: str | Path) -> str:
@@ -118,6 +129,7 @@ class Project:
 
     # -- content -------------------------------------------------------------------------
     def add_video(self, path: str | Path) -> int:
+        """The index of ``path`` in the project, added when it is new."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist; check the path.")
@@ -134,13 +146,16 @@ class Project:
         return self.models_dir / f"{arch}-{time.strftime('%Y%m%d-%H%M%S')}"
 
     def record_model(self, model_dir: str | Path) -> None:
-        """List a trained model in the manifest on disk (the Label and Predict docks use the
-        newest), keeping what other docks or processes recorded meanwhile.
+        """List a trained model in the manifest on disk.
+
+        The Label and Predict docks use the newest; what other docks or processes
+        recorded meanwhile stays.
         """
         self.add_model(model_dir)
         self.save()
 
     def add_model(self, model_dir: str | Path) -> None:
+        """Record a model folder in memory (saved with the manifest)."""
         stored = self._stored_path(model_dir)
         if stored not in self.models:
             self.models.append(stored)
@@ -151,8 +166,10 @@ class Project:
         return p if p.is_absolute() else (self.root / p).resolve()
 
     def newest_model(self) -> Path | None:
-        """The most recently trained model recorded in the project (also by another dock or
-        process since it was opened), or None: what predicting defaults to.
+        """The most recently trained model recorded in the project, or None.
+
+        Also one recorded by another dock or process since it was opened: what
+        predicting defaults to.
         """
         finished = [
             c
@@ -162,7 +179,7 @@ class Project:
         return max(finished, key=lambda c: (c / "config.json").stat().st_mtime, default=None)
 
     def _models_on_disk(self) -> list[str]:
-        """This project's models and those the manifest on disk lists (recorded elsewhere)."""
+        """The project's models and those the manifest on disk lists (recorded elsewhere)."""
         import yaml
 
         try:
@@ -173,6 +190,7 @@ class Project:
         return saved + [m for m in self.models if m not in saved]
 
     def set_alignment(self, video: int, path: str | Path) -> None:
+        """Record where project video ``video``'s alignment lives."""
         self.alignments[str(video)] = self._stored_path(path)
 
     @property
@@ -188,6 +206,7 @@ class Project:
 
     @property
     def predictions(self):
+        """The model predictions (``sleap_io.Labels``), loaded on first use."""
         if self._predictions is None:
             self._predictions = self._load_or_new(self.predictions_path)
         return self._predictions
@@ -199,7 +218,7 @@ class Project:
     def _load_or_new(self, path: Path):
         import sleap_io as sio
 
-        from napari_leap.io.labels import load_labels
+        from napari_leap.io.labels import load_labels, skeleton_to_sleap
 
         if path.exists():
             labels = load_labels(path)
@@ -217,11 +236,12 @@ class Project:
             self._relink_videos(labels)
             return labels
         return sio.Labels(
-            skeletons=[self.skeleton.to_sleap()],
+            skeletons=[skeleton_to_sleap(self.skeleton)],
             videos=[self.sleap_video(i) for i in range(len(self.videos))],
         )
 
     def sleap_video(self, index: int):
+        """A ``sleap_io.Video`` of project video ``index`` (not opened: it may be elsewhere now)."""
         import sleap_io as sio
 
         return sio.Video(filename=str(self.video_path(index)), open_backend=False)
@@ -234,14 +254,14 @@ class Project:
 
     def video_index(self, video) -> int:
         """Index in the project of a ``sleap_io.Video`` (by path)."""
-        target = Path(video.filename).resolve()
         for i in range(len(self.videos)):
-            if self.video_path(i) == target:
+            if same_video(self.video_path(i), video.filename):
                 return i
         raise ProjectError(f"{video.filename} is not a video of this project; add it first.")
 
     # -- save ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
+        """The manifest's content."""
         return {
             "format_version": FORMAT_VERSION,
             "name": self.name or self.root.name,
@@ -271,10 +291,10 @@ class Project:
     # -- one video's labels (what the Label dock shows and saves) -------------------------
     def video_poses(self, video: int, *, predicted: bool = False):
         """A person's labels (or the predictions) of one project video as ``Poses``; None if none."""
-        from napari_leap.io.labels import poses_from_labels
+        from napari_leap.io.labels import poses_from_labels, video_index
 
         labels = self.predictions if predicted else self.labels
-        found = _labels_video(labels, self.video_path(video))
+        found = video_index(labels, self.video_path(video))
         if found is None:
             return None
         poses = poses_from_labels(labels, found, user=not predicted, predicted=predicted)
@@ -327,11 +347,3 @@ class Project:
                 poses.skeleton = skeleton
                 labels_from_poses(poses, [self.sleap_video(i)], predicted=predicted, labels=out)
         return out
-
-
-def _labels_video(labels, path: Path) -> int | None:
-    """Index in ``labels`` of the video at ``path`` (the same file by resolved path)."""
-    for i, v in enumerate(labels.videos):
-        if Path(v.filename).resolve() == Path(path).resolve():
-            return i
-    return None

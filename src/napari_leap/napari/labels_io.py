@@ -33,11 +33,11 @@ def read_labels(path: str | Path) -> list[layers.LayerData]:
     Points are in video coordinates ``(frame, y, x)``; ``layer.metadata['skeleton']``
     carries the skeleton, so saving the layer writes the same file back.
     """
-    from napari_leap.io.formats import read_any_labels
+    from napari_leap.io.labels import load_labels
     from napari_leap.io.video import VideoError, open_video
 
     path = Path(path)
-    labels = read_any_labels(path)
+    labels = load_labels(path)
     out: list[layers.LayerData] = []
     for vi, video in enumerate(labels.videos):
         if not any(lf.video is video for lf in labels.labeled_frames):

@@ -33,12 +33,12 @@ def two_flies():
 
 
 def fly32_poses():
-    """The crops' annotations as :class:`~napari_leap.io.labels.Poses` (one animal per crop)."""
+    """The crops' annotations as :class:`~napari_leap.model.poses.Poses` (one animal per crop)."""
     import h5py
     import numpy as np
 
-    from napari_leap.io.labels import Poses
-    from napari_leap.pose.skeleton import Skeleton
+    from napari_leap.io.skeleton_files import load_skeleton
+    from napari_leap.model.poses import Poses
 
     with h5py.File(FLY32, "r") as f:
         points = np.asarray(f["annotations"], dtype=np.float64)[:, None]
@@ -48,7 +48,7 @@ def fly32_poses():
         points=points,
         scores=np.full(points.shape[:3], np.nan),
         tracks=["fly"],
-        skeleton=Skeleton.from_csv(FLY32_SKELETON),
+        skeleton=load_skeleton(FLY32_SKELETON),
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
+from napari_leap.model.poses import default_tracks
 from napari_leap.napari import layers
 
 
@@ -23,7 +24,9 @@ def _skeleton_metadata(data, attributes: dict) -> dict:
         )
     nodes = list(dict.fromkeys(features["node"].astype(str)))
     tracks = (
-        list(dict.fromkeys(features["animal"].astype(str))) if "animal" in features else ["animal0"]
+        list(dict.fromkeys(features["animal"].astype(str)))
+        if "animal" in features
+        else default_tracks(1)
     )
     metadata.setdefault("skeleton", {"nodes": nodes, "edges": [], "symmetries": []})
     metadata.setdefault("tracks", tracks)
@@ -59,7 +62,8 @@ def write_points(path: str, data, attributes: dict) -> list[str]:
         save_labels(layers.layer_to_labels(data, features, metadata), path)
         return [str(path)]
     if suffix == ".csv":
-        from napari_leap.io.formats import image_width, write_dlc_csv, write_frames
+        from napari_leap.io.labels.dlc import image_width, write_dlc_csv
+        from napari_leap.io.labels.frames import write_frames
 
         skeleton, tracks = layers.pose_metadata(metadata)
         poses = layers.points_to_poses(data, features, skeleton, tracks)

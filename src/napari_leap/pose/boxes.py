@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.model.skeleton import Skeleton
 
 #: labelled frames read at a time (memory stays a few frames whatever the labels' size)
 READ_CHUNK = 16

@@ -20,31 +20,9 @@ from typing import Any
 import numpy as np
 
 from napari_leap.errors import LeapError
+from napari_leap.io.video import frame_reader
 
 METHODS = ("kmeans", "uniform", "confidence")
-
-
-def _source(video):
-    """A reader with ``read(i)`` and ``shape`` for a path, a FrameSource or an array."""
-    from napari_leap.io.video import FrameSource, source_of, video_source
-
-    if isinstance(video, (str, os.PathLike)):
-        return video_source(video)
-    if isinstance(video, FrameSource):
-        return video
-    src = source_of(video)
-    if src is not None and tuple(src.shape) == tuple(video.shape):
-        return src
-
-    class _Array:
-        shape = tuple(video.shape) if len(video.shape) == 4 else (*video.shape, 1)
-
-        @staticmethod
-        def read(i):
-            frame = np.asarray(video[int(i)])
-            return frame[..., None] if frame.ndim == 2 else frame
-
-    return _Array()
 
 
 def thumbnails(
@@ -65,7 +43,7 @@ def thumbnails(
     """
     import cv2
 
-    src = _source(video)
+    src = frame_reader(video)[0]
     n_total = src.shape[0]
     frames = np.arange(n_total) if frames is None else np.asarray(sorted(set(map(int, frames))))
     if len(frames) and (frames[0] < 0 or frames[-1] >= n_total):
@@ -171,7 +149,7 @@ class SuggestOptions:
     """How to suggest frames (the keywords of :func:`suggest_frames`).
 
     ``exclude``: frames never suggested (e.g. already labelled); ``predictions``: a
-    :class:`napari_leap.io.labels.Poses` of predictions (for ``confidence``);
+    :class:`napari_leap.model.poses.Poses` of predictions (for ``confidence``);
     ``alignment``: cluster animals' boxes instead of whole frames; ``progress(done,
     total)`` while frames are read. The rest tune cluster sampling: thumbnail ``size``,
     PCA ``n_components``, ``n_clusters`` (default ``min(n, 10)``), ``max_frames`` read
@@ -195,7 +173,7 @@ def suggest_kmeans(
 ) -> np.ndarray:
     """LEAP's cluster sampling over the video (every frame up to ``max_frames``, evenly strided after)."""
     o = replace(options or SuggestOptions(), **kwargs)
-    n_total = _source(video).shape[0]
+    n_total = frame_reader(video)[0].shape[0]
     stride = max(1, int(np.ceil(n_total / o.max_frames)))
     frames = np.arange(0, n_total, stride)
     feats, ids = thumbnails(
@@ -265,7 +243,7 @@ def suggest_frames(
             o.predictions.frames, o.predictions.scores, n, exclude=o.exclude
         )
     if method == "uniform":
-        return suggest_uniform(_source(video).shape[0], n, exclude=o.exclude)
+        return suggest_uniform(frame_reader(video)[0].shape[0], n, exclude=o.exclude)
     return suggest_kmeans(video, n, o)
 
 

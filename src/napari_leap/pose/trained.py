@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.model.skeleton import Skeleton
 
 CONFIG = "config.json"
 BEST = "best.pt"

@@ -31,13 +31,7 @@ from napari_leap.align.alignment.options import (
     default_box_size,
     resolve_options,
 )
-from napari_leap.align.alignment.readers import (
-    MAX_BAD_RUN,
-    ArrayReader,
-    frame_reader,
-    prefetch,
-    sample_frames,
-)
+from napari_leap.align.alignment.readers import MAX_BAD_RUN, prefetch, sample_frames
 from napari_leap.align.alignment.store import Alignment, Measures
 from napari_leap.align.alignment.stream import align, detect_frame, iter_align, setup_detector
 
@@ -48,7 +42,6 @@ __all__ = [
     "MAX_BAD_RUN",
     "AlignProgress",
     "Alignment",
-    "ArrayReader",
     "Measures",
     "align",
     "check_box_size",
@@ -57,7 +50,6 @@ __all__ = [
     "correct_with_poses",
     "default_box_size",
     "detect_frame",
-    "frame_reader",
     "iter_align",
     "iter_write_boxes",
     "prefetch",

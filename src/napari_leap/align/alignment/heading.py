@@ -89,7 +89,7 @@ def _pin(alignment: Alignment, frames, animal, want) -> None:
 def correct_with_poses(
     alignment: Alignment, poses, front="head", back="thorax", resmooth: bool = True
 ) -> dict:
-    """:func:`correct_headings` from labelled poses (:class:`napari_leap.io.labels.Poses`).
+    """:func:`correct_headings` from labelled poses (:class:`napari_leap.model.poses.Poses`).
 
     ``front`` and ``back``: two body parts along the body (names or indices), by
     default head and thorax; every labelled animal with both placed is used.

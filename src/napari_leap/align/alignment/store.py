@@ -12,9 +12,9 @@ import numpy as np
 from napari_leap.align.alignment.files import read_folder, stored_video, write_folder
 from napari_leap.align.alignment.geometry import affine_matrix, to_box, to_video, warp_boxes
 from napari_leap.align.alignment.options import DEFAULT_OPTIONS, FLAG_REASONS, check_box_size
-from napari_leap.align.alignment.readers import frame_reader
 from napari_leap.align.identity import evidence, smooth_headings, wrap
 from napari_leap.errors import LeapError
+from napari_leap.io.video import frame_reader
 
 #: the Measures' arrays, saved with an alignment
 MEASURED = ("axes", "cues", "motion", "found", "merged")

@@ -22,11 +22,12 @@ from napari_leap.align.alignment.options import (
     default_box_size,
     resolve_options,
 )
-from napari_leap.align.alignment.readers import frame_reader, prefetch, sample_frames
+from napari_leap.align.alignment.readers import prefetch, sample_frames
 from napari_leap.align.alignment.store import Alignment, Measures
 from napari_leap.align.detect import Blob, Detector, DetectorConfig, make_detector, to_gray
 from napari_leap.align.identity import assign, motion_evidence, resolve_encounters, wrap
 from napari_leap.errors import LeapError
+from napari_leap.io.video import frame_reader
 from napari_leap.progress import run_to_end
 
 

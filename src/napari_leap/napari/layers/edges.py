@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from napari_leap.model.skeleton import Skeleton
 from napari_leap.napari.layers.points import category_codes, pose_metadata
 from napari_leap.napari.layers.style import LayerData, node_colors
-from napari_leap.pose.skeleton import Skeleton
 
 
 def edge_vectors(data, features, skeleton: Skeleton, tracks: list[str], frame: int | None = None):

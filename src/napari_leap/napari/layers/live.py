@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from napari_leap.model.skeleton import Skeleton
 from napari_leap.napari.layers.style import node_colors
-from napari_leap.pose.skeleton import Skeleton
 
 
 def is_pose_layer(layer) -> bool:
@@ -47,7 +47,7 @@ def apply_skeleton(layer, skeleton: Skeleton, renames: dict[str, str] | None = N
         if len(layer.data)
         else pd.Series([], dtype=str)
     )
-    gone = np.flatnonzero(~np.asarray(names.isin(skeleton.nodes))) if len(layer.data) else []
+    gone = np.flatnonzero(~np.asarray(names.isin(skeleton.nodes), dtype=bool))
     removed = len(gone)
     features = layer.features.copy()
     features["node"] = pd.Categorical(np.asarray(names), categories=skeleton.nodes)

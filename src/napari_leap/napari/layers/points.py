@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_leap.io.labels import Poses
+from napari_leap.io.labels import skeleton_to_sleap
 from napari_leap.model.labeling import hidden_by_person
+from napari_leap.model.poses import Poses, default_tracks
+from napari_leap.model.skeleton import Skeleton
 from napari_leap.napari.layers.style import (
     STATUS_SYMBOL,
     STATUSES,
@@ -15,7 +17,6 @@ from napari_leap.napari.layers.style import (
     empty_features,
     points_style,
 )
-from napari_leap.pose.skeleton import Skeleton
 
 
 def poses_to_points(poses: Poses, status: str = "user"):
@@ -98,6 +99,8 @@ def points_layer_data(
     import pandas as pd
 
     ref = user if user is not None else predicted
+    if ref is None:
+        raise ValueError("points_layer_data needs a person's labels or predictions")
     skeleton, tracks = ref.skeleton, list(ref.tracks)
     parts = []
     if user is not None:
@@ -166,7 +169,7 @@ def layer_to_labels(data, features, metadata: dict, video=None):
     skeleton, tracks = pose_metadata(metadata)
     poses = points_to_poses(data, features, skeleton, tracks)
     status = _status_grid(data, features, poses, skeleton, tracks)
-    sk = skeleton.to_sleap()
+    sk = skeleton_to_sleap(skeleton)
     tracked = metadata.get("tracked", True)
     track_objs = [sio.Track(name=t) for t in tracks] if tracked else []
     if video is None:
@@ -236,7 +239,7 @@ def labels_to_layer_data(
     predicted = poses_from_labels(labels, video, user=False, predicted=True)
     tracks = merged_tracks(user.tracks, predicted.tracks)
     if not tracks:
-        tracks = ["animal0"]
+        tracks = default_tracks(1)
     user, predicted = align_tracks(user, tracks), align_tracks(predicted, tracks)
     if tracked is None:
         tracked = bool(labels.tracks)

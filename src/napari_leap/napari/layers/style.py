@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.model.skeleton import Skeleton
 
 LayerData = tuple  # (data, kwargs, layer_type), napari's LayerDataTuple
 

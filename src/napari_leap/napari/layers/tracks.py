@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_leap.io.labels import Poses
+from napari_leap.model.poses import Poses
 from napari_leap.napari.layers.style import LayerData, node_colormap
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from napari_leap.errors import LeapError
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.io.skeleton_files import load_skeleton
+from napari_leap.model.skeleton import Skeleton
 
 
 class TrainingDataError(LeapError):
@@ -170,9 +171,9 @@ def load_box_h5(path: str | Path, skeleton: Skeleton | str | Path | None = None)
     if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[-1] not in (1, 3):
         images = images.transpose(0, 2, 3, 1)  # MATLAB-era channel-first boxes
     if isinstance(skeleton, (str, Path)):
-        skeleton = Skeleton.load(skeleton)
+        skeleton = load_skeleton(skeleton)
     if skeleton is None and (path.parent / "skeleton.csv").exists():
-        skeleton = Skeleton.from_csv(path.parent / "skeleton.csv")
+        skeleton = load_skeleton(path.parent / "skeleton.csv")
     if skeleton is None:
         k = points.shape[1]
         nodes = [f"node{i}" for i in range(k)]

@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from napari_leap.io.labels import skeleton_from_sleap
 from napari_leap.io.video import pad_to
+from napari_leap.model.skeleton import Skeleton
 from napari_leap.pose.dataset.data import (
     PARTS_KEY,
     DataOptions,
@@ -25,7 +27,6 @@ from napari_leap.pose.dataset.frames import (
     read_frames,
     video_path,
 )
-from napari_leap.pose.skeleton import Skeleton
 
 
 def load_training_data(
@@ -167,7 +168,7 @@ class _Survey:
 def _survey(labels) -> _Survey:
     """The labels' skeleton and labelled animals, refused when no model can learn from them."""
     _check_labels(labels)
-    skeleton = Skeleton.from_sleap(labels.skeletons[0])
+    skeleton = skeleton_from_sleap(labels.skeletons[0])
     if len(skeleton) == 0:
         raise TrainingDataError("the skeleton has no body parts; add body parts before training.")
     per_video = [(_user_poses(labels, i), video) for i, video in enumerate(labels.videos)]

@@ -151,13 +151,8 @@ def iter_align_learned(
     The same tracking (:class:`Tracker`) as a one-pass prediction, so the boxes
     are the ones that prediction cuts. ``keep_heading``: see :class:`Tracker`.
     """
-    from napari_leap.align.alignment import (
-        Alignment,
-        AlignProgress,
-        Measures,
-        frame_reader,
-        prefetch,
-    )
+    from napari_leap.align.alignment import Alignment, AlignProgress, Measures, prefetch
+    from napari_leap.io.video import frame_reader
 
     reader, path = frame_reader(video)
     n_frames, height, width, channels = (int(v) for v in reader.shape)

@@ -21,13 +21,8 @@ alignment pass), ``local`` and ``distributed`` (the two loops), ``state`` (optio
 and run state), ``writers`` and ``run`` (the front doors).
 """
 
-from napari_leap.pose.predict.jobs import (
-    LabelsVideoSource,
-    VideoJob,
-    chunk_spans,
-    jobs_from_inputs,
-    keyframe_indices,
-)
+from napari_leap.io.video import keyframe_indices
+from napari_leap.pose.predict.jobs import LabelsVideoSource, VideoJob, chunk_spans, jobs_from_inputs
 from napari_leap.pose.predict.model import load_model
 from napari_leap.pose.predict.results import PredictError, PredictProgress, PredictResult
 from napari_leap.pose.predict.run import iter_predict, predict

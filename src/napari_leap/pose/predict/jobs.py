@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from napari_leap.io.video import FrameSource
+from napari_leap.io.video import FrameSource, keyframe_indices
 from napari_leap.pose.predict.results import PredictError
 
 if TYPE_CHECKING:
@@ -271,27 +271,6 @@ def _project_alignment(project: Project, index: int) -> Alignment | None:
     from napari_leap.align.alignment import Alignment
 
     return Alignment.load(path)
-
-
-def keyframe_indices(source: FrameSource) -> np.ndarray | None:
-    """Frame indices where decoding can start without earlier frames (None: every frame).
-
-    Read from the container's packets (no decoding) for PyAV videos; a source
-    may also offer ``keyframes()`` itself.
-    """
-    from napari_leap.io.video import PyAVSource
-
-    own = getattr(source, "keyframes", None)
-    if callable(own):
-        return np.asarray(own(), dtype=np.int64)
-    if not isinstance(source, PyAVSource):
-        return None
-    import av
-
-    with av.open(str(source.path)) as c:
-        stream = c.streams.video[0]
-        pts = [p.pts for p in c.demux(stream) if p.is_keyframe and p.pts is not None and p.size > 0]
-    return np.unique(np.searchsorted(source._pts, pts)).astype(np.int64)
 
 
 def chunk_spans(

@@ -34,7 +34,7 @@ class PredictProgress:
 class PredictResult:
     """Predictions per video, in input order; ``path`` is the written output (if any)."""
 
-    poses: list  # list[napari_leap.io.labels.Poses]
+    poses: list  # list[napari_leap.model.poses.Poses]
     videos: list  # sleap_io.Video per input video
     path: Path | None = None
     computed_chunks: int = 0  # chunks run by the model in this call (not taken from the store)

@@ -171,8 +171,8 @@ def _fit_warnings(model, jobs, result, warn) -> list[str]:
 
 def _assemble(run: PredictRun) -> PredictResult:
     """Poses per video from the store (a few floats per frame: small even for long videos)."""
-    from napari_leap.io.labels import Poses
-    from napari_leap.pose.skeleton import Skeleton
+    from napari_leap.model.poses import Poses, default_tracks
+    from napari_leap.model.skeleton import Skeleton
 
     skeleton = Skeleton.from_dict(run.model.config["skeleton"])
     geo, poses = run.geo, []
@@ -192,7 +192,7 @@ def _assemble(run: PredictRun) -> PredictResult:
                 frames=f.astype(np.int64),
                 points=pts,
                 scores=sc,
-                tracks=[f"animal{a}" for a in range(geo.n_animals)],
+                tracks=default_tracks(geo.n_animals),
                 skeleton=skeleton,
             )
         )

@@ -186,13 +186,14 @@ def write_slp(
     import sleap_io as sio
 
     from napari_leap.io.atomic import atomic_path
+    from napari_leap.io.labels import skeleton_to_sleap
 
     path = Path(path)
     skeleton = poses_list[0].skeleton
     names = list(poses_list[0].tracks)
     labels = sio.Labels(
         videos=list(videos),
-        skeletons=[skeleton.to_sleap()],
+        skeletons=[skeleton_to_sleap(skeleton)],
         tracks=[sio.Track(name=n) for n in names],
     )
     if chunks is None:

@@ -109,7 +109,7 @@ def chosen(value):
 
 def _flip_pairs(skeleton) -> list[tuple[int, int]]:
     """Left/right pairs a flip swaps: the skeleton's, else proposed from the names."""
-    from napari_leap.pose.skeleton import propose_symmetries
+    from napari_leap.model.skeleton import propose_symmetries
 
     return list(skeleton.symmetries or propose_symmetries(skeleton.nodes))
 

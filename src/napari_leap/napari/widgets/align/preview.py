@@ -47,7 +47,8 @@ class PreviewMixin:
 
     def _sampled_frames(self, layer) -> np.ndarray:
         """The frames the detector learns from; decoding them is the slow part: once per video."""
-        from napari_leap.align.alignment import frame_reader, sample_frames
+        from napari_leap.align.alignment import sample_frames
+        from napari_leap.io.video import frame_reader
 
         if self._samples_key != id(layer.data):
             self._samples = sample_frames(frame_reader(layer.data)[0])[1]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
+from napari_leap.model.poses import default_tracks
 from napari_leap.napari import layers
 
 
@@ -147,7 +148,7 @@ def _project_layer(project, video: int) -> tuple:
     tracks = (
         project.settings.get("tracks")
         or layers.merged_tracks(user.tracks if user else [], pred.tracks if pred else [])
-        or ["animal0"]
+        or default_tracks(1)
     )
     user = _no_poses(skeleton, tracks) if user is None else _retarget(user, skeleton, tracks)
     data, kwargs, _ = layers.points_layer_data(
@@ -163,7 +164,7 @@ def _project_layer(project, video: int) -> tuple:
 
 def _retarget(poses, skeleton, tracks: list[str]):
     """``poses`` on ``skeleton``'s body parts (by name) and ``tracks``' animals; None stays None."""
-    from napari_leap.io.labels import Poses
+    from napari_leap.model.poses import Poses
 
     if poses is None:
         return None
@@ -178,7 +179,7 @@ def _retarget(poses, skeleton, tracks: list[str]):
 
 
 def _no_poses(skeleton, tracks: list[str]):
-    from napari_leap.io.labels import Poses
+    from napari_leap.model.poses import Poses
 
     return Poses(
         np.zeros(0, np.int64),

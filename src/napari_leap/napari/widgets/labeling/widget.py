@@ -21,6 +21,7 @@ import numpy as np
 from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import QFileDialog, QWidget
 
+from napari_leap.io.video import same_video
 from napari_leap.model.labeling import Invisible, LabelingState, UndoStack
 from napari_leap.napari import layers
 from napari_leap.napari._compat import set_drag_handler, unwrapped, viewer_canvas
@@ -234,7 +235,7 @@ class LabelingWidget(
         ]
         for lay in images:
             shown = layers.layer_video_path(lay)
-            if video and shown is not None and shown.resolve() == Path(video).resolve():
+            if video and shown is not None and same_video(shown, video):
                 return lay
         return images[0] if images else None
 

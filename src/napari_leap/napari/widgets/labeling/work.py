@@ -141,7 +141,7 @@ class WorkMixin:
 
     def add_predictions(self, poses) -> None:
         """Show predictions as points with status 'predicted', replacing older predictions there."""
-        from napari_leap.io.labels import Poses
+        from napari_leap.model.poses import Poses
 
         self._push_undo()
         tracks, skeleton = self.tracks, self.skeleton
@@ -161,7 +161,7 @@ class WorkMixin:
 
     def _by_this_layers_tracks(self, poses):
         """Predictions named by the layer's animals (a model numbers them in alignment order)."""
-        from napari_leap.io.labels import Poses
+        from napari_leap.model.poses import Poses
 
         tracks = self.tracks
         if set(poses.tracks) & set(tracks):

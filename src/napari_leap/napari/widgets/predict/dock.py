@@ -227,13 +227,13 @@ class PredictWidget(DisplayMixin, QWidget):
                 self.show_poses(self._partial_poses())
 
     def _partial_poses(self):
-        from napari_leap.io.labels import Poses
+        from napari_leap.model.poses import Poses, default_tracks
 
         f = np.concatenate([c[0] for c in self._chunks])
         p = np.concatenate([c[1] for c in self._chunks])
         s = np.concatenate([c[2] for c in self._chunks])
         order = np.argsort(f, kind="stable")
-        tracks = [f"animal{a}" for a in range(p.shape[1])]
+        tracks = default_tracks(p.shape[1])
         return Poses(f[order], p[order], s[order], tracks, self._skeleton)
 
     def _on_done(self, result) -> None:

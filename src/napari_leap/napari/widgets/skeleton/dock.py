@@ -16,11 +16,12 @@ from pathlib import Path
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QFileDialog, QInputDialog, QMessageBox, QWidget
 
+from napari_leap.io.skeleton_files import load_skeleton, save_skeleton
+from napari_leap.model.skeleton import Skeleton, propose_symmetries
 from napari_leap.napari import layers
 from napari_leap.napari._compat import unwrapped
 from napari_leap.napari.widgets.errors import show_error
 from napari_leap.napari.widgets.skeleton.controls import build_controls, show_skeleton
-from napari_leap.pose.skeleton import Skeleton, propose_symmetries
 
 
 def _ask(parent: QWidget, message: str) -> bool:
@@ -178,7 +179,7 @@ class SkeletonWidget(QWidget):
 
     def load(self, path: str | Path) -> None:
         """Skeleton from JSON/YAML/CSV or any labels file; labels keep the body parts found by name."""
-        loaded = Skeleton.load(path)
+        loaded = load_skeleton(path)
         if not loaded.symmetries:
             loaded.symmetries = propose_symmetries(loaded.nodes)
         if self.layer is not None:
@@ -192,7 +193,7 @@ class SkeletonWidget(QWidget):
 
     def save(self, path: str | Path) -> None:
         """Write the skeleton to ``path`` (YAML or JSON by suffix)."""
-        self.skeleton.save(path)
+        save_skeleton(self.skeleton, path)
 
     def new_layer(self) -> None:
         """An empty pose layer with this skeleton (what the Label widget labels into)."""
@@ -201,10 +202,10 @@ class SkeletonWidget(QWidget):
             return
         import numpy as np
 
-        from napari_leap.io.labels import Poses
+        from napari_leap.model.poses import Poses, default_tracks
 
         n = self.n_animals.value()
-        tracks = [f"animal{i}" for i in range(n)]
+        tracks = default_tracks(n)
         empty = Poses(
             np.zeros(0, np.int64),
             np.zeros((0, n, len(self.skeleton), 2)),

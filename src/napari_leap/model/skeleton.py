@@ -8,10 +8,10 @@ chosen when training, see :func:`napari_leap.pose.first_stage.choose_parts`).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+
+import numpy as np
 
 from napari_leap.errors import LeapError
 
@@ -42,13 +42,6 @@ def _mirror_name(name: str) -> list[str]:
     return out
 
 
-def _is_skeleton_table(path) -> bool:
-    """True for a LEAP/DeepPoseKit ``name,parent,swap`` table (not a labels CSV)."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        header = [c.strip().lower() for c in f.readline().split(",")]
-    return "name" in header and "parent" in header
-
-
 def propose_symmetries(nodes: list[str]) -> list[tuple[int, int]]:
     """Left/right pairs guessed from names: ``wingL/wingR``, ``left_ear/right_ear``, ``forelegL4/forelegR4``."""
     index = {n: i for i, n in enumerate(nodes)}
@@ -76,7 +69,7 @@ class Skeleton:
     anchor: str | None = None  # the part learned alignment finds each animal by (None: chosen)
     heading_part: str | None = None  # the part the animal faces towards (None: chosen)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.nodes = [str(n) for n in self.nodes]
         for part in (self.anchor, self.heading_part):
             if part is not None and part not in self.nodes:
@@ -88,7 +81,8 @@ class Skeleton:
                 "rename or remove the repeated body part."
             )
         self.edges = [self._pair(e) for e in self.edges]
-        self.symmetries = sorted({tuple(sorted(self._pair(s))) for s in self.symmetries})
+        pairs = [self._pair(s) for s in self.symmetries]
+        self.symmetries = sorted({(min(p), max(p)) for p in pairs})
         seen: set[int] = set()
         for a, b in self.symmetries:
             if a == b:
@@ -109,6 +103,7 @@ class Skeleton:
         return len(self.nodes)
 
     def index(self, node: str) -> int:
+        """The index of a body part; KeyError naming the parts there are."""
         try:
             return self.nodes.index(node)
         except ValueError:
@@ -118,10 +113,12 @@ class Skeleton:
 
     @property
     def edge_names(self) -> list[tuple[str, str]]:
+        """Edges by body-part name."""
         return [(self.nodes[a], self.nodes[b]) for a, b in self.edges]
 
     @property
     def symmetry_names(self) -> list[tuple[str, str]]:
+        """Left/right pairs by body-part name."""
         return [(self.nodes[a], self.nodes[b]) for a, b in self.symmetries]
 
     def flip_permutation(self) -> list[int]:
@@ -133,11 +130,13 @@ class Skeleton:
 
     # -- editing (keeps indices of edges and pairs consistent) -------------------------
     def add_node(self, name: str) -> None:
+        """Append a body part (names stay unique)."""
         if name in self.nodes:
             raise ValueError(f"a body part named {name!r} exists already")
         self.nodes.append(name)
 
     def rename_node(self, old: str, new: str) -> None:
+        """Rename a body part; the alignment parts follow."""
         if new in self.nodes:
             raise ValueError(f"a body part named {new!r} exists already")
         self.nodes[self.index(old)] = new
@@ -166,13 +165,13 @@ class Skeleton:
         self.nodes = [self.nodes[i] for i in order]
         inverse = {old: new for new, old in enumerate(order)}
         self.edges = [(inverse[a], inverse[b]) for a, b in self.edges]
-        self.symmetries = sorted(
-            tuple(sorted((inverse[a], inverse[b]))) for a, b in self.symmetries
-        )
+        pairs = [(inverse[a], inverse[b]) for a, b in self.symmetries]
+        self.symmetries = sorted((min(p), max(p)) for p in pairs)
         return order
 
-    # -- persistence ---------------------------------------------------------------------
+    # -- plain-data form (files and sleap-io in napari_leap.io) -------------------------
     def to_dict(self) -> dict:
+        """The manifest form: parts by name, so the file reads without the index order."""
         return {
             "name": self.name,
             "nodes": list(self.nodes),
@@ -184,6 +183,7 @@ class Skeleton:
 
     @classmethod
     def from_dict(cls, d: dict) -> Skeleton:
+        """The inverse of :meth:`to_dict` (missing edges, pairs and parts: none)."""
         return cls(
             nodes=list(d["nodes"]),
             edges=[tuple(e) for e in d.get("edges", [])],
@@ -191,88 +191,6 @@ class Skeleton:
             name=d.get("name", "skeleton"),
             anchor=d.get("anchor"),
             heading_part=d.get("heading_part"),
-        )
-
-    def save(self, path: str | Path) -> None:
-        from napari_leap.io.atomic import atomic_write_text
-
-        path = Path(path)
-        if path.suffix.lower() in (".yml", ".yaml"):
-            import yaml
-
-            text = yaml.safe_dump(self.to_dict(), sort_keys=False)
-        else:
-            text = json.dumps(self.to_dict(), indent=2)
-        atomic_write_text(path, text)
-
-    @classmethod
-    def load(cls, path: str | Path) -> Skeleton:
-        """From JSON/YAML, or the skeleton of any labels file sleap-io reads."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix in (".yml", ".yaml"):
-            import yaml
-
-            return cls.from_dict(yaml.safe_load(path.read_text()))
-        if suffix == ".json":
-            return cls.from_dict(json.loads(path.read_text()))
-        if suffix == ".csv" and _is_skeleton_table(path):
-            return cls.from_csv(path)
-        from napari_leap.io.formats import read_any_labels
-
-        if (
-            suffix == ".csv"
-        ):  # a DeepLabCut CollectedData file: node order and pairs from its sidecar
-            from napari_leap.io.formats import dlc_metadata
-
-            found = dlc_metadata(path).get("skeleton")
-            if found is not None:
-                return found
-        labels = read_any_labels(path)
-        return cls.from_sleap(labels.skeletons[0])
-
-    @classmethod
-    def from_csv(cls, path: str | Path) -> Skeleton:
-        """LEAP/DeepPoseKit ``name,parent,swap`` tables."""
-        import csv
-
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        nodes = [r["name"].strip() for r in rows]
-        edges = [
-            (r["parent"].strip(), r["name"].strip()) for r in rows if r.get("parent", "").strip()
-        ]
-        swap = {r["name"].strip(): (r.get("swap") or "").strip() for r in rows}
-        # keep only mutual pairs (a one-sided swap entry is an upstream slip), then let the
-        # names pair what the slip left alone (fly32: midlegR3 lists midlegL2)
-        pairs = {tuple(sorted((a, b))) for a, b in swap.items() if b and swap.get(b) == a}
-        paired = {n for p in pairs for n in p}
-        for i, j in propose_symmetries(nodes):
-            if nodes[i] not in paired and nodes[j] not in paired:
-                pairs.add(tuple(sorted((nodes[i], nodes[j]))))
-        return cls(nodes=nodes, edges=edges, symmetries=sorted(pairs), name=Path(path).stem)
-
-    # -- sleap-io bridge -----------------------------------------------------------------
-    def to_sleap(self):
-        import sleap_io as sio
-
-        nodes = [sio.Node(n) for n in self.nodes]
-        edges = [sio.Edge(nodes[a], nodes[b]) for a, b in self.edges]
-        symmetries = [sio.Symmetry({nodes[a], nodes[b]}) for a, b in self.symmetries]
-        return sio.Skeleton(nodes=nodes, edges=edges, symmetries=symmetries, name=self.name)
-
-    @classmethod
-    def from_sleap(cls, skeleton) -> Skeleton:
-        names = list(skeleton.node_names)
-        edges = [
-            (names.index(e.source.name), names.index(e.destination.name)) for e in skeleton.edges
-        ]
-        symmetries = []
-        for s in skeleton.symmetries:
-            a, b = (n.name for n in s.nodes)
-            symmetries.append((names.index(a), names.index(b)))
-        return cls(
-            nodes=names, edges=edges, symmetries=symmetries, name=skeleton.name or "skeleton"
         )
 
     def __eq__(self, other) -> bool:
@@ -283,3 +201,17 @@ class Skeleton:
             and sorted(self.edges) == sorted(other.edges)
             and self.symmetries == other.symmetries
         )
+
+
+def retarget(values: np.ndarray, source: Skeleton, target: Skeleton) -> np.ndarray:
+    """Per-part values (axis 2: ``(N, A, K, ...)``) moved onto ``target``'s parts by name.
+
+    Files and projects may list fewer parts, or the same ones in another order;
+    a part ``source`` lacks is NaN.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full((*values.shape[:2], len(target), *values.shape[3:]), np.nan)
+    for k, name in enumerate(target.nodes):
+        if name in source.nodes:
+            out[:, :, k] = values[:, :, source.index(name)]
+    return out

@@ -1,12 +1,12 @@
-"""Exchange with other tools beyond SLEAP files: DeepLabCut, LEAP ``labels.mat`` and NWB.
+"""DeepLabCut labels: ``CollectedData`` CSV/H5 files and project folders.
 
 DeepLabCut keeps a person's labels as ``labeled-data/<video>/CollectedData_<scorer>.csv``
 (and ``.h5``) next to the labelled frames saved as ``img<frame>.png``; the project's
 ``config.yaml`` lists body parts, individuals and skeleton edges. DLC has no notion of
-left/right pairs, so :func:`export_dlc` stores the full skeleton (node order and symmetric
+left/right pairs, so :func:`write_dlc` (``save_labels(labels, folder, format="dlc")``) stores the full skeleton (node order and symmetric
 pairs) in ``config.yaml`` under ``napari_leap_skeleton`` (DLC ignores keys it does not
 know), and a CSV written on its own gets a ``<name>.skeleton.yaml`` sidecar.
-:func:`import_dlc` reads both back, so a round trip keeps the skeleton whole.
+:func:`read_dlc` reads both back, so a round trip keeps the skeleton whole.
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_leap.errors import LeapError
-from napari_leap.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text
-from napari_leap.io.labels import (
+from napari_leap.io.atomic import atomic_path, atomic_write_text
+from napari_leap.io.labels.frames import write_frames
+from napari_leap.io.labels.sleap import (
     LabelsError,
-    Poses,
     labels_from_poses,
-    load_labels,
     poses_from_labels,
-    save_labels,
+    skeleton_from_sleap,
 )
-from napari_leap.pose.skeleton import Skeleton
+from napari_leap.model.poses import Poses, default_tracks
+from napari_leap.model.skeleton import Skeleton
 
 SKELETON_KEY = "napari_leap_skeleton"
 _IMAGE_RE = re.compile(r"(\d+)")
@@ -49,6 +48,7 @@ def _video_frame_count(video) -> int | None:
 
 
 def sidecar_path(csv_path: str | Path) -> Path:
+    """Where a lone CSV keeps its full skeleton (DLC itself has no left/right pairs)."""
     csv_path = Path(csv_path)
     return csv_path.with_name(csv_path.stem + ".skeleton.yaml")
 
@@ -109,7 +109,7 @@ def write_dlc_csv(
     return csv_path
 
 
-def export_dlc(
+def write_dlc(
     labels,
     out_dir: str | Path,
     *,
@@ -118,19 +118,20 @@ def export_dlc(
     frames: dict[int, list[int]] | None = None,
     progress=None,
 ) -> list[Path]:
-    """Export a person's labels as a DeepLabCut project folder; returns the CSVs written.
+    """Write a person's labels as a DeepLabCut project folder; returns the CSVs written.
 
     ``out_dir/config.yaml`` (body parts, individuals, edges, video_sets and the
     full skeleton), ``out_dir/labeled-data/<video>/CollectedData_<scorer>.csv`` and,
     with ``images``, each labelled frame as ``img<frame>.png`` (what DLC and
-    ``sleap_io.load_dlc`` look for). ``frames`` limits the export per video index.
+    ``sleap_io.load_dlc`` look for). ``frames`` limits the frames per video index.
     """
     import yaml
 
     out_dir = Path(out_dir)
-    skeleton = Skeleton.from_sleap(labels.skeletons[0])
+    skeleton = skeleton_from_sleap(labels.skeletons[0])
     tracked = bool(labels.tracks)
-    written, video_sets = [], {}
+    written: list[Path] = []
+    video_sets: dict[str, dict] = {}
     all_tracks: list[str] = []
     for vi, video in enumerate(labels.videos):
         poses = poses_from_labels(labels, vi, user=True, predicted=False)
@@ -162,7 +163,7 @@ def export_dlc(
         written.append(csv)
         video_sets[str(video.filename)] = {"crop": "0, 0, 0, 0"}
     if not written:
-        raise LabelsError("there are no labelled frames to export; label some frames first.")
+        raise LabelsError("there are no labelled frames to write; label some frames first.")
     config = {
         "Task": skeleton.name,
         "scorer": scorer,
@@ -193,24 +194,6 @@ def _dlc_video_name(video, index: int, taken: list[str]) -> str:
     return name if name not in taken else f"{name}_{index}"
 
 
-def write_frames(path, frames, folder: Path, width: int, progress=None) -> None:
-    """Save each labelled frame as a PNG named by its frame number (lossless, like DLC)."""
-    import cv2
-
-    from napari_leap.io.video import video_source
-
-    source = video_source(path)
-    for f in sorted(int(f) for f in frames):
-        image = source.read(f)
-        image = image[..., 0] if image.shape[-1] == 1 else image[..., ::-1]
-        ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-        if not ok:
-            raise LeapError(f"frame {f} could not be encoded as PNG.")
-        atomic_write_bytes(folder / f"img{f:0{width}d}.png", buf.tobytes())
-        if progress is not None:
-            progress(f)
-
-
 def is_dlc_csv(path: str | Path) -> bool:
     """True for a DLC ``CollectedData`` / prediction CSV (scorer and coords header rows)."""
     try:
@@ -221,7 +204,7 @@ def is_dlc_csv(path: str | Path) -> bool:
     return head[0] == "scorer" and "coords" in head and "bodyparts" in head
 
 
-def import_dlc(path: str | Path):
+def read_dlc(path: str | Path):
     """Read a DLC ``CollectedData`` CSV into ``sleap_io.Labels`` in video frame numbers.
 
     Frames come from the image names (``img0042.png`` is frame 42); the skeleton's
@@ -250,7 +233,9 @@ def import_dlc(path: str | Path):
     multi = "individuals" in levels
     bodyparts = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
     tracks = (
-        list(dict.fromkeys(df.columns.get_level_values("individuals"))) if multi else ["animal0"]
+        list(dict.fromkeys(df.columns.get_level_values("individuals")))
+        if multi
+        else default_tracks(1)
     )
     extra = dlc_metadata(path)
     skeleton = extra.get("skeleton") or Skeleton(
@@ -379,55 +364,14 @@ def dlc_metadata(csv_path: Path) -> dict:
     return out
 
 
-# -- LEAP and NWB ---------------------------------------------------------------------------
-
-
-def import_leap_mat(path: str | Path):
-    """A LEAP GUI ``labels.mat`` (through ``sleap_io.load_leap``)."""
-    return load_labels(path)
-
-
-def export_nwb(labels, path: str | Path) -> Path:
-    """NWB with ndx-pose: a person's labels as ``PoseTraining``, predictions as ``PoseEstimation``."""
-    _need_ndx_pose()
-    for video in labels.videos:  # NWB links the video file, so it must be readable
-        if video.backend is None:
-            if not Path(str(video.filename)).exists():
-                raise LabelsError(
-                    f"NWB export needs the labelled video, and {video.filename} "
-                    "cannot be found; put it back or re-link it, then export."
-                )
-            video.open()
-    return save_labels(labels, path)
-
-
-def import_nwb(path: str | Path):
-    _need_ndx_pose()
-    return load_labels(path)
-
-
-def _need_ndx_pose() -> None:
-    try:
-        import ndx_pose  # noqa: F401
-        import pynwb  # noqa: F401
-    except ImportError:
-        raise LeapError(
-            "NWB needs the 'ndx-pose' and 'pynwb' packages; `pip install ndx-pose pynwb`."
-        ) from None
-
-
-# -- any labels file ------------------------------------------------------------------------
-
-
-def read_any_labels(path: str | Path):
-    """Labels from any file napari-leap reads: SLEAP, DLC CSV/H5, LEAP .mat, NWB and the rest."""
-    path = Path(path)
+def is_dlc_file(path: Path) -> bool:
+    """True for DeepLabCut's own files: a ``CollectedData`` CSV or the pandas HDF5 beside it."""
     suffix = path.suffix.lower()
-    if path.is_file() and suffix == ".csv" and is_dlc_csv(path):
-        return import_dlc(path)
-    if path.is_file() and suffix in (".h5", ".hdf5") and _is_pandas_hdf(path):
-        return import_dlc(path)
-    return load_labels(path)
+    if not path.is_file():
+        return False
+    if suffix == ".csv":
+        return is_dlc_csv(path)
+    return suffix in (".h5", ".hdf5") and _is_pandas_hdf(path)
 
 
 def _is_pandas_hdf(path: Path) -> bool:
@@ -438,90 +382,3 @@ def _is_pandas_hdf(path: Path) -> bool:
             return any("pandas_type" in f[k].attrs for k in f)
     except (OSError, KeyError):
         return False
-
-
-def import_labels(project, path: str | Path, *, save: bool = True) -> int:
-    """Add the labels of any readable file to ``project`` (videos added as needed).
-
-    Body parts are matched by name, so a file with fewer parts, or parts in
-    another order, fits; a file with parts the project lacks is refused before
-    anything changes. Frames already labelled in the project are replaced.
-    Returns the number of labelled frames imported.
-    """
-    from napari_leap.io.project import ProjectError
-
-    labels = read_any_labels(path)
-    path = Path(path)
-    names = list(labels.skeletons[0].node_names)
-    extra = [n for n in names if n not in project.skeleton.nodes]
-    if extra:
-        raise ProjectError(
-            f"{path.name} has body parts the project lacks ({', '.join(extra)}); add them in the "
-            "Skeleton widget or rename them, then import again."
-        )
-    current = project.labels
-    count = 0
-    new = None
-    for vi, video in enumerate(labels.videos):
-        poses = poses_from_labels(labels, vi, user=True, predicted=False)
-        if not len(poses.frames):
-            continue
-        filename = video.filename if isinstance(video.filename, str) else str(path.parent)
-        found = Path(filename) if Path(filename).exists() else path.parent / Path(filename).name
-        if not found.exists():
-            raise ProjectError(
-                f"the video of {path.name} ({filename}) cannot be found; put it "
-                "beside the labels file or add it to the project first."
-            )
-        index = project.add_video(found)
-        poses = _retarget(poses, project.skeleton)
-        if new is None:
-            new = _without_frames(current, project, {})
-        new = _without_frames(new, project, {index: set(poses.frames.tolist())})
-        labels_from_poses(poses, [_video_in(new, project, index)], predicted=False, labels=new)
-        count += len(poses.frames)
-    if new is not None:
-        project.labels = new
-        if save:
-            project.save()
-    return count
-
-
-def _retarget(poses: Poses, skeleton: Skeleton) -> Poses:
-    """The same points on ``skeleton``'s body parts (matched by name)."""
-    points = np.full((len(poses.frames), poses.n_animals, len(skeleton), 2), np.nan)
-    scores = np.full(points.shape[:3], np.nan)
-    for k, name in enumerate(skeleton.nodes):
-        if name in poses.skeleton.nodes:
-            j = poses.skeleton.index(name)
-            points[:, :, k], scores[:, :, k] = poses.points[:, :, j], poses.scores[:, :, j]
-    return Poses(poses.frames, points, scores, list(poses.tracks), skeleton)
-
-
-def _without_frames(labels, project, drop: dict[int, set[int]]):
-    """A copy of a project's labels on the project's skeleton, minus some frames per video."""
-    import sleap_io as sio
-
-    out = sio.Labels(skeletons=[project.skeleton.to_sleap()])
-    for vi, video in enumerate(labels.videos):
-        poses = poses_from_labels(labels, vi, user=True, predicted=False)
-        if not len(poses.frames):
-            continue
-        index = project.video_index(video)
-        keep = ~np.isin(poses.frames, list(drop.get(index, ())))
-        labels_from_poses(
-            _retarget(poses.select(keep), project.skeleton),
-            [_video_in(out, project, index)],
-            predicted=False,
-            labels=out,
-        )
-    return out
-
-
-def _video_in(labels, project, index: int):
-    """The labels' ``sleap_io.Video`` of project video ``index`` (one object per file)."""
-    target = project.video_path(index)
-    for video in labels.videos:
-        if isinstance(video.filename, str) and Path(video.filename).resolve() == target:
-            return video
-    return project.sleap_video(index)

@@ -1,54 +1,43 @@
-"""The bridge to sleap-io: load and save labels in every format it knows, and arrays for compute.
+"""SLEAP files and the bridge to sleap-io: labels to arrays and back.
 
 Labels on disk are always in video coordinates. The core computes on
-:class:`Poses` (plain arrays per video); :func:`poses_from_labels` and
-:func:`labels_from_poses` convert, so training, prediction and evaluation
-never walk sleap-io objects point by point.
+:class:`~napari_leap.model.poses.Poses` (plain arrays per video);
+:func:`poses_from_labels` and :func:`labels_from_poses` convert, so training,
+prediction and evaluation never walk sleap-io objects point by point.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from napari_leap.errors import LeapError
+from napari_leap.io.atomic import atomic_path
+from napari_leap.io.video import same_video
 from napari_leap.model.labeling import person_animals
-from napari_leap.pose.skeleton import Skeleton
-
-#: extension -> sleap-io save format
-SAVE_FORMATS = {
-    ".slp": "slp",
-    ".nwb": "nwb",
-    ".h5": "analysis_h5",
-    ".csv": "csv",
-    ".json": "coco",
-}
+from napari_leap.model.poses import Poses, default_tracks
+from napari_leap.model.skeleton import Skeleton
 
 
 class LabelsError(LeapError):
     """A labels file that cannot be read or written as asked."""
 
 
-def load_labels(path: str | Path):
-    """Read any labels file sleap-io knows (SLEAP, DLC, LEAP .mat, NWB, COCO, analysis HDF5)."""
+def read_sleap(path: Path, fmt: str | None = None):
+    """Labels from any file sleap-io reads (SLEAP, LEAP .mat, NWB, COCO, analysis HDF5, CSV).
+
+    ``fmt`` is sleap-io's format name (None: from the extension).
+    """
     import sleap_io as sio
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; check the path.")
-    if path.is_dir():
-        raise LabelsError(f"{path} is a folder; give a labels file (.slp, .csv, .mat, .nwb, .h5).")
-    if path.stat().st_size == 0:
-        raise LabelsError(f"{path.name} is empty (0 bytes).")
     try:
-        if path.suffix.lower() == ".mat":
+        if fmt == "leap":
             labels = sio.load_leap(str(path))
-        elif path.suffix.lower() == ".csv":
+        elif fmt == "csv":
             labels = sio.load_csv(str(path))
         else:
-            labels = sio.load_file(str(path))
+            labels = sio.load_file(str(path), format=fmt)
     except LeapError:
         raise
     except Exception as e:  # noqa: BLE001 - readers raise many kinds for a foreign file
@@ -58,33 +47,21 @@ def load_labels(path: str | Path):
         ) from None
     if not hasattr(labels, "labeled_frames"):
         raise LabelsError(f"{path.name} holds a video, not pose labels.")
-    if not labels.skeletons:
-        raise LabelsError(f"{path.name} has no skeleton.")
     return labels
 
 
-def save_labels(labels, path: str | Path, format: str | None = None, **kwargs) -> Path:
-    """Write labels atomically; the format follows the extension (``.csv`` writes DeepLabCut's)."""
+def write_sleap(labels, path: Path, fmt: str, **kwargs) -> Path:
+    """Write through sleap-io, atomically (the temporary file keeps the suffix it picks by)."""
     import sleap_io as sio
 
-    from napari_leap.io.atomic import atomic_path
-
-    path = Path(path)
-    fmt = format or SAVE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise LabelsError(
-            f"cannot save labels as {path.suffix or 'a file without extension'}; "
-            f"use one of {', '.join(SAVE_FORMATS)}."
-        )
     if fmt == "csv":
         kwargs.setdefault("csv_format", "dlc")
+    if fmt == "slp":
+        kwargs.setdefault("verbose", False)
     with atomic_path(path) as tmp:
-        # sleap-io picks the writer from the name, so the temporary file keeps the suffix
         named = tmp.with_name(tmp.name + path.suffix)
         try:
-            sio.save_file(
-                labels, str(named), format=fmt, verbose=False, **kwargs
-            ) if fmt == "slp" else sio.save_file(labels, str(named), format=fmt, **kwargs)
+            sio.save_file(labels, str(named), format=fmt, **kwargs)
             named.replace(tmp)
         except (ValueError, IndexError, KeyError) as e:  # sleap-io refusing this content
             raise LabelsError(
@@ -95,33 +72,35 @@ def save_labels(labels, path: str | Path, format: str | None = None, **kwargs) -
     return path
 
 
-@dataclass
-class Poses:
-    """Poses of one video as arrays.
+def skeleton_to_sleap(skeleton: Skeleton):
+    """The ``sleap_io.Skeleton`` of a skeleton (parts, edges and left/right pairs)."""
+    import sleap_io as sio
 
-    ``points[i, a, k]`` is the ``x, y`` of body part ``k`` of animal ``a`` on frame
-    ``frames[i]``, NaN where it is not placed or not visible. ``scores`` holds
-    confidences for predictions (NaN for a person's labels).
-    """
+    nodes = [sio.Node(n) for n in skeleton.nodes]
+    edges = [sio.Edge(nodes[a], nodes[b]) for a, b in skeleton.edges]
+    symmetries = [sio.Symmetry({nodes[a], nodes[b]}) for a, b in skeleton.symmetries]
+    return sio.Skeleton(nodes=nodes, edges=edges, symmetries=symmetries, name=skeleton.name)
 
-    frames: np.ndarray  # (N,) int
-    points: np.ndarray  # (N, A, K, 2) float64
-    scores: np.ndarray  # (N, A, K) float64
-    tracks: list[str]
-    skeleton: Skeleton
 
-    @property
-    def n_animals(self) -> int:
-        return self.points.shape[1]
+def skeleton_from_sleap(skeleton) -> Skeleton:
+    """A :class:`Skeleton` from a ``sleap_io.Skeleton``."""
+    names = list(skeleton.node_names)
+    edges = [(names.index(e.source.name), names.index(e.destination.name)) for e in skeleton.edges]
+    symmetries = []
+    for s in skeleton.symmetries:
+        a, b = (n.name for n in s.nodes)
+        symmetries.append((names.index(a), names.index(b)))
+    return Skeleton(
+        nodes=names, edges=edges, symmetries=symmetries, name=skeleton.name or "skeleton"
+    )
 
-    def select(self, mask_or_index) -> Poses:
-        return Poses(
-            self.frames[mask_or_index],
-            self.points[mask_or_index],
-            self.scores[mask_or_index],
-            list(self.tracks),
-            self.skeleton,
-        )
+
+def video_index(labels, path: str | Path) -> int | None:
+    """Index in ``labels.videos`` of the video stored for file ``path`` (None: not there)."""
+    for i, video in enumerate(labels.videos):
+        if isinstance(video.filename, str) and same_video(video.filename, path):
+            return i
+    return None
 
 
 def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = True) -> Poses:
@@ -179,13 +158,13 @@ def poses_from_labels(labels, video=0, *, user: bool = True, predicted: bool = T
     person = person_animals(points[0])  # their instance hides the prediction of its track
     points = np.where(person[..., None, None], points[0], points[1])
     scores = np.where(person[..., None], scores[0], scores[1])
-    names = tracks + [f"animal{j}" for j in range(max_untracked)]
+    names = tracks + default_tracks(max_untracked)
     return Poses(
         frames=np.array([f[0] for f in per_frame], dtype=np.int64),
         points=points,
         scores=scores,
         tracks=names,
-        skeleton=Skeleton.from_sleap(skeleton),
+        skeleton=skeleton_from_sleap(skeleton),
     )
 
 
@@ -223,7 +202,7 @@ def labels_from_poses(poses: Poses | list[Poses], videos, *, predicted: bool, la
         raise ValueError("one video per Poses is needed")
     skeleton = poses_list[0].skeleton
     if labels is None:
-        labels = sio.Labels(skeletons=[skeleton.to_sleap()])
+        labels = sio.Labels(skeletons=[skeleton_to_sleap(skeleton)])
     sk = labels.skeletons[0]
     track_by_name = {t.name: t for t in labels.tracks}
     for p, video in zip(poses_list, videos, strict=True):
@@ -238,29 +217,28 @@ def labels_from_poses(poses: Poses | list[Poses], videos, *, predicted: bool, la
         for i, frame in enumerate(p.frames):
             instances = []
             for a, name in enumerate(p.tracks):
-                pts = p.points[i, a]
-                if np.isnan(pts).all():
-                    continue
-                if predicted:
-                    sc = np.nan_to_num(p.scores[i, a], nan=0.0)
-                    score = (
-                        float(np.nanmean(p.scores[i, a]))
-                        if np.isfinite(p.scores[i, a]).any()
-                        else 0.0
-                    )
-                    inst = sio.PredictedInstance.from_numpy(
-                        points_data=pts,
-                        point_scores=sc,
-                        score=score,
-                        skeleton=sk,
-                        track=track_by_name[name],
-                    )
-                else:
-                    inst = sio.Instance.from_numpy(pts, skeleton=sk, track=track_by_name[name])
-                instances.append(inst)
+                if not np.isnan(p.points[i, a]).all():
+                    instances.append(_instance(p, i, a, sk, track_by_name[name], predicted))
             if instances:
                 labels.append(
                     sio.LabeledFrame(video=video, frame_idx=int(frame), instances=instances),
                     update=False,
                 )
     return labels
+
+
+def _instance(poses: Poses, i: int, a: int, skeleton, track, predicted: bool):
+    """Animal ``a`` of row ``i`` as a sleap-io instance (a prediction keeps its scores)."""
+    import sleap_io as sio
+
+    pts = poses.points[i, a]
+    if not predicted:
+        return sio.Instance.from_numpy(pts, skeleton=skeleton, track=track)
+    scores = poses.scores[i, a]
+    return sio.PredictedInstance.from_numpy(
+        points_data=pts,
+        point_scores=np.nan_to_num(scores, nan=0.0),
+        score=float(np.nanmean(scores)) if np.isfinite(scores).any() else 0.0,
+        skeleton=skeleton,
+        track=track,
+    )

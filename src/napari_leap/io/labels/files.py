@@ -1,0 +1,74 @@
+"""One reader and one writer for labels in every format, chosen by extension or by name.
+
+Formats: ``slp`` (SLEAP), ``dlc`` (a DeepLabCut ``CollectedData`` CSV/H5 to read,
+a DeepLabCut project folder to write), ``csv`` (DeepLabCut's CSV layout through
+sleap-io), ``leap`` (LEAP's ``labels.mat``, read only), ``nwb`` (ndx-pose),
+``coco`` and ``analysis_h5``; any other name is passed to sleap-io.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari_leap.io.labels.dlc import is_dlc_file, read_dlc, write_dlc
+from napari_leap.io.labels.nwb import read_nwb, write_nwb
+from napari_leap.io.labels.sleap import LabelsError, read_sleap, write_sleap
+
+#: extension -> format :func:`save_labels` writes
+SAVE_FORMATS = {
+    ".slp": "slp",
+    ".nwb": "nwb",
+    ".h5": "analysis_h5",
+    ".csv": "csv",
+    ".json": "coco",
+}
+
+
+def labels_format(path: Path) -> str | None:
+    """The format of an existing labels file (None: sleap-io tells by the extension)."""
+    if is_dlc_file(path):
+        return "dlc"
+    return {".mat": "leap", ".csv": "csv", ".nwb": "nwb"}.get(path.suffix.lower())
+
+
+def load_labels(path: str | Path, format: str | None = None):
+    """Labels (``sleap_io.Labels``, video coordinates) from any file napari-leap reads."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; check the path.")
+    if path.is_dir():
+        raise LabelsError(f"{path} is a folder; give a labels file (.slp, .csv, .mat, .nwb, .h5).")
+    if path.stat().st_size == 0:
+        raise LabelsError(f"{path.name} is empty (0 bytes).")
+    fmt = format or labels_format(path)
+    if fmt == "dlc":
+        labels = read_dlc(path)
+    elif fmt == "nwb":
+        labels = read_nwb(path)
+    else:
+        labels = read_sleap(path, fmt)
+    if not labels.skeletons:
+        raise LabelsError(f"{path.name} has no skeleton.")
+    return labels
+
+
+def save_labels(labels, path: str | Path, format: str | None = None, **options) -> Path:
+    """Write labels atomically in the format of the extension, or ``format``.
+
+    ``format="dlc"`` writes a DeepLabCut project folder at ``path`` (options:
+    ``scorer``, ``images``, ``frames``, ``progress``, see
+    :func:`~napari_leap.io.labels.dlc.write_dlc`); other options go to sleap-io.
+    """
+    path = Path(path)
+    fmt = format or SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise LabelsError(
+            f"cannot save labels as {path.suffix or 'a file without extension'}; "
+            f"use one of {', '.join(SAVE_FORMATS)}, or format='dlc' for a DeepLabCut folder."
+        )
+    if fmt == "dlc":
+        write_dlc(labels, path, **options)
+        return path
+    if fmt == "nwb":
+        return write_nwb(labels, path)
+    return write_sleap(labels, path, fmt, **options)

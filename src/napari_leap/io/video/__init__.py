@@ -1,0 +1,44 @@
+"""Frame-exact lazy video: containers, image folders, HDF5 and zarr as dask arrays."""
+
+from napari_leap.io.video.arrays import ArraySource
+from napari_leap.io.video.folder import ImageFolderSource
+from napari_leap.io.video.pyav import PyAVSource, keyframe_indices
+from napari_leap.io.video.reading import (
+    ArrayReader,
+    as_dask,
+    frame_reader,
+    open_video,
+    pad_to,
+    source_of,
+    video_source,
+)
+from napari_leap.io.video.sources import (
+    HDF5_SUFFIXES,
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    ZARR_SUFFIXES,
+    FrameSource,
+    VideoError,
+    same_video,
+)
+
+__all__ = [
+    "HDF5_SUFFIXES",
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "ZARR_SUFFIXES",
+    "ArrayReader",
+    "ArraySource",
+    "FrameSource",
+    "ImageFolderSource",
+    "PyAVSource",
+    "VideoError",
+    "as_dask",
+    "frame_reader",
+    "keyframe_indices",
+    "open_video",
+    "pad_to",
+    "same_video",
+    "source_of",
+    "video_source",
+]

@@ -1,0 +1,86 @@
+"""Folders of images as videos: one frame per file, in natural sort order."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from napari_leap.io.video.sources import (
+    IMAGE_SUFFIXES,
+    FrameSource,
+    VideoError,
+    check_index,
+    to_uint8,
+)
+
+
+def _natural_key(name: str):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+class ImageFolderSource(FrameSource):
+    """A folder of images, one frame per file in natural sort order (img2 after img1)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        files = sorted(
+            (p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
+            key=lambda p: _natural_key(p.name),
+        )
+        if not files:
+            raise VideoError(f"{self.path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+        self.files = files
+        first = self._imread(files[0])
+        sizes: dict[tuple[int, int], list[str]] = {}
+        for f in files:
+            shape = _image_size(f)
+            sizes.setdefault(shape, []).append(f.name)
+        if len(sizes) > 1:
+            desc = "; ".join(
+                f"{w}x{h}: {len(n)} files (e.g. {n[0]})" for (h, w), n in sizes.items()
+            )
+            raise VideoError(
+                f"{self.path.name}: images have different sizes ({desc}); "
+                "every frame must be the same size."
+            )
+        self.shape = (len(files), first.shape[0], first.shape[1], first.shape[2])
+
+    @staticmethod
+    def _imread(path: Path) -> np.ndarray:
+        import cv2
+
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise VideoError(f"{path.name} cannot be read as an image.")
+        if image.dtype != np.uint8:
+            image = to_uint8(image)
+        if image.ndim == 2:
+            return image[..., None]
+        if image.shape[2] == 4:
+            image = image[..., :3]
+        return image[..., ::-1].copy()  # BGR -> RGB
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` as ``(height, width, channels)`` uint8."""
+        image = self._imread(self.files[check_index(index, len(self))])
+        channels = self.shape[3]
+        if image.shape[2] != channels:
+            image = (
+                image.mean(axis=2, keepdims=True).astype(np.uint8)
+                if channels == 1
+                else (np.repeat(image, 3, axis=2))
+            )
+        return image
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(height, width) of an image, read from the file header where PIL is available."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return im.size[1], im.size[0]
+    except ImportError:  # pragma: no cover - PIL ships with napari
+        return ImageFolderSource._imread(path).shape[:2]
