@@ -1,8 +1,8 @@
 """Print the size limits of docs/architecture.md and fail when the package breaks one.
 
-Limits: module lines, function lines, function parameters, and import cycles
-between the package's modules (imports inside functions count: a cycle is a
-cycle even when it is deferred).
+Limits: module lines, function lines, function parameters, import cycles
+between the package's modules, and imports against the layering (imports inside
+functions count: a cycle is a cycle even when it is deferred).
 """
 
 from __future__ import annotations
@@ -16,6 +16,21 @@ MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
 MAX_PARAMETERS = 8
 PACKAGE = "napari_leap"
+#: a module may import its own layer and the layers below it; the front door
+#: (``napari_leap/__init__.py``, layer None) re-exports lazily from every layer and
+#: sits with the CLI
+LAYERS: dict[str | None, int] = {
+    "errors": 0,
+    "progress": 0,
+    "model": 1,
+    "io": 2,
+    "align": 3,
+    "pose": 4,
+    "napari": 5,
+    "commands": 6,
+    "cli": 7,
+    None: 7,
+}
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -53,6 +68,26 @@ def imported_modules(tree: ast.Module, name: str, is_package: bool, known: set[s
                 target = target.rpartition(".")[0]
             if target and target != name:
                 out.add(target)
+    return out
+
+
+def layer_of(module: str) -> str | None:
+    """The layer a module belongs to (its first folder below the package), None for the front door."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def against_layering(graph: dict[str, set[str]]) -> list[str]:
+    """``a -> b`` imports where ``b`` sits in a higher layer than ``a``."""
+    out = []
+    for a, targets in sorted(graph.items()):
+        la = layer_of(a)
+        if la is None:
+            continue
+        for b in sorted(targets):
+            lb = layer_of(b)
+            if LAYERS[lb] > LAYERS[la]:
+                out.append(f"layering: {a} ({la}) imports {b} ({lb or 'the front door'})")
     return out
 
 
@@ -125,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         names[p]: imported_modules(t, names[p], p.name == "__init__.py", known)
         for p, t in trees.items()
     }
+    problems += against_layering(graph)
     for component in cycles(graph):
         problems.append("import cycle: " + " <-> ".join(component))
     sizes.sort(reverse=True)

@@ -78,10 +78,12 @@ def test_train_widget_checks_the_model_folder_before_starting(
     make_napari_viewer, tmp_path, monkeypatch
 ):
     """The dock makes the CLI's checks (``check_config``) before any work, not hours later."""
+    from napari.utils import notifications
+
     from napari_leap.napari.widgets import train as train_widget
 
     shown = []
-    monkeypatch.setattr(train_widget, "_show_error", shown.append)
+    monkeypatch.setattr(notifications, "show_error", shown.append)
     viewer = make_napari_viewer()
     widget = train_widget.TrainWidget(viewer)
     widget.source.setCurrentText(train_widget.FILE_ITEM)
