@@ -17,6 +17,7 @@ from napari_leap.io.labels import load_labels, poses_from_labels, skeleton_from_
 from napari_leap.io.project import Project
 from napari_leap.model.skeleton import propose_symmetries
 from napari_leap.napari import layers
+from napari_leap.napari._compat import viewer_canvas
 from napari_leap.napari.widgets.labeling import SHORTCUTS, LabelingWidget
 
 pytestmark = pytest.mark.gui
@@ -256,7 +257,7 @@ def test_keys_on_the_canvas_and_nothing_lost_on_close(make_napari_viewer, projec
     widget.open_project(project.root)
     layer = widget.layer
     widget.go_to(FRAME)
-    canvas = viewer.window._qt_viewer.canvas.native
+    canvas = viewer_canvas(viewer).native
     canvas.setFocus()
     qtbot.keyClick(canvas, Qt.Key_Tab)
     assert widget.current_node == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari.layers import Vectors
 
 from conftest import CLIP, CLIP_LABELS
 from napari_leap.io.labels import load_labels, poses_from_labels, save_labels
@@ -23,9 +24,7 @@ def test_dropped_file_to_project(make_napari_viewer, tmp_path):
     widget = LabelingWidget(viewer)
     assert widget.layer is viewer.layers["clip labels"]
     # the reader's static edges are replaced by the live ones
-    assert [lay.name for lay in viewer.layers if lay._type_string == "vectors"] == [
-        "clip labels edges"
-    ]
+    assert [lay.name for lay in viewer.layers if isinstance(lay, Vectors)] == ["clip labels edges"]
     assert widget.edges is viewer.layers["clip labels edges"]
     assert len(widget.labelled_frames()) == 1500
 

@@ -77,13 +77,10 @@ class TwoStageRunner:
     def __call__(self, idx, whole, small) -> tuple[np.ndarray, np.ndarray]:
         """Track the animals of a batch, cut their boxes and run the pose stage on them."""
         self._continue_from(int(idx[0]))
-        n, a_n = len(idx), self.geo.n_animals
-        anchors, angles = np.full((n, a_n, 2), np.nan), np.zeros((n, a_n))
-        for i, found in enumerate(self.aligner.detect(small)):
-            anchors[i], angles[i], _, _ = self.tracker.update(*found)
+        anchors, angles, _, _ = self.tracker.track(self.aligner.detect(small))
         centres = self.aligner.box_centres(anchors, angles)
         affines = box_affines(centres, np.nan_to_num(angles), self.box_size)
-        images, mats = prepare(iter(whole), n, affines, self.geo, self.channels)
+        images, mats = prepare(iter(whole), len(idx), affines, self.geo, self.channels)
         return self.pose(images, mats)
 
     # -- tracks across chunks --------------------------------------------------------------

@@ -171,8 +171,10 @@ def iter_align_learned(
 
     def flush() -> None:
         if pending:
-            for i, result in zip(pending_i, aligner.detect(np.stack(pending)), strict=True):
-                anchors[i], angles[i], found[i], scores[i] = tracker.update(*result)
+            rows = np.asarray(pending_i)
+            anchors[rows], angles[rows], found[rows], scores[rows] = tracker.track(
+                aligner.detect(np.stack(pending))
+            )
             pending_i.clear()
             pending.clear()
 

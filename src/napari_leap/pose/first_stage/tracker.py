@@ -66,6 +66,18 @@ class Tracker:
         self.seen = found
         return self.centres.copy(), self.angles.copy(), found, confidence
 
+    def track(self, detections) -> tuple[np.ndarray, ...]:
+        """:meth:`update` over consecutive frames' detections (``LearnedAligner.detect``).
+
+        Returns ``(anchors (n, A, 2), headings (n, A), found (n, A), confidence (n, A))``.
+        """
+        per_frame = [self.update(*found) for found in detections]
+        if not per_frame:
+            a_n = len(self.seen)
+            empty = np.zeros((0, a_n))
+            return np.zeros((0, a_n, 2)), empty, empty.astype(bool), empty
+        return tuple(np.stack(parts) for parts in zip(*per_frame, strict=True))
+
     def _heading(self, a: int, heading: float, score: float) -> float:
         from napari_leap.align.identity import wrap
 
