@@ -58,14 +58,24 @@ def _blob_from_pixels(
         if sel.sum() >= max(5, 0.2 * n):
             cdx, cdy = xs[sel] - xs[sel].mean(), ys[sel] - ys[sel].mean()
             axis = _second_moments(cdx, cdy)[0]
-    ux, uy = np.cos(axis), np.sin(axis)
     wf = w.astype(np.float64)
     total = wf.sum()
-    if total > 0:
-        wx, wy = (wf @ xs) / total, (wf @ ys) / total
-        cue = ((wx - cx) * ux + (wy - cy) * uy) / max(np.sqrt(lam1), 1e-6)
-    else:
-        cue = 0.0
+    weighted = ((wf @ xs) / total, (wf @ ys) / total) if total > 0 else None
+    return _blob((cx, cy), axis, (lam1, lam2), weighted, n, merged)
+
+
+def _blob(centre, axis: float, lams, weighted, n: float, merged: bool = False) -> Blob:
+    """A Blob, its head/tail cue from the contrast-weighted centre ``weighted``.
+
+    The cue is how far ``weighted`` lies along the axis from the centre, in units of
+    the long semi-axis (0 without it).
+    """
+    cx, cy = centre
+    lam1, lam2 = lams
+    cue = 0.0
+    if weighted is not None:
+        wx, wy = weighted
+        cue = ((wx - cx) * np.cos(axis) + (wy - cy) * np.sin(axis)) / max(np.sqrt(lam1), 1e-6)
     if axis <= -np.pi / 2:
         axis += np.pi
     return Blob(
@@ -176,22 +186,10 @@ class Detector:
             if mc["m00"] >= max(5, 0.2 * n):
                 axis = 0.5 * np.arctan2(2 * mc["mu11"], mc["mu20"] - mc["mu02"])
         mw = cv2.moments(roi * fg, False)
-        ux, uy = np.cos(axis), np.sin(axis)
-        if mw["m00"] > 0:
-            wx, wy = mw["m10"] / mw["m00"], mw["m01"] / mw["m00"]
-            cue = ((wx - cx) * ux + (wy - cy) * uy) / max(np.sqrt(lam1), 1e-6)
-        else:
-            cue = 0.0
-        if axis <= -np.pi / 2:
-            axis += np.pi
-        return Blob(
-            np.array([cx + X0, cy + Y0]),
-            float(axis),
-            float(cue),
-            float(n),
-            float(np.sqrt(lam1)),
-            float(np.sqrt(lam2)),
+        weighted = (
+            (mw["m10"] / mw["m00"] + X0, mw["m01"] / mw["m00"] + Y0) if mw["m00"] > 0 else None
         )
+        return _blob((cx + X0, cy + Y0), axis, (lam1, lam2), weighted, n)
 
     def detect(self, gray: np.ndarray, previous: np.ndarray | None = None) -> list[Blob]:
         """Up to ``n_animals`` blobs; touching animals split (and marked ``merged``).

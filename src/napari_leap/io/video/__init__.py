@@ -18,6 +18,7 @@ from napari_leap.io.video.sources import (
     VIDEO_SUFFIXES,
     ZARR_SUFFIXES,
     FrameSource,
+    PerThreadSource,
     VideoError,
     same_video,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "ArraySource",
     "FrameSource",
     "ImageFolderSource",
+    "PerThreadSource",
     "PyAVSource",
     "VideoError",
     "as_dask",

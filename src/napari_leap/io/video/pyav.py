@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_leap.io.video.sources import FrameSource, VideoError, check_index
+from napari_leap.io.video.sources import PerThreadSource, VideoError, check_index
 
 
-class PyAVSource(FrameSource):
+class PyAVSource(PerThreadSource):
     """A video container decoded with PyAV, frame-exact for any codec and GOP layout.
 
     Frames are addressed by presentation timestamp: an index of every packet's
@@ -74,15 +74,6 @@ class PyAVSource(FrameSource):
                 "`ffmpeg -i in.avi -c:v libx264 -crf 15 out.mp4`."
             ) from None
         raise VideoError(f"{self.path.name}: no frame could be decoded.")
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        del state["_local"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._local = threading.local()
 
     def _decoder(self):
         dec = getattr(self._local, "decoder", None)

@@ -7,6 +7,7 @@ for (see :mod:`napari_leap.io.video.reading`).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,24 @@ class FrameSource:
         for k, i in enumerate(indices):
             frames[k] = self.read(int(i))
         return frames[(slice(None),) + rest] if rest else frames
+
+
+class PerThreadSource(FrameSource):
+    """A FrameSource with one decoder per thread (``self._local``), left out when pickled.
+
+    Decoders are not thread-safe and cannot be pickled; a dask worker opens its own.
+    """
+
+    _local: threading.local
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
 
 
 def check_index(i: int, n: int) -> int:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from napari_leap.io.video import FrameSource, keyframe_indices
+from napari_leap.io.video import FrameSource, PerThreadSource, keyframe_indices
 from napari_leap.pose.predict.results import PredictError
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 LABELS_SUFFIXES = {".slp", ".mat", ".nwb", ".json"}
 
 
-class LabelsVideoSource(FrameSource):
+class LabelsVideoSource(PerThreadSource):
     """Frames of a ``sleap_io.Video`` (embedded ``.pkg.slp`` images included), picklable.
 
     Frame indices are the video's own (``read(700)`` works on a package that
@@ -33,15 +33,6 @@ class LabelsVideoSource(FrameSource):
         frame_map = getattr(video.backend, "frame_map", None) or {}
         n = max([int(k) for k in frame_map] + [shape[0] - 1]) + 1
         self.shape = (n, int(shape[1]), int(shape[2]), int(shape[3]))
-        self._local = threading.local()
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        del state["_local"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
         self._local = threading.local()
 
     def read(self, index: int) -> np.ndarray:
