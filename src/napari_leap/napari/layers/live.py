@@ -47,10 +47,14 @@ def apply_skeleton(layer, skeleton: Skeleton, renames: dict[str, str] | None = N
         if len(layer.data)
         else pd.Series([], dtype=str)
     )
-    gone = np.flatnonzero(~np.asarray(names.isin(skeleton.nodes), dtype=bool))
+    kept = np.asarray(names.isin(skeleton.nodes), dtype=bool)
+    gone = np.flatnonzero(~kept)
     removed = len(gone)
     features = layer.features.copy()
-    features["node"] = pd.Categorical(np.asarray(names), categories=skeleton.nodes)
+    # the parts that go are dropped below; as missing values until then (pandas refuses others)
+    features["node"] = pd.Categorical(
+        np.where(kept, np.asarray(names, dtype=object), None), categories=skeleton.nodes
+    )
     # listeners see one consistent state: points, features and skeleton all changed at once
     with layer.events.data.blocker(), layer.events.features.blocker():
         layer.metadata = {**layer.metadata, "skeleton": skeleton.to_dict()}
