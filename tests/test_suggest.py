@@ -107,3 +107,35 @@ def test_command(tmp_path, capsys):
     args = parser.parse_args([str(CLIP), "--method", "uniform", "--n", "4", "--out", str(out)])
     command.run(args)
     assert out.read_text().split() == ["0", "500", "999", "1499"]
+
+
+def test_command_with_a_model(tmp_path, capsys):
+    """`suggest VIDEO --model M`: a real (two-step) model ranks frames, spread, with reasons;
+    labelled frames are skipped; asking for nothing possible is refused with one sentence."""
+    from napari_leap.commands import suggest as command
+    from test_predict import train_small_model
+
+    model_dir, video, labels_path = train_small_model(tmp_path)
+    parser = argparse.ArgumentParser()
+    command.add_parser(parser)
+    out = tmp_path / "frames.txt"
+    args = parser.parse_args(
+        [str(video), "--model", str(model_dir), "--n", "3", "--frames", "0-29", "--why"]
+        + ["--out", str(out)]
+    )
+    assert command.run(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    frames = [int(line.split("\t")[0]) for line in lines]
+    assert len(frames) == 3 and all(0 <= f <= 29 for f in frames)
+    assert np.diff(frames).min() >= 5  # spread: never neighbouring frames
+    assert all(any(w in line for w in ("lowest part", "flip", "jumps")) for line in lines)
+    assert out.read_text().split() == [str(f) for f in frames]
+    with pytest.raises(LeapError, match="--model"):
+        command.run(parser.parse_args([str(video), "--method", "model"]))
+    with pytest.raises(LeapError, match="labelled already"):
+        command.run(
+            parser.parse_args(
+                [str(video), "--model", str(model_dir), "--frames", "0-9"]
+                + ["--exclude", str(labels_path)]
+            )
+        )

@@ -1,4 +1,7 @@
-"""Which frames to label next: LEAP's cluster sampling, uniform picks and least-confident predictions.
+"""Which frames to label next: cluster sampling, uniform picks, least-confident predictions.
+
+With a trained model, ``model`` picks the frames where it is unsure
+(:mod:`napari_leap.pose.model_suggest`).
 
 Cluster sampling (LEAP, Pereira et al. 2019): shrink every frame (or every aligned
 box), project onto the main principal components, group with k-means and take
@@ -22,7 +25,7 @@ import numpy as np
 from napari_leap.errors import LeapError
 from napari_leap.io.video import frame_reader
 
-METHODS = ("kmeans", "uniform", "confidence")
+METHODS = ("kmeans", "uniform", "confidence", "model")
 
 
 def thumbnails(
@@ -149,7 +152,9 @@ class SuggestOptions:
     """How to suggest frames (the keywords of :func:`suggest_frames`).
 
     ``exclude``: frames never suggested (e.g. already labelled); ``predictions``: a
-    :class:`napari_leap.model.poses.Poses` of predictions (for ``confidence``);
+    :class:`napari_leap.model.poses.Poses` of predictions (for ``confidence``); ``model``:
+    a trained model or its folder (for ``model``: where it is unsure, among ``frames``,
+    default all, every ``stride``-th);
     ``alignment``: cluster animals' boxes instead of whole frames; ``progress(done,
     total)`` while frames are read. The rest tune cluster sampling: thumbnail ``size``,
     PCA ``n_components``, ``n_clusters`` (default ``min(n, 10)``), ``max_frames`` read
@@ -166,6 +171,9 @@ class SuggestOptions:
     n_components: int = 32
     max_frames: int = 3000
     workers: int | None = None
+    model: Any = None
+    frames: Iterable[int] | None = None
+    stride: int = 1
 
 
 def suggest_kmeans(
@@ -224,27 +232,62 @@ def suggest_low_confidence(
 def suggest_frames(
     video, n: int = 20, method: str = "kmeans", options: SuggestOptions | None = None, **kwargs: Any
 ) -> np.ndarray:
-    """Frame numbers to label: ``kmeans`` (cluster sampling), ``uniform`` or ``confidence``.
+    """Frame numbers to label: ``kmeans`` (cluster sampling), ``uniform``, ``confidence``, ``model``.
 
     The keywords are the fields of :class:`SuggestOptions` (they override ``options``);
-    ``confidence`` needs ``predictions``.
+    ``confidence`` needs ``predictions``, ``model`` a ``model``.
     """
+    picks = suggest_with_reasons(video, n, method, options, **kwargs)
+    return np.asarray([s.frame for s in picks], dtype=np.int64)
+
+
+def suggest_with_reasons(
+    video, n: int = 20, method: str = "kmeans", options: SuggestOptions | None = None, **kwargs: Any
+) -> list:
+    """Like :func:`suggest_frames`, as :class:`~napari_leap.pose.uncertainty.Suggestion` s.
+
+    Each says why its frame was picked (for ``model``: what the model is unsure about).
+    """
+    from napari_leap.pose.uncertainty import Suggestion
+
     o = replace(options or SuggestOptions(), **kwargs)
     if method not in METHODS:
         raise LeapError(f"unknown suggestion method {method!r}; use one of {', '.join(METHODS)}.")
     if n <= 0:
         raise LeapError(f"the number of frames to suggest must be positive, not {n}.")
+    if method == "model":
+        return _suggest_by_model(video, n, o)
     if method == "confidence":
         if o.predictions is None or not len(o.predictions.frames):
             raise LeapError(
                 "suggesting by confidence needs predictions; run a trained model first."
             )
-        return suggest_low_confidence(
+        frames = suggest_low_confidence(
             o.predictions.frames, o.predictions.scores, n, exclude=o.exclude
         )
-    if method == "uniform":
-        return suggest_uniform(frame_reader(video)[0].shape[0], n, exclude=o.exclude)
-    return suggest_kmeans(video, n, o)
+        why = "low mean confidence of the predictions"
+    elif method == "uniform":
+        frames = suggest_uniform(frame_reader(video)[0].shape[0], n, exclude=o.exclude)
+        why = "evenly spread over the video"
+    else:
+        frames = suggest_kmeans(video, n, o)
+        why = "appearance: one of the postures k-means found"
+    return [Suggestion(int(f), 0.0, why) for f in frames]
+
+
+def _suggest_by_model(video, n: int, o: SuggestOptions) -> list:
+    from napari_leap.pose.model_suggest import ModelSuggestOptions, suggest_from_model
+
+    if o.model is None:
+        raise LeapError("suggesting where the model is unsure needs a trained model; train one.")
+    options = ModelSuggestOptions(
+        frames=o.frames,
+        stride=o.stride,
+        exclude=o.exclude,
+        alignment=o.alignment,
+        progress=o.progress,
+    )
+    return suggest_from_model(o.model, video, n, options)
 
 
 def save_suggestions(frames, path: str | Path) -> Path:
