@@ -85,8 +85,20 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, mps (default: the fastest present)"
     )
+    _add_run_arguments(parser)
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the run starts: over again (``--resume``) or from another model's weights."""
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run in MODEL_DIR"
+    )
+    parser.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        default=None,
+        help="fine-tune: start from this model's weights (its network, input scale and "
+        "alignment are kept; a few minutes usually suffice after adding labels)",
     )
 
 
@@ -108,8 +120,13 @@ def run(args) -> int:
         seed=args.seed,
         device=args.device,
         resume=args.resume,
+        init_from=args.init_from,
     )
     check_config(config, args.out)
+    if args.init_from is not None:  # a wrong folder is refused before the labels are read
+        from napari_leap.pose.train.finetune import model_config
+
+        model_config(args.init_from)
     # the budget counts from the start of the command (imports included)
     limit = args.time_limit * 60 - (time.monotonic() - start) if args.time_limit else None
     config = replace(config, time_limit=limit)

@@ -37,7 +37,9 @@ class TrainConfig:
     (chosen from the labels), ``"background"`` (or True), ``"learned"`` (a first stage
     trained first, into ``out_dir/align``, from the same labels: no video needed;
     ``anchor`` and ``heading_part`` name its two body parts) or ``"none"`` (or False: full
-    frames).
+    frames). ``init_from``: a model folder whose weights the run starts from (fine-tuning,
+    :mod:`napari_leap.pose.train.finetune`: its architecture, input scale, sigma and
+    alignment are taken over, the optimiser starts afresh).
     """
 
     arch: str = DEFAULT_ARCH
@@ -60,6 +62,7 @@ class TrainConfig:
     augment: AugmentConfig | dict | None = None
     resume: bool = False
     device: str | None = None
+    init_from: str | None = None
 
     def data_options(self) -> DataOptions:
         """How the labels become training images (alignment and its parts)."""

@@ -26,6 +26,7 @@ from napari_leap.pose.fit import confidence_summary
 from napari_leap.pose.train.checkpoints import open_run, save_checkpoint, write_json
 from napari_leap.pose.train.config import TrainConfig
 from napari_leap.pose.train.events import BatchEnd, EpochEnd, Message, TrainFinished, TrainStarted
+from napari_leap.pose.train.finetune import check_fits, fine_tune_config, first_stage_init
 from napari_leap.pose.train.run import VAL_COST, Clock, Run, chosen, start_run
 from napari_leap.pose.train.step import cosine_factor, evaluate_batches, scaled_lr, train_step
 from napari_leap.pose.trained import BEST, CONFIG, TrainedModel
@@ -77,6 +78,8 @@ def iter_train(
     ckpt = open_run(out_dir, config.resume)
     if ckpt is not None:  # the saved settings win: a resumed run is the same run
         config = config.resumed(ckpt["settings"])
+    elif config.init_from is not None:  # fine-tuning: the settings the weights were made for
+        config = fine_tune_config(config)
     messages: list[str] = []
     data = load_training_data(
         source,
@@ -87,6 +90,9 @@ def iter_train(
     )
     for text in messages:
         yield Message(text)
+    if ckpt is None and config.init_from is not None:
+        check_fits(config.init_from, data)
+        yield Message(f"fine-tuning from {Path(config.init_from).name}")
     if val_data is not None:  # checked before the first stage spends its share of the budget
         val_data = _load_validation(val_data, data, config.align_options, clock.deadline)
     jitter = {}
@@ -130,6 +136,7 @@ def iter_train_first_stage(
     stage_dir = Path(out_dir) / FIRST_STAGE_DIR
     if not config.resume or training.finished(stage_dir) is None:
         crops, stage_config = training.stage_inputs(data, config, stage_dir, time_limit)
+        stage_config = first_stage_init(config, stage_config, FIRST_STAGE_DIR)
         factor = training.frame_factor(chosen(data.alignment))
         gen = iter_train(crops, stage_dir, stage_config, stop=stop)
         while True:

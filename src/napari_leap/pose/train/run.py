@@ -150,6 +150,10 @@ def start_run(
     spec = NetSpec(config.arch, params, data.channels, len(data.skeleton))
     seed_everything(config.seed)
     net = spec.build(dev)
+    if config.init_from is not None and ckpt is None:
+        from napari_leap.pose.train.finetune import load_weights
+
+        load_weights(net, config.init_from)
     stride = int(getattr(net, "output_stride", 1))
     multiple = int(getattr(net, "size_multiple", 1))
     train_set, val_set, note = _split(data, val_data, config)
@@ -313,6 +317,7 @@ def _model_config(run: Run, pairs, extent: float) -> dict:
             "time_limit": c.time_limit,
             "schedule": "time" if run.by_time else "epochs",
             "patience": c.patience,
+            "init_from": str(c.init_from) if c.init_from is not None else None,
             "plan": asdict(run.plan),
         },
         # what predict compares a new input with (napari_leap.pose.fit)
