@@ -94,3 +94,52 @@ def test_train_widget_checks_the_model_folder_before_starting(
     assert widget.worker is None  # refused at once: no thread started
     assert len(shown) == 1 and "is a file, not a folder" in shown[0]
     assert widget.train_btn.isEnabled()
+
+
+@pytest.mark.gui
+def test_train_widget_fine_tunes_the_projects_newest_model(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
+    """ "fine-tune the project's newest model": the run starts from that model's weights and
+    settings; without a project it says so and does not start."""
+    import json
+
+    import napari.utils.notifications as notifications
+    import numpy as np
+
+    from napari_leap.io import project as project_module
+    from napari_leap.napari.widgets.train import FILE_ITEM, TrainWidget
+    from napari_leap.pose.dataset import load_box_h5
+    from napari_leap.pose.train import TrainConfig, train
+
+    base = tmp_path / "base"
+    train(load_box_h5(FLY32).subset(np.arange(12)), base, TrainConfig(**TINY | {"epochs": 1}))
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    widget = TrainWidget(viewer)
+    widget.source.setCurrentText(FILE_ITEM)
+    widget.path.setText(str(FLY32))
+    widget.out.setText(str(tmp_path / "tuned"))
+    widget._out_auto = False
+    widget.fine_tune.setChecked(True)
+    widget.start(epochs=1, steps_per_epoch=1, device="cpu")
+    assert widget.worker is None and "train from a project" in shown[-1]
+
+    class FakeProject:
+        @staticmethod
+        def open(root):
+            return FakeProject()
+
+        def newest_model(self):
+            return base
+
+    monkeypatch.setattr(widget, "training_project", lambda: tmp_path)
+    monkeypatch.setattr(project_module, "Project", FakeProject)
+    monkeypatch.setattr(widget, "_record_in_project", lambda root, model_dir: None)
+    widget.arch.setCurrentText("leap_cnn")  # ignored: a fine-tune keeps the model's network
+    widget.start(epochs=1, steps_per_epoch=1, device="cpu")
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=90_000)
+    cfg = json.loads((tmp_path / "tuned" / "config.json").read_text())
+    assert cfg["training"]["init_from"] == str(base) and cfg["arch"] == "unet"
+    assert cfg["input_scale"] == 0.25

@@ -14,6 +14,7 @@ SHORTCUTS = [
     ("Shift+Right / Shift+Left", "next / previous labelled frame"),
     ("S / Shift+S", "next / previous suggested frame"),
     ("P", "predict this frame with the loaded model"),
+    ("Enter", "accept this frame's predicted points as labels, go to the next suggested frame"),
     ("N", "show / hide body-part names"),
 ]
 
@@ -39,6 +40,7 @@ def bind_keys(layer, widget) -> None:
         "S": lambda: widget.jump_suggested(1),
         "Shift-S": lambda: widget.jump_suggested(-1),
         "P": lambda: widget.predict([widget.frame]),
+        "Enter": widget.accept_frame,
         "N": lambda: widget.names_check.setChecked(not widget.names_check.isChecked()),
     }
     for key, fn in bindings.items():

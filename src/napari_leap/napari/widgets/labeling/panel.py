@@ -19,6 +19,14 @@ from qtpy.QtWidgets import (
 from napari_leap.napari.widgets.labeling.keys import shortcuts_html
 from napari_leap.napari.widgets.scroll import scroll_layout
 
+#: the Suggest menu: (what it shows, the method of napari_leap.pose.suggest)
+SUGGEST_METHODS = [
+    ("appearance (k-means)", "kmeans"),
+    ("uniform", "uniform"),
+    ("confidence", "confidence"),
+    ("where the model is unsure", "model"),
+]
+
 
 def build(w) -> None:
     """Lay out the dock's controls on the widget ``w`` (they become its attributes)."""
@@ -94,8 +102,13 @@ def _suggestions(w) -> QGroupBox:
     box = QGroupBox("Suggested frames")
     grid = QGridLayout(box)
     w.method = QComboBox()
-    w.method.addItems(["kmeans", "uniform", "confidence"])
-    w.method.setToolTip("kmeans: LEAP cluster sampling; confidence: lowest model confidence")
+    for text, method in SUGGEST_METHODS:
+        w.method.addItem(text, method)
+    w.method.setToolTip(
+        "appearance: LEAP cluster sampling; uniform: evenly spread; confidence: lowest mean "
+        "confidence of the predictions shown; where the model is unsure: runs the model "
+        "(lowest part peak, left/right-flip disagreement, jumps between frames)"
+    )
     w.n_suggest = QSpinBox()
     w.n_suggest.setRange(1, 10000)
     w.n_suggest.setValue(20)
@@ -106,6 +119,10 @@ def _suggestions(w) -> QGroupBox:
     grid.addWidget(w.suggest_button, 0, 2)
     w.progress = QLabel("")
     grid.addWidget(w.progress, 1, 0, 1, 3)
+    w.reason_label = QLabel("")
+    w.reason_label.setWordWrap(True)
+    w.reason_label.setToolTip("why this frame was suggested")
+    grid.addWidget(w.reason_label, 2, 0, 1, 3)
     return box
 
 
@@ -121,8 +138,14 @@ def _model(w) -> QGroupBox:
     w.predict_suggested_button.clicked.connect(lambda: w.predict(w.suggestions))
     grid.addWidget(w.model_label, 0, 0, 1, 2)
     grid.addWidget(choose, 0, 2)
+    w.accept_button = QPushButton("Accept frame (Enter)")
+    w.accept_button.setToolTip(
+        "the predicted points of this frame become labels; on to the next suggested frame"
+    )
+    w.accept_button.clicked.connect(w.accept_frame)
     grid.addWidget(w.predict_frame_button, 1, 0, 1, 2)
     grid.addWidget(w.predict_suggested_button, 1, 2)
+    grid.addWidget(w.accept_button, 2, 0, 1, 3)
     return box
 
 

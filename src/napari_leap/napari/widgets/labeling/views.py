@@ -22,6 +22,8 @@ class ViewsMixin:
         self._refresh_nodes()
         self._refresh_frames()
         self._show_status()
+        why = self.suggestion_reasons.get(self.frame) if self.frame in self.suggestions else None
+        self.reason_label.setText(f"suggested: {why}" if why else "")
 
     def _refresh_edges(self) -> None:
         if self.edges is None or self.layer is None:
@@ -73,7 +75,13 @@ class ViewsMixin:
             self._add_frame_item(f, f"frame {f}: {count}/{total} parts{suggested}")
         for f in self.suggestions:
             if f not in labelled:
-                self._add_frame_item(f, f"frame {f}: suggested, not labelled")
+                why = self.suggestion_reasons.get(f)
+                self._add_frame_item(
+                    f,
+                    f"frame {f}: suggested ({why})"
+                    if why
+                    else f"frame {f}: suggested, not labelled",
+                )
         self.frame_list.blockSignals(False)
         done = len(set(self.suggestions) & set(labelled))
         self.count_label.setText(

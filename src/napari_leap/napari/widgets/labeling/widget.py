@@ -57,6 +57,7 @@ class LabelingWidget(
         self.state = LabelingState()
         self.undo_stack: UndoStack = UndoStack()
         self.suggestions: list[int] = []
+        self.suggestion_reasons: dict[int, str] = {}  # frame -> why it was suggested
         self.model_dir: Path | None = None
         self._model_chosen = False  # a person chose the model: stop following the project's
         self._manifest_seen: float | None = None

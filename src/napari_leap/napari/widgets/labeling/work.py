@@ -31,27 +31,35 @@ class WorkMixin:
         raise LeapError("open a video first.")
 
     def suggest(self) -> None:
-        """Run the chosen suggestion method in a worker; the frames appear in the panel."""
+        """Run the chosen suggestion method in a worker; the frames appear in the panel.
+
+        ``model`` (where the model is unsure) runs the loaded model, then shows its
+        predictions on the suggested frames, ready to correct and accept (Enter).
+        """
         from napari.qt.threading import thread_worker
 
-        from napari_leap.pose.suggest import suggest_frames
+        from napari_leap.pose.suggest import suggest_with_reasons
 
-        method, n = self.method.currentText(), self.n_suggest.value()
+        method = self.method.currentData() or self.method.currentText()
+        n = self.n_suggest.value()
         try:
             video = self._video_for_work()
-            predictions = None
+            predictions = model = None
             if method == "confidence":
                 predictions = layers.points_to_poses(
                     self.layer.data, self.layer.features, self.skeleton, self.tracks, ("predicted",)
                 )
+            if method == "model":
+                model = self._model_for_suggestions()
             exclude = list(self.labelled_frames())
         except Exception as e:  # noqa: BLE001
             self._error(str(e))
             return
-        alignment = self.alignment if self.box_animal is not None else None
+        boxes = self.box_animal is not None or method == "model"
+        alignment = self.alignment if boxes else None
 
         def run(progress):
-            return suggest_frames(
+            return suggest_with_reasons(
                 video,
                 n,
                 method,
@@ -59,22 +67,60 @@ class WorkMixin:
                 predictions=predictions,
                 alignment=alignment,
                 progress=progress,
+                model=model,
             )
 
+        what = "predicting frames" if method == "model" else "reading frames"
         worker = thread_worker(_with_progress, ignore_errors=True)(run)  # errors: notified below
-        worker.yielded.connect(lambda p: self.progress.setText(f"reading frames {p[0]}/{p[1]}"))
-        worker.returned.connect(self._suggested)
+        worker.yielded.connect(lambda p: self.progress.setText(f"{what} {p[0]}/{p[1]}"))
+        worker.returned.connect(lambda picks: self._suggested(picks, method))
         worker.errored.connect(lambda e: self._error(f"suggesting frames failed: {e}"))
         worker.finished.connect(lambda: self.suggest_button.setEnabled(True))
         self.suggest_button.setEnabled(False)
         self._worker = worker
         worker.start()
 
-    def _suggested(self, frames) -> None:
-        self.progress.setText(f"{len(frames)} frames suggested")
-        self.set_suggestions(
-            list(frames) + [f for f in self.suggestions if f in self.labelled_frames()]
-        )
+    def _model_for_suggestions(self):
+        self._follow_project_model()
+        if self.model_dir is None:
+            raise LeapError(
+                "suggesting where the model is unsure needs a model: train one (Train dock) "
+                "or choose a model folder (Model…)."
+            )
+        return self.model_dir
+
+    def _suggested(self, picks, method: str = "") -> None:
+        picks = list(picks)
+        self.progress.setText(f"{len(picks)} frames suggested")
+        self.suggestion_reasons.update({int(s.frame): s.reason for s in picks})
+        new = [int(s.frame) for s in picks]
+        self.set_suggestions(new + [f for f in self.suggestions if f in self.labelled_frames()])
+        if method == "model" and new:  # the model's answers there, ready to correct
+            self.predict(new)
+
+    def accept_frame(self) -> None:
+        """Accept the shown frame: its predicted points become labels; on to the next suggestion.
+
+        Points already dragged are corrected already; the rest are taken as the model
+        placed them (status ``corrected``: they count as labelled and train the next model).
+        """
+        if self.layer is None:
+            return
+        frame, data = self.frame, np.asarray(self.layer.data)
+        rows: np.ndarray = np.zeros(0, int)
+        if len(data):
+            predicted = np.asarray(self.layer.features["status"].astype(str) == "predicted")
+            rows = np.flatnonzero(predicted & (np.rint(data[:, 0]).astype(int) == frame))
+        if len(rows):
+            self._push_undo()
+            self._set_status(rows, "corrected")
+            self._dirty = True
+        elif frame not in self.labelled_frames():
+            self._error("no predicted points on this frame to accept; predict it first (P).")
+            return
+        self.progress.setText(f"frame {frame} accepted ({len(rows)} points)")
+        self.jump_suggested(1)
+        self._after_change()
 
     def set_model(self, model_dir, chosen: bool = True) -> None:
         """Predict with ``model_dir``.

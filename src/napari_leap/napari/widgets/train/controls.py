@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -95,6 +96,12 @@ def _setting_rows(dock, form: QFormLayout) -> None:
     dock.scale.setValue(0)
     dock.scale.setSpecialValueText("auto")
     form.addRow("input scale", dock.scale)
+    dock.fine_tune = QCheckBox("fine-tune the project's newest model")
+    dock.fine_tune.setToolTip(
+        "start from the newest model's weights (its network, input scale and alignment) "
+        "instead of from scratch: after adding a few labels, a few minutes are enough"
+    )
+    form.addRow("start", dock.fine_tune)
 
 
 def _output_row(dock, form: QFormLayout) -> None:

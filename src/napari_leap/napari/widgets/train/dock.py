@@ -115,18 +115,23 @@ class TrainWidget(QWidget):
             return
         try:
             source, out_dir = self._inputs()
+            init_from = self._fine_tune_from() if self.fine_tune.isChecked() else None
         except Exception as e:  # noqa: BLE001 - shown to the user, the widget stays usable
             show_error(e, "training")
             return
-        from napari_leap.pose.train import TrainConfig, check_config
+        from napari_leap.pose.train import DEFAULT_ARCH, TrainConfig, check_config
 
+        network = {  # a fine-tune keeps the model's network, scale and alignment
+            "arch": self.arch.currentText() if init_from is None else DEFAULT_ARCH,
+            "input_scale": (self.scale.value() or None) if init_from is None else None,
+            "align": ALIGN_ITEMS[self.align.currentText()] if init_from is None else None,
+            "init_from": init_from,
+        }
         config = TrainConfig(
             **{
-                "arch": self.arch.currentText(),
+                **network,
                 "epochs": self.epochs.value() or None,
                 "time_limit": self.minutes.value() * 60 or None,
-                "input_scale": self.scale.value() or None,
-                "align": ALIGN_ITEMS[self.align.currentText()],
                 "resume": (out_dir / "last.pt").exists(),
                 **overrides,
             }
@@ -167,6 +172,21 @@ class TrainWidget(QWidget):
         if not out:
             raise LeapError("choose a model folder to write the model to.")
         return source, Path(out)
+
+    def _fine_tune_from(self) -> str:
+        """The project's newest model, which a fine-tune starts from."""
+        from napari_leap.errors import LeapError
+        from napari_leap.io.project import Project
+
+        if self._project is None:
+            raise LeapError(
+                "fine-tuning starts from the project's newest model: train from a project "
+                "(its labels layer or folder), or untick fine-tune."
+            )
+        newest = Project.open(self._project).newest_model()
+        if newest is None:
+            raise LeapError("the project has no trained model yet; train one first.")
+        return str(newest)
 
     @staticmethod
     def _make_worker(source, out_dir, config, stop_event):
