@@ -28,6 +28,39 @@ class AugmentConfig:
         return dict(self.__dict__)
 
 
+#: rotation of aligned boxes, and the least any labels get (LEAP's 15 degrees)
+MIN_ROTATION = 15.0
+
+
+def rotation_range(points) -> float:
+    """Degrees of rotation augmentation that full frames of these labels call for.
+
+    Animals that turn every way in the frame (an open arena) need the full 180; a rig
+    that holds the view (a head-fixed mouse, a joystick) must not be turned upside down,
+    or the network cannot tell its parts apart by where they are. The spread is measured
+    on the pair of labelled parts whose direction varies least: 1.5x its 95th percentile
+    deviation from the mean direction, at least :data:`MIN_ROTATION`. ``points`` (N, K, 2)
+    or (N, A, K, 2), NaN where not labelled.
+    """
+    import numpy as np
+
+    pts = np.asarray(points, dtype=np.float64)
+    pts = pts.reshape(-1, *pts.shape[-2:])
+    seen = np.isfinite(pts).all(-1)
+    spread = 180.0
+    for i in range(pts.shape[1]):
+        for j in range(i + 1, pts.shape[1]):
+            both = seen[:, i] & seen[:, j]
+            if both.sum() < 3 or both.mean() < 0.5:
+                continue
+            v = pts[both, j] - pts[both, i]
+            angle = np.arctan2(v[:, 1], v[:, 0])
+            mean = np.angle(np.exp(1j * angle).mean())
+            deviation = np.degrees(np.abs(np.angle(np.exp(1j * (angle - mean)))))
+            spread = min(spread, 1.5 * float(np.percentile(deviation, 95)))
+    return float(min(180.0, max(MIN_ROTATION, spread)))
+
+
 def affine_matrices(
     n: int, height: int, width: int, cfg: AugmentConfig, generator=None, device=None
 ):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from napari_leap.errors import LeapError
-from napari_leap.pose.augment import AugmentConfig
+from napari_leap.pose.augment import MIN_ROTATION, AugmentConfig
 from napari_leap.pose.dataset import DataOptions
 
 DEFAULT_ARCH = "unet"
@@ -81,13 +81,18 @@ class TrainConfig:
             box_size=saved.get("box_size") or self.box_size,
         )
 
-    def with_defaults(self, aligned: bool, flip: bool, jitter: dict) -> TrainConfig:
-        """Sigma, learning rate and augmentation filled in for this data."""
+    def with_defaults(
+        self, aligned: bool, flip: bool, jitter: dict, rotation: float = 180.0
+    ) -> TrainConfig:
+        """Sigma, learning rate and augmentation filled in for this data.
+
+        ``rotation``: what full frames are turned by (:func:`~napari_leap.pose.augment.rotation_range`).
+        """
         augment = self.augment
         if augment is None:
-            # aligned boxes are head-up: small rotations; anything else may face any way
+            # aligned boxes are head-up: small rotations; full frames as their labels turn
             augment = AugmentConfig(
-                **{"rotation": 15.0 if aligned else 180.0, "flip": flip, **jitter}
+                **{"rotation": MIN_ROTATION if aligned else rotation, "flip": flip, **jitter}
             )
         elif isinstance(augment, dict):
             augment = AugmentConfig(**augment)

@@ -143,7 +143,13 @@ def start_run(
     from napari_leap.pose.trained import Preprocessor, choose_device
 
     pairs = _flip_pairs(data.skeleton)
-    config = config.with_defaults(data.alignment is not None, bool(pairs), jitter)
+    from napari_leap.pose.augment import rotation_range
+
+    aligned = data.alignment is not None
+    turn = 180.0 if aligned else rotation_range(data.points)
+    if not aligned and config.augment is None:
+        yield Message(f"full frames turned by up to {turn:.0f} degrees: as much as the labels turn")
+    config = config.with_defaults(aligned, bool(pairs), jitter, turn)
     dev = choose_device(config.device)
     params = {**DEFAULT_PARAMS.get(config.arch, {}), **(config.arch_params or {})}
     config = replace(config, arch_params=params)
