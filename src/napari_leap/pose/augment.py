@@ -46,7 +46,7 @@ def rotation_range(points) -> float:
 
     pts = np.asarray(points, dtype=np.float64)
     pts = pts.reshape(-1, *pts.shape[-2:])
-    seen = np.isfinite(pts).all(-1)
+    seen = np.asarray(np.isfinite(pts).all(-1))
     spread = 180.0
     for i in range(pts.shape[1]):
         for j in range(i + 1, pts.shape[1]):
