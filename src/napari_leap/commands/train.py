@@ -98,7 +98,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODEL",
         default=None,
         help="fine-tune: start from this model's weights (its network, input scale and "
-        "alignment are kept; a few minutes usually suffice after adding labels)",
+        "alignment are kept; the optimiser starts afresh)",
     )
 
 

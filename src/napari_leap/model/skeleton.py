@@ -54,6 +54,14 @@ def propose_symmetries(nodes: list[str]) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
+def flip_permutation(n_nodes: int, pairs) -> list[int]:
+    """Part order after a left/right flip: each part of a pair takes its partner's place."""
+    perm = list(range(n_nodes))
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm
+
+
 class SkeletonError(LeapError):
     """A skeleton that cannot be used as it is (repeated names, inconsistent pairs)."""
 
@@ -123,10 +131,7 @@ class Skeleton:
 
     def flip_permutation(self) -> list[int]:
         """Channel order after a left/right flip: each node takes its partner's place."""
-        perm = list(range(len(self.nodes)))
-        for a, b in self.symmetries:
-            perm[a], perm[b] = b, a
-        return perm
+        return flip_permutation(len(self.nodes), self.symmetries)
 
     # -- editing (keeps indices of edges and pairs consistent) -------------------------
     def add_node(self, name: str) -> None:

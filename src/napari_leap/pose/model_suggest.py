@@ -13,28 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from napari_leap.errors import LeapError
-from napari_leap.model.skeleton import Skeleton, propose_symmetries
+from napari_leap.model.skeleton import Skeleton, flip_permutation, propose_symmetries
 from napari_leap.pose.uncertainty import Suggestion, flip_back, measures, rank_frames
 
 FLIPPED = " (flipped)"
 
 
-def flip_permutation(config: dict) -> list[int]:
+def model_flip_permutation(config: dict) -> list[int]:
     """Part order after a left/right flip: the training's pairs, else the skeleton's or names'."""
     skeleton = Skeleton.from_dict(config["skeleton"])
     pairs = (config.get("training") or {}).get("flip_pairs")
     if not pairs:
         pairs = skeleton.symmetries or propose_symmetries(skeleton.nodes)
-    perm = list(range(len(skeleton.nodes)))
-    for a, b in pairs:
-        perm[a], perm[b] = b, a
-    return perm
+    return flip_permutation(len(skeleton.nodes), pairs)
 
 
 class FlipTwin:
@@ -50,7 +46,7 @@ class FlipTwin:
         skeleton = dict(model.config["skeleton"])
         nodes = list(skeleton["nodes"])
         self.n_nodes = len(nodes)
-        self.perm = flip_permutation(model.config)
+        self.perm = model_flip_permutation(model.config)
         skeleton.update(nodes=nodes + [n + FLIPPED for n in nodes], edges=[], symmetries=[])
         self.config = {**model.config, "skeleton": skeleton}
         self.skeleton = Skeleton.from_dict(skeleton)
@@ -113,22 +109,11 @@ def candidate_frames(n_total: int, frames=None, stride: int = 1) -> np.ndarray:
     return chosen[::stride]
 
 
-def _source(video):
-    from napari_leap.io.video import source_of, video_source
-
-    source = video_source(video) if isinstance(video, (str, Path)) else source_of(video)
-    if source is None:
-        raise LeapError("this video cannot be read frame by frame; open the video file.")
-    return source
-
-
-def predict_twin(model, video, frames, options: ModelSuggestOptions):
-    """The model's twin predictions on ``frames``: ``(frames, points, scores, flipped)``."""
+def predict_twin(model, source, frames, options: ModelSuggestOptions):
+    """The model's twin predictions on ``frames`` of ``source``: ``(frames, points, scores, flipped)``."""
     from napari_leap.pose.predict import VideoJob, load_model, predict
 
-    model = load_model(model, options.device)
-    twin = FlipTwin(model)
-    source = _source(video)
+    twin = FlipTwin(load_model(model, options.device))
     job = VideoJob(source, np.asarray(frames, np.int64), None, options.alignment, "video")
 
     def progress(ev) -> None:
@@ -145,13 +130,15 @@ def suggest_from_model(
     model, video, n: int = 20, options: ModelSuggestOptions | None = None
 ) -> list[Suggestion]:
     """The ``n`` frames of ``video`` where ``model`` is least sure, spread out, with reasons."""
+    from napari_leap.io.video import seekable_source
     from napari_leap.pose.predict import load_model
 
     o = options or ModelSuggestOptions()
     if n <= 0:
         raise LeapError(f"the number of frames to suggest must be positive, not {n}.")
     model = load_model(model, o.device)
-    n_total = len(_source(video))
+    source = seekable_source(video)
+    n_total = len(source)
     candidates = candidate_frames(n_total, o.frames, o.stride)
     excluded = {int(f) for f in o.exclude}
     if not len([f for f in candidates if int(f) not in excluded]):
@@ -160,7 +147,7 @@ def suggest_from_model(
     if o.neighbours and o.stride > 1:
         near = np.concatenate([candidates - 1, candidates, candidates + 1])
         to_predict = np.unique(near[(near >= 0) & (near < n_total)])
-    frames, pts, sc, flipped = predict_twin(model, video, to_predict, o)
+    frames, pts, sc, flipped = predict_twin(model, source, to_predict, o)
     found = measures(frames, pts, sc, flipped if o.flip else None, jumps=o.neighbours)
     keep = np.isin(frames, candidates)
     found = {k: v[keep] for k, v in found.items()}

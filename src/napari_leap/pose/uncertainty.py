@@ -18,6 +18,7 @@ already labelled; each pick says why it was suggested.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import warnings
 from collections.abc import Iterable, Sequence
@@ -176,26 +177,33 @@ def pick_spread(frames, scores, n: int, *, min_gap: int, exclude: Iterable[int] 
     leaves fewer than ``n`` candidates, it is halved until there are enough.
     """
     frames = np.asarray(frames, dtype=np.int64)
-    excluded = np.array(sorted({int(f) for f in exclude}), dtype=np.int64)
+    excluded = {int(f) for f in exclude}
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
     gap = max(int(min_gap), 1)
     picked: list[int] = []
     while True:
-        taken = np.array([frames[i] for i in picked], dtype=np.int64)
+        chosen = set(picked)
+        near = sorted(excluded | {int(frames[i]) for i in picked})  # frames picks keep away from
         for i in order:
             if len(picked) >= n:
                 break
-            f = frames[i]
-            if i in picked or (len(excluded) and np.any(excluded == f)):
+            f = int(frames[i])
+            if i in chosen or f in excluded:
                 continue
-            near = np.concatenate([taken, excluded])
-            if len(near) and np.min(np.abs(near - f)) < gap:
+            if near and _distance_to_nearest(near, f) < gap:
                 continue
             picked.append(int(i))
-            taken = np.append(taken, f)
+            chosen.add(int(i))
+            bisect.insort(near, f)
         if len(picked) >= n or gap == 1:
             return picked
         gap = max(1, gap // 2)
+
+
+def _distance_to_nearest(sorted_frames: list[int], f: int) -> int:
+    """Frames from ``f`` to the nearest of ``sorted_frames`` (not empty)."""
+    j = bisect.bisect_left(sorted_frames, f)
+    return min(abs(sorted_frames[k] - f) for k in (j - 1, j) if 0 <= k < len(sorted_frames))
 
 
 def rank_frames(

@@ -9,6 +9,7 @@ from napari_leap.io.video.reading import (
     frame_reader,
     open_video,
     pad_to,
+    seekable_source,
     source_of,
     video_source,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "open_video",
     "pad_to",
     "same_video",
+    "seekable_source",
     "source_of",
     "video_source",
 ]

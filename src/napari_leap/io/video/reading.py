@@ -92,6 +92,20 @@ def source_of(video) -> FrameSource | None:
     return None
 
 
+def seekable_source(video) -> FrameSource:
+    """The source of a video path or an :func:`open_video` array, for frame-exact reads.
+
+    Prediction reads frames by number; an array napari-leap did not open has no source.
+    """
+    source = video_source(video) if isinstance(video, (str, Path)) else source_of(video)
+    if source is None:
+        raise LeapError(
+            "this video cannot be read frame by frame (napari-leap did not open it); "
+            "open the video file."
+        )
+    return source
+
+
 def pad_to(frame: np.ndarray, frame_hw) -> np.ndarray:
     """A smaller frame padded with black at the bottom and right to ``frame_hw``.
 

@@ -2,8 +2,8 @@
 
 The run takes over what the weights were made for (architecture, input scale, sigma,
 the alignment method and its box) so the network fits them, then trains with a fresh
-optimiser and its own schedule on the labels it is given: after a few more labels a
-few minutes of training continue from the last model instead of starting from scratch.
+optimiser and its own schedule on the labels it is given, continuing from the last
+model instead of starting from scratch (the time this saves is not measured yet).
 Data that do not fit the weights (other body parts, channels or image size) are
 refused with one sentence. A two-stage model (learned alignment) fine-tunes both
 stages: its first stage starts from the old model's ``align/`` folder.

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_leap.model.skeleton import flip_permutation
 from napari_leap.pose.budget import DEFAULT_STEPS, Plan, Sizing, animal_extent, plan_budget
 from napari_leap.pose.dataset import TrainingData
 from napari_leap.pose.train.checkpoints import Progress, restore, seed_everything, write_json
@@ -188,7 +189,7 @@ def start_run(
         stride,
         chosen(config.sigma) * float(np.mean(prep.ratio)),
     )
-    learner, sched = _learner(net, config, maps, _flip_permutation(len(data.skeleton), pairs))
+    learner, sched = _learner(net, config, maps, flip_permutation(len(data.skeleton), pairs))
     progress = restore(ckpt, learner, sched) if ckpt is not None else Progress()
     run = Run(
         out_dir=out_dir,
@@ -245,13 +246,6 @@ def _tensors(prep, train_set: TrainingData, val_set: TrainingData) -> dict:
         "p_val": p_val,
         "p_val_input": p_val_input,
     }
-
-
-def _flip_permutation(n_nodes: int, pairs) -> list[int]:
-    perm = list(range(n_nodes))
-    for a, b in pairs:
-        perm[a], perm[b] = b, a
-    return perm
 
 
 def _learner(net, config: TrainConfig, maps: MapSpec, flip_perm: list[int]):

@@ -277,12 +277,10 @@ def _with_progress(run):
 
 def predict_frames(model_dir, video, frames, alignment=None):
     """Predictions (``Poses``) of a trained model on some frames of a video, in video pixels."""
-    from napari_leap.io.video import source_of, video_source
+    from napari_leap.io.video import seekable_source
     from napari_leap.pose.predict import VideoJob, predict
 
-    source = video_source(video) if isinstance(video, (str, Path)) else source_of(video)
-    if source is None:
-        raise LeapError("this image layer is not a video napari-leap opened; open the video file.")
+    source = seekable_source(video)
     job = VideoJob(
         source,
         np.asarray(sorted(frames), dtype=np.int64),

@@ -99,7 +99,7 @@ def _setting_rows(dock, form: QFormLayout) -> None:
     dock.fine_tune = QCheckBox("fine-tune the project's newest model")
     dock.fine_tune.setToolTip(
         "start from the newest model's weights (its network, input scale and alignment) "
-        "instead of from scratch: after adding a few labels, a few minutes are enough"
+        "instead of from scratch, with a fresh optimiser"
     )
     form.addRow("start", dock.fine_tune)
 
