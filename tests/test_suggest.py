@@ -120,7 +120,7 @@ def test_command_with_a_model(tmp_path, capsys):
     command.add_parser(parser)
     out = tmp_path / "frames.txt"
     args = parser.parse_args(
-        [str(video), "--model", str(model_dir), "--n", "3", "--frames", "0-29", "--why"]
+        [str(video), "--model", str(model_dir), "--n", "3", "--frames", "0:30", "--why"]
         + ["--out", str(out)]
     )
     assert command.run(args) == 0
@@ -135,7 +135,7 @@ def test_command_with_a_model(tmp_path, capsys):
     with pytest.raises(LeapError, match="labelled already"):
         command.run(
             parser.parse_args(
-                [str(video), "--model", str(model_dir), "--frames", "0-9"]
+                [str(video), "--model", str(model_dir), "--frames", "0:10"]
                 + ["--exclude", str(labels_path)]
             )
         )

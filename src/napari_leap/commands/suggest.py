@@ -35,7 +35,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", metavar="FOLDER", help="a trained model folder")
     parser.add_argument(
-        "--frames", metavar="A-B", help="with --model: rank only frames A to B (inclusive)"
+        "--frames",
+        metavar="A:B",
+        help="with --model: rank only frames A to B (end excluded, as predict)",
     )
     parser.add_argument(
         "--stride", type=int, default=1, help="with --model: rank every N-th frame (long videos)"
@@ -57,20 +59,6 @@ def _frames_of(path: str, user: bool) -> Poses:
 
     labels = load_labels(path)
     return poses_from_labels(labels, 0, user=user, predicted=not user)
-
-
-def _frame_range(text: str | None):
-    from napari_leap.errors import LeapError
-
-    if text is None:
-        return None
-    try:
-        a, b = (int(v) for v in text.replace(":", "-").split("-"))
-    except ValueError:
-        raise LeapError(f"cannot read the frame range {text!r}; write it as A-B.") from None
-    if b < a:
-        raise LeapError(f"the frame range {text!r} ends before it starts; write it as A-B.")
-    return range(a, b + 1)
 
 
 def _method(args: argparse.Namespace) -> str:
@@ -117,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=progress,
             model=args.model,
-            frames=_frame_range(args.frames),
+            frames=args.frames,
             stride=args.stride,
         )
     finally:

@@ -100,9 +100,17 @@ class ModelSuggestOptions:
 
 
 def candidate_frames(n_total: int, frames=None, stride: int = 1) -> np.ndarray:
-    """The frames to rank: ``frames`` (default all) within the video, every ``stride``-th."""
+    """The frames to rank: ``frames`` (default all) within the video, every ``stride``-th.
+
+    ``frames`` as ``predict`` takes them: ``"A:B"`` text or a slice (end excluded), or
+    frame numbers.
+    """
+    from napari_leap.pose.predict.jobs import parse_frames
+
     if stride < 1:
         raise LeapError(f"the stride must be at least 1, not {stride}.")
+    if isinstance(frames, (str, slice)):
+        return parse_frames(frames, n_total)[::stride]
     chosen = np.arange(n_total) if frames is None else np.unique(np.asarray(list(frames), int))
     if len(chosen) and (chosen[0] < 0 or chosen[-1] >= n_total):
         raise LeapError(f"frame numbers must be within 0..{n_total - 1} (the video's frames).")

@@ -94,7 +94,7 @@ class SubsetSource(FrameSource):
         return self.source.read(int(self.frames[index]))
 
 
-def _parse_frames(frames, n: int) -> np.ndarray:
+def parse_frames(frames, n: int) -> np.ndarray:
     """``None`` (all), a slice/range, ``"A:B"`` text or an index array -> sorted unique indices."""
     if frames is None:
         return np.arange(n, dtype=np.int64)
@@ -206,7 +206,7 @@ def _project_job(project: Project, index: int, frames) -> VideoJob:
     src = video_source(path)
     return VideoJob(
         src,
-        _parse_frames(frames, len(src)),
+        parse_frames(frames, len(src)),
         project.sleap_video(index),
         _project_alignment(project, index),
         path.name,
@@ -217,7 +217,7 @@ def _video_job(source: FrameSource, frames) -> VideoJob:
     """A whole video (or the ``frames`` range of it), not yet aligned."""
     return VideoJob(
         source,
-        _parse_frames(frames, len(source)),
+        parse_frames(frames, len(source)),
         _sleap_video_for(source.path, source),
         None,
         source.path.name,
@@ -250,7 +250,7 @@ def _jobs_from_labels(labels, frames) -> list[VideoJob]:
                 )
             src = video_source(path)
         if frames is not None:
-            idx = np.intersect1d(idx, _parse_frames(frames, len(src)))
+            idx = np.intersect1d(idx, parse_frames(frames, len(src)))
         jobs.append(VideoJob(src, idx, video, None, Path(video.filename).name, embedded))
     return jobs
 
