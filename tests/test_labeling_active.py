@@ -86,3 +86,12 @@ def test_suggest_where_the_model_is_unsure(make_napari_viewer, tmp_path, qtbot):
     widget.accept_frame()
     assert list(widget.labelled_frames()) == [widget.suggestions[0]]
     assert widget.frame == widget.suggestions[1]
+    # the reasons are kept with the project: reopened, each suggested frame still says why
+    reasons = dict(widget.suggestion_reasons)
+    widget.save()
+    again = LabelingWidget(make_napari_viewer())
+    again.open_project(project.root)
+    assert again.suggestions == widget.suggestions
+    assert {f: again.suggestion_reasons[f] for f in again.suggestions} == {
+        f: reasons[f] for f in widget.suggestions
+    }

@@ -43,6 +43,8 @@ class ProjectMixin:
         self.suggestions = sorted(
             int(f) for f in _video_setting(project, "suggestions", video_index)
         )
+        reasons = project.settings.get("suggestion_reasons", {}).get(str(video_index), {})
+        self.suggestion_reasons = {int(f): str(why) for f, why in reasons.items()}
         invisible = _video_setting(project, "not_visible", video_index)
         self._manifest_seen = None
         self._follow_project_model()
@@ -104,6 +106,11 @@ class ProjectMixin:
         settings.setdefault("suggestions", {})[str(self.video_index)] = [
             int(f) for f in self.suggestions
         ]
+        settings.setdefault("suggestion_reasons", {})[str(self.video_index)] = {
+            str(f): self.suggestion_reasons[f]
+            for f in self.suggestions
+            if self.suggestion_reasons.get(f)
+        }
         settings.setdefault("not_visible", {})[str(self.video_index)] = sorted(
             list(t) for t in self.invisible
         )
