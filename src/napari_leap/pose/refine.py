@@ -23,7 +23,7 @@ REFINE_SHARE = 0.4
 MIN_FRAME_SIDE = 384
 #: the window's side in network input pixels, and its side in frame pixels at least/most
 WINDOW_INPUT = 96
-WINDOW_MIN, WINDOW_MAX = 192, 384
+WINDOW_MIN, WINDOW_MAX = 192, 256
 #: windows cut around each labelled part of each training image
 WINDOWS_PER_PART = 4
 #: a refined peak below this confidence leaves the coarse estimate as it is
