@@ -89,14 +89,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where the run starts (over again or from another model) and whether it refines."""
-    parser.add_argument(
-        "--refine",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="full frames: a second network places each body part in a window around the "
-        "first's estimate (default: for frames of 384 px or more, said when chosen)",
-    )
+    """Where the run starts: over again (``--resume``) or from another model's weights."""
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run in MODEL_DIR"
     )
@@ -128,7 +121,6 @@ def run(args) -> int:
         device=args.device,
         resume=args.resume,
         init_from=args.init_from,
-        refine=args.refine,
     )
     check_config(config, args.out)
     if args.init_from is not None:  # a wrong folder is refused before the labels are read

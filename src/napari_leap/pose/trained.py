@@ -12,15 +12,11 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from napari_leap.errors import LeapError
 from napari_leap.model.skeleton import Skeleton
-
-if TYPE_CHECKING:
-    from napari_leap.pose.refine import Refiner
 
 CONFIG = "config.json"
 BEST = "best.pt"
@@ -161,7 +157,6 @@ class TrainedModel:
         self.use_amp = self.device.type == "cuda"
         if channels_last(self.device):
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.refiner: Refiner | None = None  # full frames' second network
         self.preprocessor = Preprocessor(
             config["input_size"],
             config["input_scale"],
@@ -200,14 +195,7 @@ class TrainedModel:
                 f"{weights} is corrupt or from another model ({type(e).__name__}); "
                 "train the model again."
             ) from None
-        model = cls(config, net, choose_device(device), model_dir)
-        spec = config.get("refine")
-        if spec:
-            from napari_leap.pose.refine import Refiner
-
-            stage = cls.load(model_dir / spec["dir"], device=model.device)
-            model.refiner = Refiner(stage, spec["window"])
-        return model
+        return cls(config, net, choose_device(device), model_dir)
 
     # -- inference stages ----------------------------------------------------------------
     def preprocess(self, images):
@@ -242,10 +230,7 @@ class TrainedModel:
 
         with torch.inference_mode():
             pts, scores = self.peaks(self.forward_confmaps(self.preprocess(images)))
-        pts = pts.double().cpu().numpy()
-        if self.refiner is not None:
-            pts = self.refiner(np.asarray(images), pts)
-        return pts, scores.double().cpu().numpy()
+        return pts.double().cpu().numpy(), scores.double().cpu().numpy()
 
     @property
     def input_size(self) -> tuple[int, int]:

@@ -39,9 +39,7 @@ class TrainConfig:
     ``anchor`` and ``heading_part`` name its two body parts) or ``"none"`` (or False: full
     frames). ``init_from``: a model folder whose weights the run starts from (fine-tuning,
     :mod:`napari_leap.pose.train.finetune`: its architecture, input scale, sigma and
-    alignment are taken over, the optimiser starts afresh). ``refine``: a second network
-    that places each body part in a window around the first's estimate, for full frames
-    seen downscaled (None: chosen, :func:`~napari_leap.pose.refine.refinement_wanted`).
+    alignment are taken over, the optimiser starts afresh).
     """
 
     arch: str = DEFAULT_ARCH
@@ -65,7 +63,6 @@ class TrainConfig:
     resume: bool = False
     device: str | None = None
     init_from: str | None = None
-    refine: bool | None = None
 
     def data_options(self) -> DataOptions:
         """How the labels become training images (alignment and its parts)."""

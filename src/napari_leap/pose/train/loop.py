@@ -23,15 +23,12 @@ import numpy as np
 
 from napari_leap.pose.dataset import TrainingData
 from napari_leap.pose.fit import confidence_summary
-from napari_leap.pose.refine import REFINE_DIR, refinement_wanted
 from napari_leap.pose.train.checkpoints import open_run, save_checkpoint, write_json
 from napari_leap.pose.train.config import TrainConfig
 from napari_leap.pose.train.events import BatchEnd, EpochEnd, Message, TrainFinished, TrainStarted
 from napari_leap.pose.train.finetune import check_fits, fine_tune_config, first_stage_init
-from napari_leap.pose.train.refine_stage import as_refine, refine_clock, stage_inputs
 from napari_leap.pose.train.run import VAL_COST, Clock, Run, chosen, start_run
 from napari_leap.pose.train.step import cosine_factor, evaluate_batches, scaled_lr, train_step
-from napari_leap.pose.train.validation import load_validation
 from napari_leap.pose.trained import BEST, CONFIG, TrainedModel
 
 #: share of a time limit the first stage of learned alignment trains for
@@ -97,7 +94,7 @@ def iter_train(
         check_fits(config.init_from, data)
         yield Message(f"fine-tuning from {Path(config.init_from).name}")
     if val_data is not None:  # checked before the first stage spends its share of the budget
-        val_data = load_validation(val_data, data, config.align_options, clock.deadline)
+        val_data = _load_validation(val_data, data, config.align_options, clock.deadline)
     jitter = {}
     if data.first_stage is not None:  # learned alignment: its first stage trains first
         left = None if clock.deadline is None else clock.deadline - time.monotonic()
@@ -107,11 +104,7 @@ def iter_train(
         )
         chosen(data.alignment)["first_stage_errors"] = errors
         jitter = jitter_for(errors)
-    refining = refinement_wanted(data, config)
-    if refining:
-        yield Message(refining)
-    main_clock = refine_clock(clock) if refining else clock
-    run = yield from start_run(data, val_data, config, out_dir, ckpt, main_clock, jitter)
+    run = yield from start_run(data, val_data, config, out_dir, ckpt, clock, jitter)
     run.stop = stop
     yield _started(run)
     try:
@@ -119,11 +112,6 @@ def iter_train(
     except GeneratorExit:
         run.reason = "stopped"
     model = _finish(run)
-    if refining and run.reason != "stopped":
-        try:
-            model = yield from iter_train_refine(model, run, val_data, clock, stop)
-        except GeneratorExit:
-            run.reason = "stopped"
     if run.reason != "stopped" or stop is not None:
         best = run.progress.best
         with contextlib.suppress(GeneratorExit):
@@ -158,28 +146,6 @@ def iter_train_first_stage(
                 break
             yield training.as_first_stage(event, factor)
     return (yield from training.iter_summary(data, out_dir, config))
-
-
-def iter_train_refine(
-    model: TrainedModel, run: Run, val_data, clock: Clock, stop=None
-) -> Generator[object, None, TrainedModel]:
-    """Train the refinement stage of a finished full-frame ``run`` into ``out_dir/refine``.
-
-    Yields the trainer's events (``stage="refine"``); returns the model with it
-    (:mod:`napari_leap.pose.refine`).
-    """
-    windows, val_windows, config, plan, text = stage_inputs(model, run, val_data, clock)
-    yield Message(text)
-    gen = iter_train(windows, run.out_dir / REFINE_DIR, config, val_data=val_windows, stop=stop)
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration:
-            break
-        yield as_refine(event)
-    run.model_config["refine"] = {"dir": REFINE_DIR, **plan}
-    write_json(run.out_dir / CONFIG, run.model_config)
-    return TrainedModel.load(run.out_dir, device=model.device)
 
 
 def _started(run: Run) -> TrainStarted:
@@ -353,3 +319,33 @@ def _finish(run: Run) -> TrainedModel:
     run.model_config["fit"]["val_confidence"] = best.get("confidence")
     write_json(run.out_dir / CONFIG, run.model_config)
     return TrainedModel.load(run.out_dir, device=run.prep.device)
+
+
+def _load_validation(val_data, data: TrainingData, align_options, deadline) -> TrainingData:
+    """Validation labels prepared as the training data were (same boxes or frames)."""
+    from napari_leap.pose.dataset import DataOptions, TrainingDataError, load_training_data
+
+    spec = data.alignment or {}
+    method = spec.get("method", "background") if spec else "none"
+    options = DataOptions(
+        method, spec.get("anchor"), spec.get("heading_part"), spec.get("box_size"), align_options
+    )
+    val = load_training_data(val_data, options, deadline=deadline)
+    (vh, vw), (th, tw) = val.input_size, data.input_size
+    if not spec and val.channels == data.channels and vh <= th and vw <= tw:
+        from napari_leap.io.video import pad_to  # full frames: padded as the training frames
+
+        val.images = np.stack([pad_to(f, (th, tw)) for f in val.images])
+    if val.input_size != data.input_size or val.channels != data.channels:
+        raise TrainingDataError(
+            f"the validation images are {val.input_size[1]}x{val.input_size[0]} px with "
+            f"{val.channels} channel(s) but the training images {data.input_size[1]}x"
+            f"{data.input_size[0]} px with {data.channels}; give validation labels of the same "
+            "videos or camera."
+        )
+    if list(val.skeleton.nodes) != list(data.skeleton.nodes):
+        raise TrainingDataError(
+            "the validation labels have other body parts than the training labels; "
+            "label them with the same skeleton."
+        )
+    return val

@@ -115,7 +115,7 @@ def _flip_pairs(skeleton) -> list[tuple[int, int]]:
     return list(skeleton.symmetries or propose_symmetries(skeleton.nodes))
 
 
-def split_train_val(data: TrainingData, val_data, config: TrainConfig):
+def _split(data: TrainingData, val_data, config: TrainConfig):
     """``(train, validation, note)``: contiguous blocks of time, or the given held-out set."""
     from napari_leap.pose.dataset import split_blocks
 
@@ -163,7 +163,7 @@ def start_run(
         load_weights(net, config.init_from)
     stride = int(getattr(net, "output_stride", 1))
     multiple = int(getattr(net, "size_multiple", 1))
-    train_set, val_set, note = split_train_val(data, val_data, config)
+    train_set, val_set, note = _split(data, val_data, config)
     if note:
         yield Message(note)
     sizing = Sizing(config.arch, data.input_size, multiple, animal_extent(train_set.points))
