@@ -399,3 +399,55 @@ def test_project_input_saves_predictions_in_the_project(small, tmp_path):
     saved = Project.open(tmp_path / "proj").predictions
     assert len(saved.labeled_frames) == 8 and len(saved.tracks) == 2
     assert not (tmp_path / "proj" / ".predictions.partial").exists()
+
+
+def test_flip_average_makes_the_model_exactly_flip_symmetric(small):
+    """Averaged maps of a flipped input are the averaged maps flipped back, parts swapped."""
+    import torch
+
+    from napari_leap.pose.trained import TrainedModel
+
+    model = TrainedModel.load(small[0], "cpu")
+    perm = model.flip_average_permutation()
+    assert sorted(perm) == list(range(13)) and perm != list(range(13))  # the clip's pairs
+    x = torch.rand(3, 1, *model.preprocessor.padded, generator=torch.Generator().manual_seed(0))
+    plain = model.forward_confmaps(x)
+    both = model.forward_confmaps(x, flip_average=True)
+    mirrored = model.forward_confmaps(x.flip(-1), flip_average=True)
+    torch.testing.assert_close(mirrored, both.flip(-1)[:, perm], rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(plain, both)  # a real second pass, not the same maps
+
+
+def test_flip_average_predicts_every_animal_and_is_not_reused_as_plain(small, reference, tmp_path):
+    model_dir, video, _ = small
+    out = tmp_path / "flip.slp"
+    flipped = P.predict(
+        model_dir,
+        video,
+        frames="0:24",
+        out=out,
+        batch_size=6,
+        chunk_size=8,
+        flip_average=True,
+        keep_partial=True,
+    )
+    plain = reference[0].poses[0]
+    assert flipped.poses[0].points.shape == plain.points.shape
+    assert np.isfinite(flipped.poses[0].points).all()
+    assert not np.allclose(flipped.poses[0].points, plain.points)
+    # the same output without flips recomputes its chunks instead of reusing these
+    again = P.predict(model_dir, video, frames="0:24", out=out, batch_size=6, chunk_size=8)
+    np.testing.assert_allclose(again.poses[0].points, plain.points)
+
+
+def test_flip_average_refused_for_a_model_trained_without_flips(small):
+    from napari_leap.pose.trained import ModelError, TrainedModel
+
+    model = TrainedModel.load(small[0], "cpu")
+    model = TrainedModel(
+        {**model.config, "training": {**model.config["training"], "augment": {"flip": False}}},
+        model.net,
+        "cpu",
+    )
+    with pytest.raises(ModelError, match="without left/right flips"):
+        P.predict(model, small[1], frames="0:8", flip_average=True)

@@ -80,3 +80,22 @@ def test_widget_predicts_shows_and_exports(make_napari_viewer, qtbot, small, tmp
     qtbot.waitUntil(lambda: not w.running, timeout=60_000)
     assert len(errors) == 1 and "does not exist" in errors[0]
     assert w.predict_button.isEnabled()
+
+
+def test_flip_checkbox_predicts_with_flip_average(make_napari_viewer, qtbot, small):
+    from napari_leap.napari.widgets.predict import PredictWidget
+
+    model_dir, video, _ = small
+    viewer = make_napari_viewer()
+    data, kwargs, _ = layers.video_layer_data(open_video(video), path=video)
+    viewer.add_image(data, **kwargs)
+    w = PredictWidget(viewer)
+    w.model_edit.setText(str(model_dir))
+    w.stop_spin.setValue(8)
+    w.batch_spin.setValue(8)
+    w.flip_check.click()  # as a click does: toggles and emits clicked/toggled
+    assert w.flip_check.isChecked()
+    w.start()
+    qtbot.waitUntil(lambda: not w.running, timeout=180_000)
+    expected = P.predict(model_dir, video, frames="0:8", batch_size=8, flip_average=True)
+    np.testing.assert_allclose(w.result.poses[0].points, expected.poses[0].points)

@@ -53,6 +53,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", help="torch device, e.g. cuda:1 or cpu (default: GPU if any)")
     parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="average each image's confidence maps with its left/right flip's: twice the "
+        "time, lower error (fly32: 2.14 -> 2.04 px median); models trained with flips only",
+    )
+    parser.add_argument(
         "--restart",
         action="store_true",
         help="ignore finished chunks of an earlier run and start over",
@@ -100,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             client=client,
             format=args.format,
+            flip_average=args.flip_average,
             warn=lambda text: tqdm.write(f"napari-leap predict: warning: {text}", file=sys.stderr),
         )
         while True:

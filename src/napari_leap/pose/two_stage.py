@@ -50,12 +50,14 @@ def aligner_of(model):
 class TwoStageRunner:
     """Both stages on batches of whole frames, tracking animals from batch to batch."""
 
-    def __init__(self, model, geo, job, store, video_index: int, chunk_size: int):
+    def __init__(
+        self, model, geo, job, store, video_index: int, chunk_size: int, flip_average=False
+    ):
         from napari_leap.pose.first_stage import Tracker, animal_length
 
         spec = model.config["alignment"]
         self.aligner = aligner_of(model)
-        self.pose = PoseStage(model, geo)
+        self.pose = PoseStage(model, geo, flip_average)
         self.geo, self.box_size = geo, int(spec["box_size"])
         self.channels = channels_of(model)
         self.tracker = Tracker(geo.n_animals, animal_length(spec), not job.align_subset)

@@ -37,6 +37,7 @@ def iter_distributed(run: PredictRun) -> Iterator[PredictProgress]:
                 job.frames[s:e],
                 None if affines is None else affines[s:e],
                 run.batch_frames,
+                run.options.flip_average,
                 pure=False,
                 key=f"leap-predict-{vi}-{ci}-{time.time_ns()}",
             )

@@ -15,7 +15,8 @@ from napari_leap.pose.predict.state import PredictRun, Rate
 
 def iter_local(run: PredictRun) -> Iterator[PredictProgress]:
     """Every chunk not in the store yet, in order, each stored as soon as it is done."""
-    pose = PoseStage(run.model, run.geo)
+    flip = run.options.flip_average
+    pose = PoseStage(run.model, run.geo, flip)
     n_decoders = run.options.n_decoders
     if n_decoders is None:
         n_decoders = max(2, min(8, (os.cpu_count() or 2) // 2))
@@ -24,7 +25,9 @@ def iter_local(run: PredictRun) -> Iterator[PredictProgress]:
         stage: Stage = pose
         affines = None
         if two_stage.is_one_pass(run.model, job):
-            stage = two_stage.TwoStageRunner(run.model, run.geo, job, run.store, vi, run.chunk_size)
+            stage = two_stage.TwoStageRunner(
+                run.model, run.geo, job, run.store, vi, run.chunk_size, flip
+            )
         else:
             affines = job_affines(job, run.geo)
         spans = job.spans(run.chunk_size)

@@ -55,9 +55,10 @@ def model_fingerprint(model) -> str:
 class PoseStage:
     """Forward passes on whole batches under ``torch.inference_mode``."""
 
-    def __init__(self, model, geo: Geometry):
+    def __init__(self, model, geo: Geometry, flip_average: bool = False):
         self.model = model
         self.geo = geo
+        self.flip_average = flip_average
         k = len(model.skeleton.nodes) if hasattr(model.skeleton, "nodes") else len(model.skeleton)
         self.n_nodes = k
 
@@ -67,7 +68,10 @@ class PoseStage:
 
         n = mats.shape[0]
         with torch.inference_mode():
-            pts, sc = self.model.predict_images(images)
+            if self.flip_average:
+                pts, sc = self.model.predict_images(images, flip_average=True)
+            else:
+                pts, sc = self.model.predict_images(images)
         pts = np.asarray(pts, dtype=np.float64).reshape(n, self.geo.n_animals, self.n_nodes, 2)
         sc = np.asarray(sc, dtype=np.float64).reshape(n, self.geo.n_animals, self.n_nodes)
         video_pts = to_video(pts, mats)

@@ -44,6 +44,8 @@ def iter_predict(
     geo = Geometry.of(model)
     jobs, project = jobs_from_inputs(inputs, opts.frames)
     _check_skeleton(model, project)
+    if opts.flip_average:  # refused before any work for a model trained without flips
+        model.flip_average_permutation()
     warnings = _fit_warnings(model, jobs, None, opts.warn)
     out_path = Path(opts.out) if opts.out is not None else None
     fmt = output_format(out_path, opts.format) if out_path is not None else None
@@ -113,6 +115,7 @@ def _manifest(model, geo: Geometry, jobs: list[VideoJob], opts: PredictOptions) 
     return {
         "model": model_fingerprint(model),
         "chunk_size": int(opts.chunk_size),
+        "flip_average": bool(opts.flip_average),
         "batch_frames": batch_frames(opts.batch_size, geo),
         "videos": [
             {

@@ -162,13 +162,14 @@ def predict_chunk(
     frames: np.ndarray,
     affines: np.ndarray | None,
     batch_frames: int,
+    flip_average: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One chunk, start to end, on whatever process runs it (a dask worker).
 
     Same batches as the single-process run, so the same numbers come out.
     """
     model = load_model(model_dir, device)
-    runner = PoseStage(model, Geometry.of(model))
+    runner = PoseStage(model, Geometry.of(model), flip_average)
     stop = threading.Event()
     for _, f, p, s in run_chunks(
         runner, source, [(frames, affines)], channels_of(model), batch_frames, 1, stop

@@ -31,7 +31,8 @@ class PredictOptions:
     ``client`` (a ``dask.distributed.Client``) computes chunks on its workers.
     Setting ``stop`` ends the run after the current chunk, keeping finished
     chunks. ``warn`` is called with each sentence of :mod:`napari_leap.pose.fit`
-    as soon as it is known.
+    as soon as it is known. ``flip_average``: average each image's maps with its
+    left/right flip's (:meth:`~napari_leap.pose.trained.TrainedModel.forward_confmaps`).
     """
 
     frames: Any = None  # None (all), "A:B", a slice/range or frame indices
@@ -47,6 +48,7 @@ class PredictOptions:
     stop: threading.Event | None = None
     format: str | None = None
     warn: Callable[[str], None] | None = None
+    flip_average: bool = False
 
 
 class Rate:

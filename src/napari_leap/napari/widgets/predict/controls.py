@@ -5,6 +5,7 @@ from __future__ import annotations
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QFont
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -70,6 +71,12 @@ def _inputs(dock) -> QFormLayout:
     dock.batch_spin.setRange(1, 4096)
     dock.batch_spin.setValue(64)
     form.addRow("Batch (boxes)", dock.batch_spin)
+    dock.flip_check = QCheckBox("Average with left/right flip")
+    dock.flip_check.setToolTip(
+        "Run each box twice, as it is and mirrored, and average the two: twice the time, "
+        "a lower error (fly32: 2.14 -> 2.04 px median). Models trained with flips only."
+    )
+    form.addRow("", dock.flip_check)
     return form
 
 

@@ -190,6 +190,7 @@ class PredictWidget(DisplayMixin, QWidget):
                     inputs,
                     frames=frames,
                     batch_size=self.batch_spin.value(),
+                    flip_average=self.flip_check.isChecked(),
                     stop=self._stop,
                 )
             except Exception as e:  # noqa: BLE001 - reported on the main thread, never raised
