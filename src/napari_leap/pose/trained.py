@@ -230,7 +230,7 @@ class TrainedModel:
 
     def flip_average_permutation(self) -> list[int]:
         """Part order of a flipped image's maps; refused for a model trained without flips."""
-        from napari_leap.model.skeleton import flip_permutation
+        from napari_leap.pose.model_suggest import model_flip_permutation
 
         training = self.config.get("training") or {}
         if not (training.get("augment") or {}).get("flip"):
@@ -239,7 +239,7 @@ class TrainedModel:
                 "left/right pairs), so it cannot average with flipped images; predict "
                 "without flip averaging."
             )
-        return flip_permutation(len(self.skeleton.nodes), training.get("flip_pairs") or [])
+        return model_flip_permutation(self.config)
 
     def peaks(self, confmaps):
         """Peaks (B, K, 2) in input-image pixels and their confidences (B, K), as torch tensors."""
