@@ -18,19 +18,11 @@ from typing import Any
 import numpy as np
 
 from napari_leap.errors import LeapError
-from napari_leap.model.skeleton import Skeleton, flip_permutation, propose_symmetries
+from napari_leap.model.skeleton import Skeleton
+from napari_leap.pose.trained import model_flip_permutation
 from napari_leap.pose.uncertainty import Suggestion, flip_back, measures, rank_frames
 
 FLIPPED = " (flipped)"
-
-
-def model_flip_permutation(config: dict) -> list[int]:
-    """Part order after a left/right flip: the training's pairs, else the skeleton's or names'."""
-    skeleton = Skeleton.from_dict(config["skeleton"])
-    pairs = (config.get("training") or {}).get("flip_pairs")
-    if not pairs:
-        pairs = skeleton.symmetries or propose_symmetries(skeleton.nodes)
-    return flip_permutation(len(skeleton.nodes), pairs)
 
 
 class FlipTwin:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_leap.errors import LeapError
-from napari_leap.model.skeleton import Skeleton
+from napari_leap.model.skeleton import Skeleton, flip_permutation, propose_symmetries
 
 CONFIG = "config.json"
 BEST = "best.pt"
@@ -24,6 +24,15 @@ LAST = "last.pt"
 HISTORY = "history.json"
 #: grey background of the training alignment (see :func:`alignment_config`)
 BACKGROUND = "alignment_background.png"
+
+
+def model_flip_permutation(config: dict) -> list[int]:
+    """Part order after a left/right flip: the training's pairs, else the skeleton's or names'."""
+    skeleton = Skeleton.from_dict(config["skeleton"])
+    pairs = (config.get("training") or {}).get("flip_pairs")
+    if not pairs:
+        pairs = skeleton.symmetries or propose_symmetries(skeleton.nodes)
+    return flip_permutation(len(skeleton.nodes), pairs)
 
 
 class ModelError(LeapError):
@@ -230,8 +239,6 @@ class TrainedModel:
 
     def flip_average_permutation(self) -> list[int]:
         """Part order of a flipped image's maps; refused for a model trained without flips."""
-        from napari_leap.pose.model_suggest import model_flip_permutation
-
         training = self.config.get("training") or {}
         if not (training.get("augment") or {}).get("flip"):
             raise ModelError(
