@@ -164,6 +164,7 @@ class TrainedModel:
         self.output_stride = int(config["output_stride"])
         self.net = net.to(self.device).eval()
         self.use_amp = self.device.type == "cuda"
+        self._flip_perm: list[int] | None = None  # built on first use, then reused per batch
         if channels_last(self.device):
             self.net = self.net.to(memory_format=torch.channels_last)
         self.preprocessor = Preprocessor(
@@ -239,14 +240,16 @@ class TrainedModel:
 
     def flip_average_permutation(self) -> list[int]:
         """Part order of a flipped image's maps; refused for a model trained without flips."""
-        training = self.config.get("training") or {}
-        if not (training.get("augment") or {}).get("flip"):
-            raise ModelError(
-                "this model was trained without left/right flips (its skeleton has no "
-                "left/right pairs), so it cannot average with flipped images; predict "
-                "without flip averaging."
-            )
-        return model_flip_permutation(self.config)
+        if self._flip_perm is None:
+            training = self.config.get("training") or {}
+            if not (training.get("augment") or {}).get("flip"):
+                raise ModelError(
+                    "this model was trained without left/right flips (its skeleton has no "
+                    "left/right pairs), so it cannot average with flipped images; predict "
+                    "without flip averaging."
+                )
+            self._flip_perm = model_flip_permutation(self.config)
+        return self._flip_perm
 
     def peaks(self, confmaps):
         """Peaks (B, K, 2) in input-image pixels and their confidences (B, K), as torch tensors."""
