@@ -33,6 +33,7 @@ from napari_leap.pose.first_stage import (
     choose_parts,
     pair_parts,
 )
+from napari_leap.pose.first_stage.geometry import PART_PX
 
 FRAMES = (0, 120, 240, 360, 480, 600, 720, 840)
 STAGE2 = {"arch_params": {"filters": 4, "depth": 2, "max_filters": 16}, "batch_size": 4}
@@ -268,7 +269,9 @@ def test_package_without_video_trains_both_stages(two_stage):
     # it learns every body part (the whole fly's shape) and is read for two of them
     assert first["skeleton"]["nodes"] == spec["nodes"] == model.skeleton.nodes
     # trained on crops of the downscaled frames, it runs on whole ones
-    assert first["input_size"][0] < spec["scaled_hw"][0] == 112  # 8 px apart, a multiple of 16
+    assert first["input_size"][0] < spec["scaled_hw"][0]
+    # anchor and heading part PART_PX apart, the side rounded to a multiple of 16
+    assert spec["part_px"] == PART_PX and spec["scaled_hw"][0] % 16 == 0
     # the second stage was trained with the shift the first stage makes (none found: none)
     aug = json.loads((out / "config.json").read_text())["training"]["augment"]
     shift = spec["first_stage_errors"]["centre_p95_px"]

@@ -101,6 +101,7 @@ def _spec(skeleton: Skeleton, pooled: np.ndarray, parts, n_animals: int, frame_s
     from napari_leap.align.alignment import check_box_size
     from napari_leap.pose.first_stage.geometry import (
         FIRST_STAGE_DIR,
+        PART_PX,
         box_geometry,
         first_stage_scale,
         part_poses,
@@ -132,6 +133,7 @@ def _spec(skeleton: Skeleton, pooled: np.ndarray, parts, n_animals: int, frame_s
         "part_distance": distance,
         "frame_hw": [int(v) for v in frame_shape[:2]],
         "scaled_hw": [int(v) for v in hw],
+        "part_px": PART_PX,
     }
     return spec, offset
 

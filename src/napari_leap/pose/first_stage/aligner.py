@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_leap.pose.first_stage.geometry import PART_PX, downscale, from_own_frame, to_frame
+from napari_leap.pose.first_stage.geometry import downscale, from_own_frame, to_frame
 from napari_leap.pose.first_stage.parts import LearnedAlignmentError, spec_parts
 from napari_leap.pose.first_stage.tracker import Tracker
 
@@ -77,7 +77,8 @@ class LearnedAligner:
             self.hw, 1.0, p.channels, int(self.net.config["size_multiple"]), p.device
         )
         stride = self.net.output_stride
-        self.radius = max(1, int(round(0.3 * PART_PX / stride)))
+        # folders made before ``part_px`` was kept were trained at 8 px
+        self.radius = max(1, int(round(0.3 * float(spec.get("part_px", 8.0)) / stride)))
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """One decoded frame as the first stage takes it (runs on decoder threads)."""

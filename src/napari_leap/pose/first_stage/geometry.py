@@ -8,8 +8,11 @@ import numpy as np
 
 from napari_leap.pose.first_stage.parts import LearnedAlignmentError, Parts
 
-#: distance of anchor and heading part in the first stage's downscaled frame, pixels
-PART_PX = 8.0
+#: distance of anchor and heading part in the first stage's downscaled frame, pixels. On the
+#: clip (3-minute budget, 1 thread) 8 px left the first stage unconverged (centre 25 px off,
+#: 132 head/tail flips in 3000 animal-frames), 12 px gave 5.7 px and 5 flips, 16 px 5.9 px and
+#: 8 flips at 1.6x the pixels, 24 px 16 px and 56 flips (benchmarks/README.md)
+PART_PX = 12.0
 #: the first stage's input is at most this many pixels on its longer side
 MAX_SIDE = 384
 #: ... and at least this many on its shorter one (where the frame is that large)
