@@ -208,6 +208,11 @@ def main(argv=None) -> int:
     p.add_argument("--pose", action="store_true", help="also compare whole pipelines")
     p.add_argument("--speed", action="store_true", help="time whole-clip prediction")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument(
+        "--input-scale",
+        type=float,
+        help="both pose stages at this input scale (like for like), not the planner's choice",
+    )
     p.add_argument("--keep", help="copy the trained models into this folder")
     p.add_argument(
         "--centered-pair",
@@ -230,7 +235,11 @@ def main(argv=None) -> int:
     from test_align_clip import clip_labels
 
     _, pts = clip_labels()
-    report: dict = {"threads": args.threads, "minutes": args.minutes}
+    report: dict = {
+        "threads": args.threads,
+        "minutes": args.minutes,
+        "input_scale": args.input_scale,
+    }
     if args.centered_pair:
         with tempfile.TemporaryDirectory() as tmp:
             bench_pair(args, report, Path(tmp))
@@ -242,7 +251,11 @@ def main(argv=None) -> int:
         if not args.model:
             t0 = time.perf_counter()
             train(
-                labels_50(), model_dir, TrainConfig(align="learned", time_limit=60 * args.minutes)
+                labels_50(),
+                model_dir,
+                TrainConfig(
+                    align="learned", time_limit=60 * args.minutes, input_scale=args.input_scale
+                ),
             )
             report["learned_train_seconds"] = time.perf_counter() - t0
         spec = TrainedModel.load(model_dir, device="cpu").config["alignment"]
@@ -263,7 +276,11 @@ def main(argv=None) -> int:
         if (args.pose or args.speed) and not args.background_model:
             t0 = time.perf_counter()
             train(
-                labels_50(), bg_dir, TrainConfig(align="background", time_limit=60 * args.minutes)
+                labels_50(),
+                bg_dir,
+                TrainConfig(
+                    align="background", time_limit=60 * args.minutes, input_scale=args.input_scale
+                ),
             )
             report["background_train_seconds"] = time.perf_counter() - t0
         if args.pose:

@@ -17,8 +17,18 @@ PART_PX = 12.0
 MAX_SIDE = 384
 #: ... and at least this many on its shorter one (where the frame is that large)
 MIN_SIDE = 112
-#: first-stage network: a U-Net narrower than the pose model's (it runs on every frame)
-FIRST_STAGE_ARCH = {"filters": 8, "depth": 4, "max_filters": 64, "output_stride": 2}
+#: first-stage network: a U-Net narrower than the pose model's (it runs on every frame), one
+#: convolution per decoder level: on the clip's 176x176 first-stage frames 5.0-5.6 vs 6.7-7.2
+#: ms a frame (2 threads) and no worse (heading 0.99 vs 4.0 deg median, centre 5.4 vs 5.7 px,
+#: 12 vs 5 flips of 3000); 4 filters lost the heading (1085 flips); output stride 4, as
+#: cheap, missed a fly after the tests' 8 epochs (benchmarks/README.md)
+FIRST_STAGE_ARCH = {
+    "filters": 8,
+    "depth": 4,
+    "max_filters": 64,
+    "output_stride": 2,
+    "decoder_convs": 1,
+}
 #: folder of the first stage inside a model folder
 FIRST_STAGE_DIR = "align"
 
