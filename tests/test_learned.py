@@ -140,6 +140,21 @@ def test_pairing_finds_fewer_animals_and_lone_anchors():
     assert len(centres) == 1 and np.isnan(angles[0])
 
 
+def test_an_anchor_without_a_heading_part_gives_way_to_an_animal():
+    # a bright speck the first stage scores as an anchor (0.9), with no head beside it, and
+    # a real animal whose anchor is weaker (0.5): one animal asked for, the animal found
+    anchors, scores = np.array([[20.0, 20.0], [60.0, 60.0]]), np.array([0.9, 0.5])
+    heads, head_scores = np.array([[60.0, 68.0]]), np.array([0.8])
+    centres, angles, found = pair_parts(anchors, scores, heads, head_scores, 8.0, 1)
+    np.testing.assert_allclose(centres, [[60.0, 60.0]])
+    assert np.degrees(angles[0]) == pytest.approx(90.0) and found[0] == 0.5
+    # both with a heading part: the stronger anchor, as before
+    heads, head_scores = np.array([[60.0, 68.0], [28.0, 20.0]]), np.array([0.8, 0.8])
+    centres, angles, _ = pair_parts(anchors, scores, heads, head_scores, 8.0, 1)
+    np.testing.assert_allclose(centres, [[20.0, 20.0]])
+    assert np.degrees(angles[0]) == pytest.approx(0.0)
+
+
 def _walk(n=30):
     """Two animals walking towards each other along x and past (y 2 px apart), both facing
     their way; the detector lists the stronger first, which changes every frame."""

@@ -28,32 +28,41 @@ def pair_parts(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Animals of one frame from its anchor and heading-part peaks.
 
-    The ``n_animals`` strongest anchors above ``threshold`` are the animals;
-    each takes the heading-part peak whose distance from it is closest to the
-    labelled ``distance`` (Hungarian matching, so two animals never share one),
-    between 0.3 and 2.5 times that distance. Returns ``centres`` (n, 2),
-    ``angles`` (n,) (NaN when no heading part fits) and ``scores`` (n,), the
-    anchor's confidence, for the ``n <= n_animals`` animals found, strongest first.
+    The animals are the ``n_animals`` strongest anchors above ``threshold``, those with
+    a heading-part peak between 0.3 and 2.5 times the labelled ``distance`` from them
+    first: a speck that the first stage takes for an anchor, with no heading part near it,
+    does not push out a real animal whose anchor is weaker (on the clip a bright speck in
+    a corner took the place of one of two touching flies). Each animal takes the
+    heading-part peak whose distance from it is closest to ``distance`` (Hungarian
+    matching, so two animals never share one), within those bounds. Returns ``centres``
+    (n, 2), ``angles`` (n,) (NaN when no heading part fits) and ``scores`` (n,), the
+    anchor's confidence, for the ``n <= n_animals`` animals found (those with a heading
+    part first, each group strongest first).
     """
+    keep = np.flatnonzero(np.isfinite(anchors).all(-1) & (anchor_scores >= threshold))
+    hk = np.flatnonzero(np.isfinite(heads).all(-1) & (head_scores >= threshold / 2))
+    d = np.linalg.norm(heads[hk][None] - anchors[keep][:, None], axis=-1)
+    near = ((d >= 0.3 * distance) & (d <= 2.5 * distance)).any(-1)
+    keep = keep[np.lexsort((-anchor_scores[keep], ~near))][:n_animals]
+    a = anchors[keep]
+    return a, _match_heads(a, heads[hk], head_scores[hk], distance), anchor_scores[keep]
+
+
+def _match_heads(anchors, heads, head_scores, distance: float) -> np.ndarray:
+    """Per anchor the angle to its heading-part peak (NaN: none fits)."""
     from scipy.optimize import linear_sum_assignment
 
-    keep = np.flatnonzero(np.isfinite(anchors).all(-1) & (anchor_scores >= threshold))
-    keep = keep[np.argsort(-anchor_scores[keep], kind="stable")][:n_animals]
-    a = anchors[keep]
-    angles = np.full(len(a), np.nan)
-    hk = np.flatnonzero(np.isfinite(heads).all(-1) & (head_scores >= threshold / 2))
-    if len(a) and len(hk):
-        h = heads[hk]
-        d = np.linalg.norm(h[None] - a[:, None], axis=-1)
-        cost = np.abs(d - distance) / max(distance, 1e-6) + 0.1 * (1 - head_scores[hk])[None]
-        bad = (d < 0.3 * distance) | (d > 2.5 * distance)
-        cost[bad] = 1e6
-        rows, cols = linear_sum_assignment(cost)
-        for r, c in zip(rows, cols, strict=True):
-            if cost[r, c] < 1e6:
-                v = h[c] - a[r]
-                angles[r] = math.atan2(v[1], v[0])
-    return a, angles, anchor_scores[keep]
+    angles = np.full(len(anchors), np.nan)
+    if not len(anchors) or not len(heads):
+        return angles
+    d = np.linalg.norm(heads[None] - anchors[:, None], axis=-1)
+    cost = np.abs(d - distance) / max(distance, 1e-6) + 0.1 * (1 - head_scores)[None]
+    cost[(d < 0.3 * distance) | (d > 2.5 * distance)] = 1e6
+    for r, c in zip(*linear_sum_assignment(cost), strict=True):
+        if cost[r, c] < 1e6:
+            v = heads[c] - anchors[r]
+            angles[r] = math.atan2(v[1], v[0])
+    return angles
 
 
 class LearnedAligner:
