@@ -15,6 +15,8 @@ from napari_leap.pose.first_stage.tracker import Tracker
 
 #: a peak lower than this is not an animal
 PEAK_THRESHOLD = 0.2
+#: how far a heading-part peak may lie from its anchor, in labelled anchor-to-head distances
+HEAD_REACH = (0.3, 2.5)
 
 
 def pair_parts(
@@ -29,7 +31,7 @@ def pair_parts(
     """Animals of one frame from its anchor and heading-part peaks.
 
     The animals are the ``n_animals`` strongest anchors above ``threshold``, those with
-    a heading-part peak between 0.3 and 2.5 times the labelled ``distance`` from them
+    a heading-part peak within :data:`HEAD_REACH` of the labelled ``distance`` from them
     first: a speck that the first stage takes for an anchor, with no heading part near it,
     does not push out a real animal whose anchor is weaker (on the clip a bright speck in
     a corner took the place of one of two touching flies). Each animal takes the
@@ -41,25 +43,30 @@ def pair_parts(
     """
     keep = np.flatnonzero(np.isfinite(anchors).all(-1) & (anchor_scores >= threshold))
     hk = np.flatnonzero(np.isfinite(heads).all(-1) & (head_scores >= threshold / 2))
-    d = np.linalg.norm(heads[hk][None] - anchors[keep][:, None], axis=-1)
-    near = ((d >= 0.3 * distance) & (d <= 2.5 * distance)).any(-1)
-    keep = keep[np.lexsort((-anchor_scores[keep], ~near))][:n_animals]
-    a = anchors[keep]
-    return a, _match_heads(a, heads[hk], head_scores[hk], distance), anchor_scores[keep]
+    d = np.linalg.norm(heads[hk][None] - anchors[keep][:, None], axis=-1)  # (anchors, heads)
+    reach = (d >= HEAD_REACH[0] * distance) & (d <= HEAD_REACH[1] * distance)
+    order = np.lexsort((-anchor_scores[keep], ~reach.any(-1)))[:n_animals]
+    chosen = keep[order]
+    angles = _match_heads(
+        anchors[chosen], heads[hk], head_scores[hk], d[order], reach[order], distance
+    )
+    return anchors[chosen], angles, anchor_scores[chosen]
 
 
-def _match_heads(anchors, heads, head_scores, distance: float) -> np.ndarray:
-    """Per anchor the angle to its heading-part peak (NaN: none fits)."""
+def _match_heads(anchors, heads, head_scores, d, reach, distance: float) -> np.ndarray:
+    """Per anchor the angle to its heading-part peak (NaN: none within reach).
+
+    ``d`` and ``reach``: anchor-to-head distances and which lie within :data:`HEAD_REACH`.
+    """
     from scipy.optimize import linear_sum_assignment
 
     angles = np.full(len(anchors), np.nan)
-    if not len(anchors) or not len(heads):
+    if not reach.any():
         return angles
-    d = np.linalg.norm(heads[None] - anchors[:, None], axis=-1)
     cost = np.abs(d - distance) / max(distance, 1e-6) + 0.1 * (1 - head_scores)[None]
-    cost[(d < 0.3 * distance) | (d > 2.5 * distance)] = 1e6
+    cost[~reach] = 1e6
     for r, c in zip(*linear_sum_assignment(cost), strict=True):
-        if cost[r, c] < 1e6:
+        if reach[r, c]:
             v = heads[c] - anchors[r]
             angles[r] = math.atan2(v[1], v[0])
     return angles
