@@ -377,6 +377,87 @@ def test_one_pass_equals_an_alignment_pass_then_the_pose_stage(two_stage, tmp_pa
     np.testing.assert_allclose(resumed.poses[0].points, first.points, atol=1e-3)
 
 
+def test_merging_window_peaks_keeps_each_peak_once():
+    from napari_leap.pose.first_stage.windows import merge_peaks
+
+    # two overlapping windows both see the peaks at (20, 20) and (40, 20), a little apart;
+    # one of them sees a third, and one a missing peak
+    pts = np.array(
+        [[[20.0, 20.0], [40.0, 20.0], [np.nan, np.nan], [20.2, 19.9], [40.1, 20.0], [70.0, 20.0]]]
+    )
+    sc = np.array([[0.9, 0.8, 0.0, 0.91, 0.7, 0.5]])
+    merged, scores = merge_peaks(pts, sc, 3.0)
+    assert np.isfinite(merged).all(-1)[0].tolist() == [False, True, False, True, False, True]
+    assert scores[0].tolist() == [0.0, 0.8, 0.0, 0.91, 0.0, 0.5]
+
+
+def test_windows_lie_inside_the_frame_and_are_used_where_they_pay():
+    from napari_leap.pose.first_stage.windows import window_origins, window_side, windows_pay
+
+    origins = window_origins(np.array([[5.0, 170.0], [88.0, 88.0]]), 64, (176, 176))
+    assert origins.tolist() == [[0, 112], [56, 56]]
+    assert window_side(22.0, 16) == 64  # the clip: a 22-px box in the 176-px frame
+    assert windows_pay(64, (176, 176), 2)  # two windows, a quarter of the frame
+    assert not windows_pay(64, (112, 112), 2) and not windows_pay(192, (176, 176), 1)
+
+
+def test_windows_find_the_animals_whole_frames_find(two_stage):
+    """On consecutive frames the first stage runs on windows round the tracks (a whole
+    frame first, every WHOLE_EVERY frames and where windows miss an animal), finds the
+    animals whole frames find, and the tracks do not depend on how frames are batched."""
+    from napari_leap.io.video import video_source
+    from napari_leap.pose.first_stage import LearnedAligner, Tracker, animal_length
+
+    out, model, _, _ = two_stage
+    spec = model.alignment
+    aligner = LearnedAligner(spec, out, device="cpu")
+    assert aligner.side > 0
+    src = video_source(CLIP)
+    frames = np.arange(1000, 1040)
+    small = np.stack([aligner.prepare(src.read(int(i))) for i in frames])
+    whole_frames = []
+    detect = aligner.detect
+    aligner.detect = lambda x: whole_frames.append(len(x)) or detect(x)
+
+    def run(batch):
+        tracker = Tracker(2, animal_length(spec))
+        parts = [
+            aligner.track(small[s : s + batch], frames[s : s + batch], tracker)
+            for s in range(0, len(frames), batch)
+        ]
+        return [np.concatenate(p) for p in zip(*parts, strict=True)]
+
+    windowed = run(32)
+    # the first group of frames (no tracks before it) and frame 1024 whole, most on windows
+    assert 9 <= sum(whole_frames) < len(frames) // 2, whole_frames
+    np.testing.assert_allclose(run(5)[0], windowed[0])
+    aligner.side = 0
+    reference = run(40)
+    assert windowed[2].all() and reference[2].all()  # both animals on every frame
+    # as near the labelled anchors as whole frames (this model took a few steps only)
+    err_windows, err_whole = (
+        _anchor_error(a, frames, spec["anchor"]) for a in (windowed, reference)
+    )
+    assert np.median(err_windows) <= np.median(err_whole) + 2.0, (err_windows, err_whole)
+    near = 0.5 * spec["part_distance"]
+    assert np.mean(err_windows < near) >= np.mean(err_whole < near) - 0.05
+
+
+def _anchor_error(tracked, frames, anchor: str) -> np.ndarray:
+    """Per frame and track, the distance of the tracked anchor to the nearest labelled one."""
+    import sleap_io as sio
+
+    labels = sio.load_slp(str(CLIP_LABELS))
+    k = labels.skeleton.node_names.index(anchor)
+    by_frame = {lf.frame_idx: lf for lf in labels.labeled_frames}
+    out = []
+    for i, f in enumerate(frames):
+        truth = np.array([inst.numpy()[k] for inst in by_frame[int(f)].instances])
+        d = np.linalg.norm(tracked[0][i][:, None] - truth[None], axis=-1)
+        out.append(np.nanmin(d, axis=1))
+    return np.array(out)
+
+
 def test_cli_learned_with_chosen_parts(package, tmp_path):
     out = tmp_path / "m"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -79,7 +79,7 @@ class TwoStageRunner:
     def __call__(self, idx, whole, small) -> tuple[np.ndarray, np.ndarray]:
         """Track the animals of a batch, cut their boxes and run the pose stage on them."""
         self._continue_from(int(idx[0]))
-        anchors, angles, _, _ = self.tracker.track(self.aligner.detect(small))
+        anchors, angles, _, _ = self.aligner.track(small, idx, self.tracker)
         centres = self.aligner.box_centres(anchors, angles)
         affines = box_affines(centres, np.nan_to_num(angles), self.box_size)
         images, mats = prepare(iter(whole), len(idx), affines, self.geo, self.channels)

@@ -9,7 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from napari_leap.pose.first_stage.geometry import downscale, from_own_frame, to_frame
+import napari_leap.pose.first_stage.windows as windows
+from napari_leap.pose.first_stage.geometry import (
+    downscale,
+    frame_ratio,
+    from_own_frame,
+    to_frame,
+    to_scaled,
+)
 from napari_leap.pose.first_stage.parts import LearnedAlignmentError, spec_parts
 from napari_leap.pose.first_stage.tracker import Tracker
 
@@ -89,12 +96,16 @@ class LearnedAligner:
         self.parts = [parts.anchor, parts.heading]  # of the first stage's maps, the two read
         # fully convolutional: trained on crops, it takes whole downscaled frames
         p = self.net.preprocessor
-        self.net.preprocessor = Preprocessor(
-            self.hw, 1.0, p.channels, int(self.net.config["size_multiple"]), p.device
-        )
+        multiple = int(self.net.config["size_multiple"])
+        self.net.preprocessor = Preprocessor(self.hw, 1.0, p.channels, multiple, p.device)
         stride = self.net.output_stride
         # folders made before ``part_px`` was kept were trained at 8 px
         self.radius = max(1, int(round(0.3 * float(spec.get("part_px", 8.0)) / stride)))
+        box_px = float(spec["box_size"]) * float(frame_ratio(self.frame_hw, self.hw).mean())
+        side = windows.window_side(box_px, multiple)
+        #: side of the windows round tracked animals (0: whole frames only, as cheap)
+        self.side = side if windows.windows_pay(side, self.hw, self.n_animals) else 0
+        self._window_pre = Preprocessor((side, side), 1.0, p.channels, multiple, p.device)
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """One decoded frame as the first stage takes it (runs on decoder threads)."""
@@ -113,20 +124,86 @@ class LearnedAligner:
 
     def detect(self, small: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per frame of a batch of prepared frames: ``(anchors, angles, scores)`` in video px."""
-        import torch
-
-        from napari_leap.pose.confmaps import find_local_peaks
-
-        n = 2 * self.n_animals + 2
-        with torch.inference_mode():
-            cm = self.net.forward_confmaps(self.net.preprocess(small))[:, self.parts]
-            pts, sc = find_local_peaks(cm, self.net.output_stride, n, self.radius)
-        pts = to_frame(pts.double().cpu().numpy(), self.frame_hw, self.hw)
-        sc = sc.double().cpu().numpy()
+        pts, sc = self._peaks(small, self.net.preprocessor)
+        pts = to_frame(pts, self.frame_hw, self.hw)
         return [
             pair_parts(p[0], s[0], p[1], s[1], self.distance, self.n_animals)
             for p, s in zip(pts, sc, strict=True)
         ]
+
+    def track(self, small: np.ndarray, frames, tracker: Tracker) -> tuple[np.ndarray, ...]:
+        """``tracker.track(self.detect(small))`` for consecutive video ``frames``, cheaper.
+
+        The first stage runs on windows round the tracked animals where that pays and
+        can be trusted, on whole frames elsewhere (:mod:`~napari_leap.pose.first_stage.windows`).
+        Windows are placed per group of :data:`~windows.WINDOW_FRAMES` frame indices, from the
+        tracks before the group's first frame, so the boxes do not depend on how the
+        frames come in batches (an alignment pass and a one-pass prediction cut the same).
+        """
+        frames = np.asarray(frames, int)
+        if not (self.side and tracker.keep_heading and (np.diff(frames) > 0).all()):
+            return tracker.track(self.detect(small))
+        groups = frames // windows.WINDOW_FRAMES
+        parts = []
+        for g in np.unique(groups):
+            rows = np.flatnonzero(groups == g)
+            part, idx = small[rows], frames[rows]
+            tracker.place_windows(int(g), int(idx[0]))
+            found = self._detect_windows(part, idx - int(tracker.window_frame) + 1, tracker)
+            whole = [
+                i
+                for i, f in enumerate(found)
+                if f is None
+                or idx[i] % windows.WHOLE_EVERY == 0
+                or len(f[0]) < self.n_animals
+                or not np.isfinite(f[1]).all()
+            ]
+            if whole:
+                for i, f in zip(whole, self.detect(part[whole]), strict=True):
+                    found[i] = f
+            parts.append(tracker.track(found))
+        return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+
+    def _detect_windows(self, part: np.ndarray, ahead: np.ndarray, tracker: Tracker) -> list:
+        """Per frame ``(anchors, angles, scores)`` found in windows, or None for all.
+
+        The windows go where the tracks kept for the group predict the animals ``ahead``
+        frames on; None while one of them was lost.
+        """
+        kept = tracker.window_from
+        if not np.isfinite(kept).all():
+            return [None] * len(part)
+        anchors = kept[None, :, :2] + kept[None, :, 2:4] * ahead[:, None, None]
+        angles = np.broadcast_to(kept[:, 4], anchors.shape[:2])
+        at = to_scaled(self.box_centres(anchors, angles), self.frame_hw, self.hw)
+        origins = windows.window_origins(at, self.side, self.hw)
+        pts, sc = self._peaks(windows.crop_windows(part, origins, self.side), self._window_pre)
+        f_n, a_n = origins.shape[:2]
+        pts = pts.reshape(f_n, a_n, 2, -1, 2) + origins[:, :, None, None, :]
+        pts = pts.transpose(0, 2, 1, 3, 4).reshape(f_n, 2, -1, 2)  # (frame, part, peak, xy)
+        sc = sc.reshape(f_n, a_n, 2, -1).transpose(0, 2, 1, 3).reshape(f_n, 2, -1)
+        pts, sc = windows.merge_peaks(pts, sc, self.radius * self.net.output_stride)
+        pts = to_frame(pts, self.frame_hw, self.hw)
+        return [
+            pair_parts(p[0], s[0], p[1], s[1], self.distance, self.n_animals)
+            for p, s in zip(pts, sc, strict=True)
+        ]
+
+    def _peaks(self, images: np.ndarray, pre) -> tuple[np.ndarray, np.ndarray]:
+        """Anchor and heading-part peaks (B, 2, P, 2) in ``images``' pixels, and scores."""
+        import torch
+
+        from napari_leap.pose.confmaps import find_local_peaks
+        from napari_leap.pose.trained import channels_last
+
+        x = pre(images)
+        if channels_last(self.net.device):
+            x = x.contiguous(memory_format=torch.channels_last)
+        n = 2 * self.n_animals + 2
+        with torch.inference_mode():
+            cm = self.net.forward_confmaps(x)[:, self.parts]
+            pts, sc = find_local_peaks(cm, self.net.output_stride, n, self.radius)
+        return pts.double().cpu().numpy(), sc.double().cpu().numpy()
 
     def box_centres(self, anchors: np.ndarray, angles: np.ndarray) -> np.ndarray:
         """Box centres (..., 2) of animals at ``anchors`` (..., 2) facing ``angles`` (...)."""
@@ -161,12 +238,19 @@ class _Prepared:
 
 
 def iter_align_learned(
-    video, aligner: LearnedAligner, box_size: int, keep_heading: bool = True, batch: int = 32
+    video,
+    aligner: LearnedAligner,
+    box_size: int,
+    keep_heading: bool = True,
+    batch: int = 32,
+    numbers=None,
 ) -> Generator[object, None, Any]:
     """Align ``video`` with the first stage; yields :class:`AlignProgress`, returns the Alignment.
 
     The same tracking (:class:`Tracker`) as a one-pass prediction, so the boxes
     are the ones that prediction cuts. ``keep_heading``: see :class:`Tracker`.
+    ``numbers``: the frames' numbers in their video when ``video`` holds some of its
+    frames (where the first stage's windows go depends on them); default 0, 1, ...
     """
     from napari_leap.align.alignment import Alignment, AlignProgress, Measures, prefetch
     from napari_leap.io.video import frame_reader
@@ -189,8 +273,8 @@ def iter_align_learned(
     def flush() -> None:
         if pending:
             rows = np.asarray(pending_i)
-            anchors[rows], angles[rows], found[rows], scores[rows] = tracker.track(
-                aligner.detect(np.stack(pending))
+            anchors[rows], angles[rows], found[rows], scores[rows] = aligner.track(
+                np.stack(pending), rows if numbers is None else np.asarray(numbers)[rows], tracker
             )
             pending_i.clear()
             pending.clear()

@@ -6,6 +6,17 @@ import numpy as np
 
 #: confidence a track must see against its heading, frame after frame, before it turns round
 FLIP_AFTER = 4.0
+#: what :meth:`Tracker.state` saves (a state saved before the windows lacks the last three)
+_STATE = (
+    "centres",
+    "angles",
+    "velocity",
+    "seen",
+    "against",
+    "window_group",
+    "window_frame",
+    "window_from",
+)
 
 
 class Tracker:
@@ -31,6 +42,12 @@ class Tracker:
         self.velocity = np.zeros((n_animals, 2))
         self.seen = np.zeros(n_animals, bool)
         self.against = np.zeros(n_animals)
+        # where the first stage's windows go in the current group of frames
+        # (:mod:`~napari_leap.pose.first_stage.windows`): the group, the frame its tracks
+        # were taken before, and per track x, y, velocity x, y and heading (NaN: lost)
+        self.window_group = np.array(-1)
+        self.window_frame = np.array(-1)
+        self.window_from = np.full((n_animals, 5), np.nan)
 
     def update(self, centres: np.ndarray, angles: np.ndarray, scores: np.ndarray):
         """One frame's animals (from ``pair_parts``) to tracks.
@@ -78,6 +95,18 @@ class Tracker:
             return np.zeros((0, a_n, 2)), empty, empty.astype(bool), empty
         return tuple(np.stack(parts) for parts in zip(*per_frame, strict=True))
 
+    def place_windows(self, group: int, frame: int) -> None:
+        """Keep the tracks as they are now for the windows of frame group ``group``.
+
+        From ``frame`` on; unless they were kept for this group already (by its first batch).
+        """
+        if int(self.window_group) == group:
+            return
+        self.window_group, self.window_frame = np.array(group), np.array(frame)
+        known = self.seen.all() and np.isfinite(self.angles).all()
+        now = np.column_stack([self.centres, self.velocity, self.angles])
+        self.window_from = now if known else np.full_like(now, np.nan)
+
     def _heading(self, a: int, heading: float, score: float) -> float:
         from napari_leap.align.identity import wrap
 
@@ -97,8 +126,7 @@ class Tracker:
 
     def state(self) -> dict:
         """The arrays to save so that another process continues these tracks."""
-        keys = ("centres", "angles", "velocity", "seen", "against")
-        return {k: getattr(self, k).copy() for k in keys}
+        return {k: getattr(self, k).copy() for k in _STATE}
 
     def set_state(self, state: dict) -> None:
         """Continue the tracks :meth:`state` saved."""

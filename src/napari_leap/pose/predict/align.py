@@ -83,7 +83,7 @@ def iter_alignments(
             whole = len(job.align_frames) == len(job.source)
             video = job.source if whole else SubsetSource(job.source, job.align_frames)
             gen = (
-                _iter_align_learned(video, model, spec, keep_heading=not job.align_subset)
+                _iter_align_learned(video, model, spec, not job.align_subset, job.align_frames)
                 if learned
                 else iter_align(
                     video,
@@ -114,9 +114,14 @@ def iter_alignments(
             done += len(job.align_frames)
 
 
-def _iter_align_learned(video, model, spec: dict, keep_heading: bool):
-    """The model's own first stage over ``video`` (see :mod:`napari_leap.pose.first_stage`)."""
+def _iter_align_learned(video, model, spec: dict, keep_heading: bool, numbers):
+    """The model's own first stage over ``video`` (see :mod:`napari_leap.pose.first_stage`).
+
+    ``numbers``: which frames of their video ``video``'s frames are.
+    """
     from napari_leap.pose.first_stage import iter_align_learned
     from napari_leap.pose.two_stage import aligner_of
 
-    return iter_align_learned(video, aligner_of(model), int(spec["box_size"]), keep_heading)
+    return iter_align_learned(
+        video, aligner_of(model), int(spec["box_size"]), keep_heading, numbers=numbers
+    )
