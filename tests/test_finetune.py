@@ -42,7 +42,12 @@ def base(tmp_path_factory):
 
 
 def _params(model):
-    return {k: v.detach().clone() for k, v in model.net.named_parameters()}
+    """The learned weights in the model's folder (a loaded model's net has its BatchNorm
+    folded into the convolutions, with the running statistics that a step of training moves)."""
+    state = torch.load(model.model_dir / "best.pt", map_location="cpu", weights_only=True)
+    state = state.get("model", state)
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    return {k: v for k, v in state.items() if not k.endswith(buffers)}
 
 
 def _first_loss(events):

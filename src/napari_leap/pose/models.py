@@ -180,3 +180,29 @@ def _unet_class():
             return self.head(x)
 
     return UNet
+
+
+def fold_batchnorm(net):
+    """``net`` (in eval mode) with each BatchNorm folded into the convolution before it.
+
+    For inference only (the folded net cannot train): the same output (to about 1e-6),
+    one layer fewer per convolution; on a 2-core CPU 7-8 % faster on the pose U-Net and
+    the first stage (benchmarks/README.md).
+    """
+    torch = _torch()
+    nn = torch.nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for module in list(net.modules()):
+        for name, child in list(module.named_children()):
+            if not isinstance(child, nn.Sequential):
+                continue
+            layers, out = list(child), []
+            for layer in layers:
+                if isinstance(layer, nn.BatchNorm2d) and out and type(out[-1]) is nn.Conv2d:
+                    out[-1] = fuse_conv_bn_eval(out[-1], layer)
+                else:
+                    out.append(layer)
+            if len(out) < len(layers):
+                setattr(module, name, nn.Sequential(*out))
+    return net

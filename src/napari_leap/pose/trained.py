@@ -162,7 +162,9 @@ class TrainedModel:
         self.device = torch.device(device)
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.output_stride = int(config["output_stride"])
-        self.net = net.to(self.device).eval()
+        from napari_leap.pose.models import fold_batchnorm
+
+        self.net = fold_batchnorm(net.to(self.device).eval())
         self.use_amp = self.device.type == "cuda"
         self._flip_perm: list[int] | None = None  # built on first use, then reused per batch
         if channels_last(self.device):
