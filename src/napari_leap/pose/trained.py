@@ -210,11 +210,15 @@ class TrainedModel:
         return cls(config, net, choose_device(device), model_dir)
 
     # -- inference stages ----------------------------------------------------------------
-    def preprocess(self, images):
-        """uint8 (B, H, W, C) at ``input_size`` -> network input on the device."""
+    def preprocess(self, images, preprocessor: Preprocessor | None = None):
+        """uint8 (B, H, W, C) at ``input_size`` -> network input on the device.
+
+        ``preprocessor``: another input size for this fully convolutional net (the
+        first stage's windows), instead of :attr:`preprocessor`.
+        """
         import torch
 
-        x = self.preprocessor(images)
+        x = (preprocessor or self.preprocessor)(images)
         if channels_last(self.device):
             x = x.contiguous(memory_format=torch.channels_last)
         return x

@@ -22,7 +22,8 @@ head-up, so a snout/tail-base pair still centres the whole mouse.
 
 Modules: ``parts`` (which two body parts), ``geometry`` (the animal's own frame,
 the downscaled frame), ``aligner`` (peaks to animals, a whole video), ``tracker``,
-``windows`` (on a video, the first stage on windows round the tracks) and ``training`` (the first stage's crops, config and errors; it trains in
+``windows`` (on a video, the first stage on windows round the tracks) and
+``training`` (the first stage's crops, config and errors; it trains in
 :func:`napari_leap.pose.train.iter_train_first_stage`).
 """
 

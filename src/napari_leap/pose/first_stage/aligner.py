@@ -124,12 +124,7 @@ class LearnedAligner:
 
     def detect(self, small: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per frame of a batch of prepared frames: ``(anchors, angles, scores)`` in video px."""
-        pts, sc = self._peaks(small, self.net.preprocessor)
-        pts = to_frame(pts, self.frame_hw, self.hw)
-        return [
-            pair_parts(p[0], s[0], p[1], s[1], self.distance, self.n_animals)
-            for p, s in zip(pts, sc, strict=True)
-        ]
+        return self._animals(*self._peaks(small, self.net.preprocessor))
 
     def track(self, small: np.ndarray, frames, tracker: Tracker) -> tuple[np.ndarray, ...]:
         """``tracker.track(self.detect(small))`` for consecutive video ``frames``, cheaper.
@@ -182,7 +177,10 @@ class LearnedAligner:
         pts = pts.reshape(f_n, a_n, 2, -1, 2) + origins[:, :, None, None, :]
         pts = pts.transpose(0, 2, 1, 3, 4).reshape(f_n, 2, -1, 2)  # (frame, part, peak, xy)
         sc = sc.reshape(f_n, a_n, 2, -1).transpose(0, 2, 1, 3).reshape(f_n, 2, -1)
-        pts, sc = windows.merge_peaks(pts, sc, self.radius * self.net.output_stride)
+        return self._animals(*windows.merge_peaks(pts, sc, self.radius * self.net.output_stride))
+
+    def _animals(self, pts: np.ndarray, sc: np.ndarray) -> list:
+        """Per frame ``(anchors, angles, scores)`` in video px from its peaks in downscaled px."""
         pts = to_frame(pts, self.frame_hw, self.hw)
         return [
             pair_parts(p[0], s[0], p[1], s[1], self.distance, self.n_animals)
@@ -194,14 +192,10 @@ class LearnedAligner:
         import torch
 
         from napari_leap.pose.confmaps import find_local_peaks
-        from napari_leap.pose.trained import channels_last
 
-        x = pre(images)
-        if channels_last(self.net.device):
-            x = x.contiguous(memory_format=torch.channels_last)
         n = 2 * self.n_animals + 2
         with torch.inference_mode():
-            cm = self.net.forward_confmaps(x)[:, self.parts]
+            cm = self.net.forward_confmaps(self.net.preprocess(images, pre))[:, self.parts]
             pts, sc = find_local_peaks(cm, self.net.output_stride, n, self.radius)
         return pts.double().cpu().numpy(), sc.double().cpu().numpy()
 
