@@ -119,6 +119,57 @@ def test_dlc_png_frames_are_the_video_frames(project, tmp_path):
         assert np.array_equal(png, src.read(f)[..., 0])  # lossless
 
 
+def _dlc_folder(folder, sizes):
+    """DLC's labeled-data folder without its video: some frames, named by frame number."""
+    import cv2
+
+    from napari_leap.model.poses import Poses
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    images, numbers = [], [5, 20, 108]
+    for f, (h, w) in zip(numbers, sizes, strict=True):
+        images.append(rng.integers(0, 255, (h, w), dtype=np.uint8))
+        cv2.imwrite(str(folder / f"img{f:03d}.png"), images[-1])
+    points = rng.uniform(5, 60, (3, 1, 2, 2))
+    scores = np.full((3, 1, 2), np.nan)
+    poses = Poses(np.array(numbers), points, scores, ["animal"], Skeleton(["snout", "tailbase"]))
+    csv = write_dlc_csv(
+        poses, folder / "CollectedData_me.csv", video_name="v", scorer="me", tracked=False
+    )
+    for side in folder.glob("*.skeleton.yaml"):
+        side.unlink()  # as DLC leaves it: no video named anywhere
+    return csv, images, points
+
+
+def test_dlc_frames_without_their_video_read_their_own_images(tmp_path):
+    """Frame i of the labels is the folder's i-th image, whatever its number or size.
+
+    DLC keeps only the labelled frames, so img020.png is the second image there; reading
+    frame 20 of the folder gave another image's pixels with these labels.
+    """
+    from napari_leap.io.video import video_source
+    from napari_leap.pose.dataset import load_training_data
+    from napari_leap.pose.dataset.data import DataOptions
+    from napari_leap.pose.predict.jobs import jobs_from_inputs
+
+    csv, images, points = _dlc_folder(tmp_path / "v", [(64, 80), (48, 72), (64, 80)])
+    poses = poses_from_labels(load_labels(csv))
+    assert poses.frames.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(poses.points, points, atol=1e-3)
+    source = video_source(tmp_path / "v")
+    assert source.shape == (3, 64, 80, 1) and source.sizes == [(48, 72), (64, 80)]
+    for i, image in enumerate(images):
+        frame = source.read(i)[..., 0]
+        assert np.array_equal(frame[: image.shape[0], : image.shape[1]], image)
+        assert not frame[image.shape[0] :].any() and not frame[:, image.shape[1] :].any()
+    data = load_training_data(csv, DataOptions(align="none"))
+    assert np.array_equal(data.images[1, :48, :72, 0], images[1])
+    (job,) = jobs_from_inputs(csv)[0]  # predict takes the CSV as it takes any labels file
+    assert job.frames.tolist() == [0, 1, 2]
+    assert np.array_equal(job.source.read(2)[..., 0], images[2])
+
+
 def test_single_animal_dlc_and_leap_mat(tmp_path):
     labels = load_labels(LEAP_MAT)
     poses = poses_from_labels(labels)

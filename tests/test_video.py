@@ -89,15 +89,19 @@ def test_image_folder_natural_order(tmp_path):
     np.testing.assert_array_equal(video.compute(), frames)  # img10 after img9, not after img1
 
 
-def test_image_folder_with_mixed_sizes_is_refused(tmp_path):
+def test_image_folder_with_mixed_sizes_is_padded_to_the_largest(tmp_path):
+    """A DLC folder mixes a rig's crops: each image keeps its pixels, black below and right."""
     import cv2
 
     folder = tmp_path / "mixed"
     folder.mkdir()
-    cv2.imwrite(str(folder / "a.png"), np.zeros((10, 10), np.uint8))
-    cv2.imwrite(str(folder / "b.png"), np.zeros((12, 10), np.uint8))
-    with pytest.raises(VideoError, match="different sizes"):
-        open_video(folder)
+    cv2.imwrite(str(folder / "a.png"), np.full((10, 14), 7, np.uint8))
+    cv2.imwrite(str(folder / "b.png"), np.full((12, 10), 9, np.uint8))
+    video = open_video(folder)
+    assert video.shape == (2, 12, 14, 1)
+    a, b = video[0].compute()[..., 0], video[1].compute()[..., 0]
+    assert (a[:10] == 7).all() and not a[10:].any()
+    assert (b[:, :10] == 9).all() and not b[:, 10:].any()
 
 
 @pytest.mark.parametrize("layout", ["thw", "thwc", "tchw"])

@@ -1,5 +1,6 @@
 """Labels files in every format (one module each) and the bridge to arrays for compute."""
 
+from napari_leap.io.labels.dlc import is_dlc_file
 from napari_leap.io.labels.files import SAVE_FORMATS, labels_format, load_labels, save_labels
 from napari_leap.io.labels.sleap import (
     LabelsError,
@@ -13,6 +14,7 @@ from napari_leap.io.labels.sleap import (
 __all__ = [
     "SAVE_FORMATS",
     "LabelsError",
+    "is_dlc_file",
     "labels_format",
     "labels_from_poses",
     "load_labels",

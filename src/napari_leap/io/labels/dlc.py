@@ -12,12 +12,12 @@ know), and a CSV written on its own gets a ``<name>.skeleton.yaml`` sidecar.
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 
 from napari_leap.io.atomic import atomic_path, atomic_write_text
+from napari_leap.io.labels.dlc_images import video_and_frames
 from napari_leap.io.labels.frames import write_frames
 from napari_leap.io.labels.sleap import (
     LabelsError,
@@ -29,7 +29,6 @@ from napari_leap.model.poses import Poses, default_tracks
 from napari_leap.model.skeleton import Skeleton
 
 SKELETON_KEY = "napari_leap_skeleton"
-_IMAGE_RE = re.compile(r"(\d+)")
 
 
 # -- DeepLabCut -----------------------------------------------------------------------------
@@ -205,12 +204,12 @@ def is_dlc_csv(path: str | Path) -> bool:
 
 
 def read_dlc(path: str | Path):
-    """Read a DLC ``CollectedData`` CSV into ``sleap_io.Labels`` in video frame numbers.
+    """Read a DLC ``CollectedData`` CSV into ``sleap_io.Labels``.
 
-    Frames come from the image names (``img0042.png`` is frame 42); the skeleton's
-    order, edges and symmetric pairs from the sidecar or the project's ``config.yaml``
-    when present; the video is the one ``config.yaml``/the sidecar names when it
-    exists, else the folder of labelled images.
+    With the video ``config.yaml``/the sidecar names, where it exists, frames come from
+    the image names (``img0042.png`` is frame 42); without it the folder of labelled
+    images is the video and a frame is an image's place there. The skeleton's order,
+    edges and symmetric pairs come from the sidecar or ``config.yaml`` when present.
     """
     import pandas as pd
     import sleap_io as sio
@@ -247,7 +246,7 @@ def read_dlc(path: str | Path):
             f"{path.name} has body parts {missing} that its skeleton file lacks; "
             "remove the stale config.yaml/sidecar or fix it."
         )
-    rows = [_frame_of(idx) for idx in df.index]
+    video, rows = video_and_frames(path, df.index, extra.get("video"))
     order = np.argsort(rows, kind="stable")
     frames = np.asarray(rows, dtype=np.int64)[order]
     points = np.full((len(frames), len(tracks), len(skeleton), 2), np.nan)
@@ -271,10 +270,8 @@ def read_dlc(path: str | Path):
         tracks=tracks,
         skeleton=skeleton,
     )
-    video = extra.get("video")
-    folder = _image_folder(path, df.index)
-    if video is None or not Path(video).exists():
-        video = sio.Video(filename=str(folder), open_backend=False) if folder else "unknown.mp4"
+    if isinstance(video, Path):  # the folder of labelled images
+        video = sio.Video(filename=str(video), open_backend=False)
     labels = labels_from_poses(poses, [video], predicted=False)
     if not extra.get("tracked", multi):
         for lf in labels.labeled_frames:
@@ -300,26 +297,6 @@ def _read_dlc_csv(path: Path):
     if n_index == 3:
         df.index = ["/".join(map(str, t)) for t in df.index]
     return df
-
-
-def _frame_of(image_path) -> int:
-    numbers = _IMAGE_RE.findall(Path(str(image_path)).stem)
-    if not numbers:
-        raise LabelsError(
-            f"cannot tell the frame number of image {image_path!r}; DLC names "
-            "labelled frames img<frame>.png."
-        )
-    return int(numbers[-1])
-
-
-def _image_folder(csv_path: Path, index) -> Path | None:
-    first = Path(str(index[0])) if len(index) else None
-    if first is None:
-        return None
-    for candidate in (csv_path.parent, csv_path.parent.parent.parent / first.parent):
-        if (candidate / first.name).exists():
-            return candidate
-    return None
 
 
 def dlc_metadata(csv_path: Path) -> dict:

@@ -1,14 +1,13 @@
 """Frame-exact lazy video: containers, image folders, HDF5 and zarr as dask arrays."""
 
 from napari_leap.io.video.arrays import ArraySource
-from napari_leap.io.video.folder import ImageFolderSource
+from napari_leap.io.video.folder import ImageFolderSource, folder_images
 from napari_leap.io.video.pyav import PyAVSource, keyframe_indices
 from napari_leap.io.video.reading import (
     ArrayReader,
     as_dask,
     frame_reader,
     open_video,
-    pad_to,
     seekable_source,
     source_of,
     video_source,
@@ -21,6 +20,7 @@ from napari_leap.io.video.sources import (
     FrameSource,
     PerThreadSource,
     VideoError,
+    pad_to,
     same_video,
 )
 
@@ -37,6 +37,7 @@ __all__ = [
     "PyAVSource",
     "VideoError",
     "as_dask",
+    "folder_images",
     "frame_reader",
     "keyframe_indices",
     "open_video",

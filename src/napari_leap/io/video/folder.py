@@ -12,6 +12,7 @@ from napari_leap.io.video.sources import (
     FrameSource,
     VideoError,
     check_index,
+    pad_to,
     to_uint8,
 )
 
@@ -20,32 +21,34 @@ def _natural_key(name: str):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
+def folder_images(path: str | Path) -> list[Path]:
+    """The image files of a folder in natural sort order: the folder's frames, in order."""
+    files = sorted(
+        (p for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
+        key=lambda p: _natural_key(p.name),
+    )
+    if not files:
+        raise VideoError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+    return files
+
+
 class ImageFolderSource(FrameSource):
-    """A folder of images, one frame per file in natural sort order (img2 after img1)."""
+    """A folder of images, one frame per file in natural sort order (img2 after img1).
+
+    Images of several sizes (a DeepLabCut folder mixing a rig's crops) are padded with
+    black at the bottom and right to the largest, as training pads them, so every
+    image keeps its own pixel coordinates.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        files = sorted(
-            (p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-            key=lambda p: _natural_key(p.name),
-        )
-        if not files:
-            raise VideoError(f"{self.path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
-        self.files = files
+        self.files = files = folder_images(self.path)
         first = self._imread(files[0])
-        sizes: dict[tuple[int, int], list[str]] = {}
-        for f in files:
-            shape = _image_size(f)
-            sizes.setdefault(shape, []).append(f.name)
-        if len(sizes) > 1:
-            desc = "; ".join(
-                f"{w}x{h}: {len(n)} files (e.g. {n[0]})" for (h, w), n in sizes.items()
-            )
-            raise VideoError(
-                f"{self.path.name}: images have different sizes ({desc}); "
-                "every frame must be the same size."
-            )
-        self.shape = (len(files), first.shape[0], first.shape[1], first.shape[2])
+        sizes = {_image_size(f) for f in files}
+        #: (height, width) of each size the images come in, when more than one
+        self.sizes = sorted(sizes) if len(sizes) > 1 else None
+        h, w = (max(s[i] for s in sizes) for i in range(2))
+        self.shape = (len(files), h, w, first.shape[2])
 
     @staticmethod
     def _imread(path: Path) -> np.ndarray:
@@ -72,7 +75,7 @@ class ImageFolderSource(FrameSource):
                 if channels == 1
                 else (np.repeat(image, 3, axis=2))
             )
-        return image
+        return pad_to(image, self.shape[1:3])
 
 
 def _image_size(path: Path) -> tuple[int, int]:

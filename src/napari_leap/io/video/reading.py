@@ -106,18 +106,6 @@ def seekable_source(video) -> FrameSource:
     return source
 
 
-def pad_to(frame: np.ndarray, frame_hw) -> np.ndarray:
-    """A smaller frame padded with black at the bottom and right to ``frame_hw``.
-
-    The video-pixel coordinates of what it shows stay as they were.
-    """
-    dh, dw = int(frame_hw[0]) - frame.shape[0], int(frame_hw[1]) - frame.shape[1]
-    if dh <= 0 and dw <= 0:
-        return frame
-    pad = [(0, max(dh, 0)), (0, max(dw, 0))] + [(0, 0)] * (frame.ndim - 2)
-    return np.pad(frame, pad)
-
-
 class ArrayReader:
     """``read(i)`` over any array of frames (dask, numpy, zarr), as uint8 frames."""
 

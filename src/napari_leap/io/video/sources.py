@@ -99,3 +99,15 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def same_video(a: str | Path, b: str | Path) -> bool:
     """True when two stored paths name one video file (relative and absolute spellings alike)."""
     return Path(a).resolve() == Path(b).resolve()
+
+
+def pad_to(frame: np.ndarray, frame_hw) -> np.ndarray:
+    """A smaller frame padded with black at the bottom and right to ``frame_hw``.
+
+    The video-pixel coordinates of what it shows stay as they were.
+    """
+    dh, dw = int(frame_hw[0]) - frame.shape[0], int(frame_hw[1]) - frame.shape[1]
+    if dh <= 0 and dw <= 0:
+        return frame
+    pad = [(0, max(dh, 0)), (0, max(dw, 0))] + [(0, 0)] * (frame.ndim - 2)
+    return np.pad(frame, pad)

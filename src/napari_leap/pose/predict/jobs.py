@@ -189,11 +189,9 @@ def _jobs_of(item, frames) -> list[VideoJob]:
     path = Path(item)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; check the path.")
-    if path.is_file() and (
-        path.suffix.lower() in LABELS_SUFFIXES or path.name.lower().endswith(".pkg.slp")
-    ):
-        from napari_leap.io.labels import load_labels
+    from napari_leap.io.labels import is_dlc_file, load_labels
 
+    if path.is_file() and (path.suffix.lower() in LABELS_SUFFIXES or is_dlc_file(path)):
         return _jobs_from_labels(load_labels(path), frames)
     return [_video_job(video_source(path), frames)]
 

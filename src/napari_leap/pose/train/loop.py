@@ -265,9 +265,14 @@ def _score(run: Run, losses: list[float], start: float, partial: bool) -> EpochE
     )
     err = torch.linalg.norm(pts - t["p_val_input"], dim=-1).numpy()  # (N, K), NaN unlabelled
     err = err.reshape(-1, err.shape[-1])  # several animals per image: one row per animal
-    found = np.isfinite(err).any()
+    labelled = np.isfinite(err)
+    found = labelled.any()
+    sums, counts = np.where(labelled, err, 0).sum(0), labelled.sum(0)
+    # a part no validation image shows (DLC's often-hidden tongue) is NaN, without a warning
     per_node = (
-        [float(v) for v in np.nanmean(np.where(np.isfinite(err), err, np.nan), 0)] if found else []
+        [float(s / c) if c else math.nan for s, c in zip(sums, counts, strict=True)]
+        if found
+        else []
     )
     mean_err = float(np.nanmean(err)) if found else math.inf
     median_err = float(np.nanmedian(err)) if found else math.inf
