@@ -140,6 +140,21 @@ def test_pairing_finds_fewer_animals_and_lone_anchors():
     assert len(centres) == 1 and np.isnan(angles[0])
 
 
+def test_a_first_stage_finds_the_animals_its_low_peaks_place():
+    """A first stage trained a few minutes peaks low; its own held-out peaks set the bar."""
+    from napari_leap.pose.first_stage.aligner import PEAK_THRESHOLD, calibrated_threshold
+
+    assert calibrated_threshold([]) == PEAK_THRESHOLD
+    assert calibrated_threshold([0.9] * 10) == PEAK_THRESHOLD  # never stricter than before
+    threshold = calibrated_threshold([0.13] * 9 + [0.5])
+    assert threshold == pytest.approx(0.065)
+    anchors, heads = np.array([[20.0, 20.0]]), np.array([[28.0, 20.0]])
+    low, head = np.array([0.13]), np.array([0.3])
+    assert len(pair_parts(anchors, low, heads, head, 8.0, 1)[0]) == 0  # 0.2 refuses it
+    centres, angles, _ = pair_parts(anchors, low, heads, head, 8.0, 1, threshold)
+    assert len(centres) == 1 and np.isfinite(angles).all()
+
+
 def test_an_anchor_without_a_heading_part_gives_way_to_an_animal():
     # a bright speck the first stage scores as an anchor (0.9), with no head beside it, and
     # a real animal whose anchor is weaker (0.5): one animal asked for, the animal found
@@ -242,7 +257,8 @@ def _run(gen):
 
 @pytest.fixture(scope="module")
 def two_stage(package, tmp_path_factory):
-    """The first stage trained long enough to find flies (~200 steps on crops), then
+    """The first stage trained long enough to find flies (40 epochs of crops: 8 found
+    none on another machine's arithmetic), then
     ``train`` resumed on the folder: it keeps that stage and trains the pose stage."""
     from napari_leap.pose.dataset import load_training_data
     from napari_leap.pose.train import (
@@ -254,7 +270,9 @@ def two_stage(package, tmp_path_factory):
     )
 
     out = tmp_path_factory.mktemp("model") / "m"
-    first, _ = _run(iter_train_first_stage(load_training_data(package), out, TrainConfig(epochs=8)))
+    first, _ = _run(
+        iter_train_first_stage(load_training_data(package), out, TrainConfig(epochs=40))
+    )
     events, model = _run(
         iter_train(
             package,
@@ -280,6 +298,7 @@ def test_package_without_video_trains_both_stages(two_stage):
     assert spec["method"] == "learned" and spec["first_stage"] == FIRST_STAGE_DIR
     assert spec["n_animals"] == 2 and spec["frame_hw"] == [1024, 1024]
     assert spec["box_size"] % 16 == 0 and spec["anchor"] == "abdomen"
+    assert 0 < spec["peak_threshold"] <= 0.2  # its own, from its held-out frames
     first = json.loads((out / FIRST_STAGE_DIR / "config.json").read_text())
     # it learns every body part (the whole fly's shape) and is read for two of them
     assert first["skeleton"]["nodes"] == spec["nodes"] == model.skeleton.nodes
@@ -438,9 +457,13 @@ def test_windows_find_the_animals_whole_frames_find(two_stage):
     err_windows, err_whole = (
         _anchor_error(a, frames, spec["anchor"]) for a in (windowed, reference)
     )
-    assert np.median(err_windows) <= np.median(err_whole) + 2.0, (err_windows, err_whole)
     near = 0.5 * spec["part_distance"]
     assert np.mean(err_windows < near) >= np.mean(err_whole < near) - 0.05
+    # where whole frames find a fly (a model of a few steps may put a track elsewhere:
+    # on another machine's arithmetic one fly's track sat 480 px off in both)
+    found = err_whole < near
+    assert found.mean() >= 0.4
+    assert np.median(err_windows[found]) <= np.median(err_whole[found]) + 2.0
 
 
 def _anchor_error(tracked, frames, anchor: str) -> np.ndarray:

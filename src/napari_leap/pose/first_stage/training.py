@@ -134,7 +134,7 @@ def frame_factor(spec: dict) -> float:
 def iter_summary(data, out_dir, config):
     """The first stage's errors on its validation frames, said (a Message) and returned."""
     from napari_leap.pose.dataset.data import split_blocks
-    from napari_leap.pose.first_stage.aligner import LearnedAligner
+    from napari_leap.pose.first_stage.aligner import LearnedAligner, calibrated_threshold
     from napari_leap.pose.train.events import Message
 
     first, spec = data.first_stage, data.alignment
@@ -142,6 +142,9 @@ def iter_summary(data, out_dir, config):
     _, val = split_blocks(first.groups, 0.1, seed=config.seed)
     idx = val if len(val) else np.arange(len(first))
     anchors, angles = labelled_poses(first, spec)
+    # its own peak height, from the held-out frames, before they are scored
+    heights = aligner.anchor_heights(first.images[idx], anchors[idx])
+    spec["peak_threshold"] = aligner.threshold = calibrated_threshold(heights)
     summary = summarise_errors(
         first_stage_errors(aligner, first.images[idx], anchors[idx], angles[idx])
     )
