@@ -82,7 +82,6 @@ READER_CASES = {
     "truncated_mp4": "truncated",
     "codec": "codec",
     "audio": "no video stream",
-    "mixed": "different sizes",
     "empty_slp": "empty",
     "text_slp": "cannot be read",
 }
@@ -103,6 +102,14 @@ def test_reader_refuses_bad_files_with_one_sentence(make_napari_viewer, qtbot, b
     assert cause is not None, repr(info.value)
     assert "\n" not in str(cause) and READER_CASES[case] in str(cause).lower()
     assert len(viewer.layers) == 0
+
+
+def test_reader_opens_a_folder_of_images_of_several_sizes(make_napari_viewer, bad):
+    """A DeepLabCut folder mixes a rig's crops: shown padded to the largest, not refused."""
+    viewer = make_napari_viewer()
+    viewer.open(str(bad["mixed"]), plugin="napari-leap")
+    (layer,) = viewer.layers
+    assert layer.data.shape[:3] == (3, 48, 64)  # frames of 60x40 and 64x48
 
 
 def test_reader_declines_what_it_cannot_know(bad):

@@ -143,6 +143,21 @@ class _Tracks:
         self.seen_last[:] = False
 
 
+def _one_view(reader) -> None:
+    """Refuse a folder of images of several sizes: a background model needs one camera's view.
+
+    Training and prediction pad such images (a DeepLabCut folder of a rig's crops).
+    """
+    sizes = getattr(reader, "sizes", None)
+    if sizes:
+        desc = ", ".join(f"{w}x{h}" for h, w in sizes)
+        raise LeapError(
+            f"the images have different sizes ({desc}), so they are not one camera's view and "
+            "background alignment cannot model its background; align each size's images "
+            "apart, or train with learned alignment (--align learned)."
+        )
+
+
 def iter_align(
     video,
     n_animals: int = 1,
@@ -160,6 +175,7 @@ def iter_align(
     opts = resolve_options(options)
     n_animals = check_n_animals(n_animals)
     reader, path = frame_reader(video)
+    _one_view(reader)
     n_frames, height, width, _ = (int(v) for v in reader.shape)
     if box_size is not None:
         box_size = check_box_size(box_size, height, width)
