@@ -211,6 +211,9 @@ def test_alignment_decision():
     assert decide_alignment(135, (1024, 1024), 2)
     assert decide_alignment(135, (1024, 1024), 1)
     assert not decide_alignment(180, (192, 192), 1)
+    # one fly (156 px, a 224 px box) in 400x360 frames: learned boxes; in 300x280: full frames
+    assert decide_alignment(156, (360, 400), 1, 224) == "boxed"
+    assert decide_alignment(156, (280, 300), 1, 224) is None
 
 
 def test_cli_zero_labelled_frames(tmp_path):

@@ -27,6 +27,7 @@ from napari_leap.pose.dataset.frames import (
     read_frames,
     video_path,
 )
+from napari_leap.pose.first_stage.parts import LearnedAlignmentError
 
 
 def load_training_data(
@@ -110,9 +111,25 @@ def _user_poses(labels, video_index: int):
     return poses
 
 
-def decide_alignment(extent: float, frame_hw: tuple[int, ...], max_animals: int) -> bool:
-    """Align when several animals share a frame or one animal is small in the frame."""
-    return max_animals > 1 or extent * 1.5 < 0.5 * min(frame_hw)
+#: one animal whose box is at most this fraction of the frame's shorter side trains better in
+#: learned boxes than in whole frames. fly32's flies pasted into frames, 7 minutes each side by
+#: side: box 0.62 of the side 2.23 vs 6.47 px median, 0.80 3.32 vs 3.28 (benchmarks/README.md)
+LEARNED_BOX = 0.7
+
+
+def decide_alignment(
+    extent: float, frame_hw: tuple[int, ...], max_animals: int, box: float | None = None
+) -> str | None:
+    """``"small"`` when several animals share a frame or one is small in it (any alignment).
+
+    ``"boxed"`` when one animal's ``box`` is well inside the frame (learned boxes), None
+    for full frames.
+    """
+    if max_animals > 1 or extent * 1.5 < 0.5 * min(frame_hw):
+        return "small"
+    if box is not None and box <= LEARNED_BOX * min(frame_hw):
+        return "boxed"
+    return None
 
 
 #: ``align`` values: background subtraction on the whole video, a learned first stage, full frames
@@ -121,8 +138,8 @@ ALIGN_METHODS = ("background", "learned", "none")
 AUTO_WITH_VIDEO = "background"
 
 
-def alignment_method(align, aligning: bool, has_video: bool) -> tuple[str, str]:
-    """``(method, how it was chosen)`` from ``align``.
+def alignment_method(align, aligning: str | None, has_video: bool) -> tuple[str, str]:
+    """``(method, how it was chosen)`` from ``align`` and :func:`decide_alignment`'s answer.
 
     None: automatic, True: background as ``--align`` always meant, False: full frames,
     or a name from :data:`ALIGN_METHODS`.
@@ -130,6 +147,8 @@ def alignment_method(align, aligning: bool, has_video: bool) -> tuple[str, str]:
     if align is None:
         if not aligning:
             return "none", "chosen"
+        if aligning == "boxed":
+            return "learned", "chosen, the animal's box is well inside the frame"
         return (AUTO_WITH_VIDEO, "chosen") if has_video else ("learned", "chosen, no video")
     if isinstance(align, bool):
         return ("background" if align else "none"), "as asked"
@@ -201,8 +220,14 @@ def from_labels(
     options = options or DataOptions()
     s = _survey(labels)
     has_video = all(video_path(v) is not None for _, v in s.per_video)
-    aligning = decide_alignment(s.extent, s.frame_hw, s.max_animals)
+    aligning = decide_alignment(s.extent, s.frame_hw, s.max_animals, box_size_for(s.radius))
     method, how = alignment_method(options.align, aligning, has_video)
+    if method == "learned" and aligning == "boxed" and options.align is None:
+        try:  # chosen by the animal's size: its heading parts may still need a larger box
+            return _learned(labels, s, options, how, say)
+        except LearnedAlignmentError as e:
+            say(f"{e} So: full frames.")
+            return _full_frames(s, say)
     if method == "learned":
         return _learned(labels, s, options, how, say)
     if method == "background":
