@@ -224,7 +224,7 @@ def _video_job(source: FrameSource, frames) -> VideoJob:
 
 def _jobs_from_labels(labels, frames) -> list[VideoJob]:
     """One job per video of ``labels``: its labelled frames, read where the labels read them."""
-    from napari_leap.io.video import video_source
+    from napari_leap.io.video import ImageFolderSource, video_source
 
     jobs = []
     for video in labels.videos:
@@ -249,7 +249,10 @@ def _jobs_from_labels(labels, frames) -> list[VideoJob]:
             src = video_source(path)
         if frames is not None:
             idx = np.intersect1d(idx, parse_frames(frames, len(src)))
-        jobs.append(VideoJob(src, idx, video, None, Path(video.filename).name, embedded))
+        # a labels file's folder of images (DeepLabCut's labelled frames without their video)
+        # holds frames of unknown times, like a package: no tracks run through them
+        subset = embedded or isinstance(src, ImageFolderSource)
+        jobs.append(VideoJob(src, idx, video, None, Path(video.filename).name, subset))
     return jobs
 
 
