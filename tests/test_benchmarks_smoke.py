@@ -158,3 +158,23 @@ def test_step_rate_fit_recovers_a_linear_cost():
     a, b, worst = steprate.fit(rows)
     assert a == pytest.approx(0.02, rel=1e-6) and b == pytest.approx(3e-6, rel=1e-6)
     assert worst < 1e-9
+
+
+def test_pasted_flies_keep_their_labels_on_their_crops(tmp_path):
+    """boxed_or_full.py's frames: each crop where its labels say, in frames of two sizes."""
+    import h5py
+
+    from napari_leap.io.labels import load_labels, poses_from_labels
+    from napari_leap.io.video import video_source
+
+    boxed = load("boxed_or_full")
+    csvs = boxed.write_frames(tmp_path, [(400, 360), (330, 300)])
+    poses = poses_from_labels(load_labels(csvs["test"]))
+    source = video_source(csvs["test"].parent)
+    assert len(poses.frames) == 20 and source.sizes == [(300, 330), (360, 400)]
+    with h5py.File(boxed.FLY32 / "example_annotation_set.h5") as f:
+        crop, truth = f["images"][80, ..., 0], f["annotations"][80]
+    offset = poses.points[0, 0] - truth  # one shift for every part of the fly
+    assert np.ptp(offset, axis=0).max() < 1e-2
+    x0, y0 = np.round(offset[0]).astype(int)
+    assert np.array_equal(source.read(0)[y0 : y0 + 192, x0 : x0 + 192, 0], crop)
