@@ -113,7 +113,7 @@ def _user_poses(labels, video_index: int):
 
 #: one animal whose box is at most this fraction of the frame's shorter side trains better in
 #: learned boxes than in whole frames. fly32's flies pasted into frames, 7 minutes each side by
-#: side: box 0.62 of the side 2.23 vs 6.47 px median, 0.80 3.32 vs 3.28 (benchmarks/README.md)
+#: side: box 0.62 of the side 2.34 vs 6.84 px median, 0.80 3.32 vs 3.28 (benchmarks/README.md)
 LEARNED_BOX = 0.7
 
 
