@@ -212,7 +212,6 @@ def read_dlc(path: str | Path):
     edges and symmetric pairs come from the sidecar or ``config.yaml`` when present.
     """
     import pandas as pd
-    import sleap_io as sio
 
     path = Path(path)
     if path.suffix.lower() in (".h5", ".hdf5"):
@@ -270,8 +269,6 @@ def read_dlc(path: str | Path):
         tracks=tracks,
         skeleton=skeleton,
     )
-    if isinstance(video, Path):  # the folder of labelled images
-        video = sio.Video(filename=str(video), open_backend=False)
     labels = labels_from_poses(poses, [video], predicted=False)
     if not extra.get("tracked", multi):
         for lf in labels.labeled_frames:

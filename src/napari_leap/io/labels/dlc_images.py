@@ -14,13 +14,16 @@ def video_and_frames(csv_path: Path, index, video) -> tuple:
     """The labels' video and each row's frame in it.
 
     The video the project names, where it is, with frames from the image names; else
-    the folder of labelled images (a :class:`Path`), frames their places in it.
+    the folder of labelled images as a ``sleap_io.Video``, frames their places in it.
     """
     if video is not None and Path(video).exists():
         return video, [_frame_of(idx) for idx in index]
     folder = _image_folder(csv_path, index)
     if folder is not None:
-        return folder, _folder_frames(folder, index)
+        import sleap_io as sio
+
+        video = sio.Video(filename=str(folder), open_backend=False)
+        return video, _folder_frames(folder, index)
     return "unknown.mp4", [_frame_of(idx) for idx in index]
 
 
