@@ -170,6 +170,41 @@ def test_dlc_frames_without_their_video_read_their_own_images(tmp_path):
     assert np.array_equal(job.source.read(2)[..., 0], images[2])
 
 
+def test_dlc_frames_without_their_video_are_saved_under_their_own_names(tmp_path):
+    """Labels read from a labelled-data folder keep each image's name when saved again.
+
+    Rows were named by their place in the folder (img000.png for img005.png): a project
+    written from them named images that do not exist, and a layer saved into its own
+    folder added img000-img002.png beside the originals, which shifted every image's
+    place, so on reading the folder again the labels lay on other images.
+    """
+    import cv2
+
+    from napari_leap.napari import labels_io, writer
+    from napari_leap.pose.dataset import load_training_data
+    from napari_leap.pose.dataset.data import DataOptions
+
+    names = ["img005.png", "img020.png", "img108.png"]
+    csv, images, points = _dlc_folder(tmp_path / "v", [(64, 80), (48, 72), (64, 80)])
+    (written,) = dlc_csvs(save_labels(load_labels(csv), tmp_path / "project", format="dlc"))
+    assert [row.split(",")[2] for row in written.read_text().splitlines()[3:]] == names
+    for name, image in zip(names, images, strict=True):  # copied as they were, not padded
+        assert np.array_equal(cv2.imread(str(written.parent / name), cv2.IMREAD_GRAYSCALE), image)
+    np.testing.assert_allclose(poses_from_labels(load_labels(written)).points, points, atol=1e-3)
+    flat = save_labels(load_labels(csv), tmp_path / "flat.csv")  # sleap-io's CSV (predict --out)
+    rows = [row.split(",")[0] for row in flat.read_text().splitlines()[3:]]
+    assert rows == [f"labeled-data/v/{name}" for name in names]
+
+    (data, kwargs, _) = [layer for layer in labels_io.read_labels(csv) if layer[2] == "points"][0]
+    attrs = {"metadata": kwargs["metadata"], "features": kwargs["features"]}
+    writer.write_points(str(csv), data, attrs)  # the layer saved over the CSV it came from
+    assert sorted(p.name for p in csv.parent.glob("*.png")) == names
+    again = load_labels(csv)
+    np.testing.assert_allclose(poses_from_labels(again).points, points, atol=1e-3)
+    frames = load_training_data(csv, DataOptions(align="none")).images
+    assert np.array_equal(frames[1, :48, :72, 0], images[1])
+
+
 def test_single_animal_dlc_and_leap_mat(tmp_path):
     labels = load_labels(LEAP_MAT)
     poses = poses_from_labels(labels)

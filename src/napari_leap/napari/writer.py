@@ -62,7 +62,7 @@ def write_points(path: str, data, attributes: dict) -> list[str]:
         save_labels(layers.layer_to_labels(data, features, metadata), path)
         return [str(path)]
     if suffix == ".csv":
-        from napari_leap.io.labels.dlc import image_width, write_dlc_csv
+        from napari_leap.io.labels.dlc import frame_image_names, write_dlc_csv
         from napari_leap.io.labels.frames import write_frames
 
         skeleton, tracks = layers.pose_metadata(metadata)
@@ -84,7 +84,8 @@ def write_points(path: str, data, attributes: dict) -> list[str]:
             video_path=video,
         )
         if n_frames is not None and len(poses.frames):
-            write_frames(video, poses.frames, path.parent, image_width(n_frames))
+            names = frame_image_names(video, poses.frames, n_frames)
+            write_frames(video, poses.frames, path.parent, names)
         return [str(path)]
     raise LeapError(
         f"pose points are saved as .slp or .csv (DeepLabCut), not {suffix or 'no suffix'}."

@@ -11,13 +11,12 @@ know), and a CSV written on its own gets a ``<name>.skeleton.yaml`` sidecar.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from napari_leap.io.atomic import atomic_path, atomic_write_text
-from napari_leap.io.labels.dlc_images import video_and_frames
+from napari_leap.io.labels.dlc_images import frame_image_names, video_and_frames
 from napari_leap.io.labels.frames import write_frames
 from napari_leap.io.labels.sleap import (
     LabelsError,
@@ -34,9 +33,11 @@ SKELETON_KEY = "napari_leap_skeleton"
 # -- DeepLabCut -----------------------------------------------------------------------------
 
 
-def image_width(n_frames: int) -> int:
-    """Digits DLC uses in ``img<frame>.png`` (its ``strwidth``)."""
-    return max(int(math.ceil(math.log10(max(n_frames, 2)))), 1)
+def _video_named(video_path) -> str | None:
+    """The video a sidecar names: a list of images by their folder."""
+    if isinstance(video_path, (list, tuple)):
+        return str(Path(str(video_path[0])).parent) if video_path else None
+    return None if video_path is None else str(video_path)
 
 
 def _video_frame_count(video) -> int | None:
@@ -60,18 +61,19 @@ def write_dlc_csv(
     scorer: str,
     tracked: bool,
     n_frames: int | None = None,
-    video_path: str | None = None,
+    video_path=None,
 ) -> Path:
     """Write one video's labels as DLC's ``CollectedData`` CSV (and ``.h5`` when pandas can).
 
     Multi-animal layout (``individuals`` row) when the labels have tracks or several
-    animals, DLC's single-animal layout otherwise. A skeleton sidecar goes beside it.
+    animals, DLC's single-animal layout otherwise. Rows name their images as
+    :func:`frame_image_names` does. A skeleton sidecar goes beside it.
     """
     import pandas as pd
     import yaml
 
     csv_path = Path(csv_path)
-    width = image_width(n_frames or (int(poses.frames.max()) + 1 if len(poses.frames) else 1))
+    names = frame_image_names(video_path, poses.frames, n_frames)
     nodes = poses.skeleton.nodes
     multi = tracked or poses.n_animals > 1
     if multi:
@@ -83,9 +85,7 @@ def write_dlc_csv(
         columns = pd.MultiIndex.from_product(
             [[scorer], nodes, ["x", "y"]], names=["scorer", "bodyparts", "coords"]
         )
-    index = pd.MultiIndex.from_tuples(
-        [("labeled-data", video_name, f"img{int(f):0{width}d}.png") for f in poses.frames]
-    )
+    index = pd.MultiIndex.from_tuples([("labeled-data", video_name, name) for name in names])
     values = poses.points[:, : (None if multi else 1)].reshape(len(poses.frames), -1)
     df = pd.DataFrame(values, index=index, columns=columns)
     with atomic_path(csv_path) as tmp:
@@ -102,7 +102,7 @@ def write_dlc_csv(
         SKELETON_KEY: poses.skeleton.to_dict(),
         "tracked": bool(tracked),
         "tracks": list(poses.tracks),
-        "video": video_path,
+        "video": _video_named(video_path),
     }
     atomic_write_text(sidecar_path(csv_path), yaml.safe_dump(side, sort_keys=False))
     return csv_path
@@ -149,16 +149,11 @@ def write_dlc(
             scorer=scorer,
             tracked=tracked,
             n_frames=n_frames,
-            video_path=str(video.filename),
+            video_path=video.filename,
         )
         if images:
-            write_frames(
-                video.filename,
-                poses.frames,
-                folder,
-                image_width(n_frames or int(poses.frames.max()) + 1),
-                progress,
-            )
+            names = frame_image_names(video.filename, poses.frames, n_frames)
+            write_frames(video.filename, poses.frames, folder, names, progress)
         written.append(csv)
         video_sets[str(video.filename)] = {"crop": "0, 0, 0, 0"}
     if not written:
@@ -188,7 +183,10 @@ def write_dlc(
 
 
 def _dlc_video_name(video, index: int, taken: list[str]) -> str:
-    filename = video.filename if isinstance(video.filename, str) else f"video{index}"
+    filename = video.filename if isinstance(video.filename, str) else None
+    if filename is None and video.filename:  # a list of images: their folder's name
+        filename = str(Path(str(video.filename[0])).parent)
+    filename = filename or f"video{index}"
     name = Path(filename).stem or f"video{index}"
     return name if name not in taken else f"{name}_{index}"
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
+from napari_leap.io.atomic import atomic_write_text
 from napari_leap.io.labels.sleap import LabelsError
 
 _IMAGE_RE = re.compile(r"(\d+)")
@@ -16,15 +18,20 @@ def video_and_frames(csv_path: Path, index, video) -> tuple:
     The video the project names, where it is, with frames from the image names; else
     the folder of labelled images as a ``sleap_io.Video``, frames their places in it.
     """
+    if video is not None and Path(video).is_dir():  # the folder of images itself was named
+        return _folder_video(Path(video)), _folder_frames(Path(video), index)
     if video is not None and Path(video).exists():
         return video, [_frame_of(idx) for idx in index]
     folder = _image_folder(csv_path, index)
     if folder is not None:
-        import sleap_io as sio
-
-        video = sio.Video(filename=str(folder), open_backend=False)
-        return video, _folder_frames(folder, index)
+        return _folder_video(folder), _folder_frames(folder, index)
     return "unknown.mp4", [_frame_of(idx) for idx in index]
+
+
+def _folder_video(folder: Path):
+    import sleap_io as sio
+
+    return sio.Video(filename=str(folder), open_backend=False)
 
 
 def _folder_frames(folder: Path, index) -> list[int]:
@@ -64,3 +71,55 @@ def _image_folder(csv_path: Path, index) -> Path | None:
         if (candidate / first.name).exists():
             return candidate
     return None
+
+
+def image_width(n_frames: int) -> int:
+    """Digits DLC uses in ``img<frame>.png`` (its ``strwidth``)."""
+    return max(int(math.ceil(math.log10(max(n_frames, 2)))), 1)
+
+
+def frame_image_names(video_path, frames, n_frames: int | None = None) -> list[str]:
+    """Each frame's image name in a ``labeled-data`` folder.
+
+    A folder of images (DLC's labelled frames without their video) keeps each image's own
+    name: frame 0 of reaching's folder is ``img005.png``, and a CSV naming it
+    ``img000.png`` would pair its labels with no image, or another's. A video's frames
+    are ``img<frame>.png``, as DLC names the frames it extracts.
+    """
+    from napari_leap.io.video import folder_images
+
+    if isinstance(video_path, (list, tuple)):
+        return [Path(str(video_path[int(f)])).name for f in frames]
+    if video_path is not None and Path(video_path).is_dir():
+        files = folder_images(video_path)
+        return [files[int(f)].name for f in frames]
+    width = image_width(n_frames or (int(max(frames)) + 1 if len(frames) else 1))
+    return [f"img{int(f):0{width}d}.png" for f in frames]
+
+
+#: a row sleap-io's DLC CSV names by frame number
+_SLEAP_IO_ROW = re.compile(r"labeled-data/[^/,]*/img(\d+)\.png")
+
+
+def name_rows_by_images(labels, csv_path: Path) -> None:
+    """Rows of a DLC CSV that sleap-io wrote, named by each frame's own image.
+
+    sleap-io names every row ``img<frame>.png``; labels on a folder of images (DLC's
+    labelled frames without their video) need the images' names, as :func:`frame_image_names`.
+    """
+    videos = {id(lf.video): lf.video for lf in labels.labeled_frames}
+    if len(videos) != 1:
+        return
+    filename = next(iter(videos.values())).filename
+    images = isinstance(filename, (list, tuple)) or Path(str(filename)).is_dir()
+    if not images or not filename:
+        return
+    folder = Path(str(filename[0])).parent if isinstance(filename, (list, tuple)) else filename
+    lines = Path(csv_path).read_text().splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        first, comma, rest = line.partition(",")
+        match = _SLEAP_IO_ROW.fullmatch(first)
+        if match is not None:
+            (name,) = frame_image_names(filename, [int(match[1])])
+            lines[i] = f"labeled-data/{Path(folder).name}/{name}{comma}{rest}"
+    atomic_write_text(csv_path, "".join(lines))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from napari_leap.io.labels.dlc import is_dlc_file, read_dlc, write_dlc
+from napari_leap.io.labels.dlc_images import name_rows_by_images
 from napari_leap.io.labels.nwb import read_nwb, write_nwb
 from napari_leap.io.labels.sleap import LabelsError, read_sleap, write_sleap
 
@@ -71,4 +72,7 @@ def save_labels(labels, path: str | Path, format: str | None = None, **options) 
         return path
     if fmt == "nwb":
         return write_nwb(labels, path)
-    return write_sleap(labels, path, fmt, **options)
+    write_sleap(labels, path, fmt, **options)
+    if fmt == "csv":
+        name_rows_by_images(labels, path)
+    return path
