@@ -29,6 +29,7 @@ acc = load("accuracy_vs_labels")
 tte = load("time_to_error")
 anylab = load("any_lab_data")
 steprate = load("step_rate")
+sbs = load("side_by_side")
 
 
 def test_clip_training_frames_are_spread_over_the_first_two_thirds_only():
@@ -147,6 +148,18 @@ def test_any_lab_data_table_says_what_the_user_got():
     assert rows[2].endswith("| ValueError: all input arrays |")
     assert "| 2.50 | 9.00 | 0 of 640 | 466 | 1500 (epochs' worth) | 1 | 8 |" in rows[3]
     assert "3 channel(s)" in rows[3]
+
+
+def test_side_by_side_table_renders_the_committed_runs():
+    results = json.loads((BENCH / "side_by_side.json").read_text())
+    rows = sbs.table(results).splitlines()
+    pairs = sum(len(entry["datasets"]) for entry in results.values())
+    assert len(rows) == 2 + 2 * pairs  # a row per setting of every data set
+    assert all(row.count("|") == 10 for row in rows[2:])
+    failed = {
+        "x": {"settings": {"a": {}, "b": {}}, "datasets": {"fly32": {"a": {"error": "boom"}}}}
+    }
+    assert "| x | fly32 | {} | boom |" in sbs.table(failed)
 
 
 def test_step_rate_fit_recovers_a_linear_cost():
