@@ -130,6 +130,15 @@ def split_clip(work: Path, src: Path) -> dict:
     }
 
 
+def splitters(src: Path) -> dict:
+    """Data set name -> ``split(work folder)`` writing its train/val/test files there."""
+    return {
+        "reaching": split_reaching,
+        "fly32": lambda w: split_fly32(w, src),
+        "clip": lambda w: split_clip(w, src),
+    }
+
+
 # -- running the CLI of the code under test -----------------------------------------------
 def cli(python: str, src: Path, *args: str, timeout: float) -> dict:
     """One ``napari-leap`` command: exit code, seconds, stdout and the last stderr lines."""
@@ -280,18 +289,14 @@ def main() -> None:
         load_before=os.getloadavg()[0],
     )
     entry.setdefault("datasets", {})
-    splitters = {
-        "reaching": split_reaching,
-        "fly32": lambda w: split_fly32(w, src),
-        "clip": lambda w: split_clip(w, src),
-    }
+    split = splitters(src)
     from napari_leap.io.atomic import atomic_write_text
 
     for ds in args.datasets:
         d = work / ds
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
-        r = run_dataset(ds, splitters[ds](d), args.python, src, args.minutes, d)
+        r = run_dataset(ds, split[ds](d), args.python, src, args.minutes, d)
         entry["datasets"][ds] = r
         print(
             f"{name} {ds}: "

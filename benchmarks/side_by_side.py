@@ -138,11 +138,7 @@ def main() -> None:
         return
     settings = {"a": json.loads(args.a), "b": json.loads(args.b)}
     entry = results[args.name] = {"settings": settings, "minutes": args.minutes, "datasets": {}}
-    splitters = {
-        "reaching": anylab.split_reaching,
-        "fly32": lambda w: anylab.split_fly32(w, HERE.parent / "src"),
-        "clip": lambda w: anylab.split_clip(w, HERE.parent / "src"),
-    }
+    splitters = anylab.splitters(HERE.parent / "src")
     with tempfile.TemporaryDirectory(prefix="side-by-side-") as tmp:
         for ds in args.datasets:
             work = Path(tmp) / ds

@@ -10,6 +10,7 @@ benchmarks/align_learned.py.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -426,6 +427,7 @@ def test_windows_find_the_animals_whole_frames_find(two_stage):
     animals whole frames find, and the tracks do not depend on how frames are batched."""
     from napari_leap.io.video import video_source
     from napari_leap.pose.first_stage import LearnedAligner, Tracker, animal_length
+    from napari_leap.pose.first_stage.windows import WHOLE_EVERY
 
     out, model, _, _ = two_stage
     spec = model.alignment
@@ -458,7 +460,14 @@ def test_windows_find_the_animals_whole_frames_find(two_stage):
         _anchor_error(a, frames, spec["anchor"]) for a in (windowed, reference)
     )
     near = 0.5 * spec["part_distance"]
-    assert np.mean(err_windows < near) >= np.mean(err_whole < near) - 0.05
+    # a track this model put on a false peak waits for the windows to find the fly, or
+    # for the next whole frame: on a Zen 3 CPU's arithmetic windows found the second fly 7
+    # frames after whole frames did (65 against 70 of 80 animal-frames) ...
+    assert np.mean(err_windows < near) >= np.mean(err_whole < near) - 0.1
+    # ... and from the whole frame at the next multiple of WHOLE_EVERY on, they find every
+    # animal whole frames find
+    refreshed = frames >= WHOLE_EVERY * math.ceil(frames[0] / WHOLE_EVERY)
+    assert ((err_windows < near) | (err_whole >= near))[refreshed].all()
     # where whole frames find a fly (a model of a few steps may put a track elsewhere:
     # on another machine's arithmetic one fly's track sat 480 px off in both)
     found = err_whole < near
