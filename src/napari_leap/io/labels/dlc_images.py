@@ -18,8 +18,11 @@ def video_and_frames(csv_path: Path, index, video) -> tuple:
     The video the project names, where it is, with frames from the image names; else
     the folder of labelled images as a ``sleap_io.Video``, frames their places in it.
     """
-    if video is not None and Path(video).is_dir():  # the folder of images itself was named
-        return _folder_video(Path(video)), _folder_frames(Path(video), index)
+    from napari_leap.io.video import is_zarr_folder
+
+    named = Path(video) if video is not None else None
+    if named is not None and named.is_dir() and not is_zarr_folder(named):
+        return _folder_video(named), _folder_frames(named, index)  # the sidecar names it
     if video is not None and Path(video).exists():
         return video, [_frame_of(idx) for idx in index]
     folder = _image_folder(csv_path, index)
@@ -86,12 +89,10 @@ def frame_image_names(video_path, frames, n_frames: int | None = None) -> list[s
     ``img000.png`` would pair its labels with no image, or another's. A video's frames
     are ``img<frame>.png``, as DLC names the frames it extracts.
     """
-    from napari_leap.io.video import folder_images
+    from napari_leap.io.video import image_files
 
-    if isinstance(video_path, (list, tuple)):
-        return [Path(str(video_path[int(f)])).name for f in frames]
-    if video_path is not None and Path(video_path).is_dir():
-        files = folder_images(video_path)
+    files = image_files(video_path) if video_path is not None else None
+    if files is not None:
         return [files[int(f)].name for f in frames]
     width = image_width(n_frames or (int(max(frames)) + 1 if len(frames) else 1))
     return [f"img{int(f):0{width}d}.png" for f in frames]
@@ -107,19 +108,17 @@ def name_rows_by_images(labels, csv_path: Path) -> None:
     sleap-io names every row ``img<frame>.png``; labels on a folder of images (DLC's
     labelled frames without their video) need the images' names, as :func:`frame_image_names`.
     """
+    from napari_leap.io.video import image_files
+
     videos = {id(lf.video): lf.video for lf in labels.labeled_frames}
-    if len(videos) != 1:
+    files = image_files(next(iter(videos.values())).filename) if len(videos) == 1 else None
+    if not files:
         return
-    filename = next(iter(videos.values())).filename
-    images = isinstance(filename, (list, tuple)) or Path(str(filename)).is_dir()
-    if not images or not filename:
-        return
-    folder = Path(str(filename[0])).parent if isinstance(filename, (list, tuple)) else filename
     lines = Path(csv_path).read_text().splitlines(keepends=True)
     for i, line in enumerate(lines):
         first, comma, rest = line.partition(",")
         match = _SLEAP_IO_ROW.fullmatch(first)
         if match is not None:
-            (name,) = frame_image_names(filename, [int(match[1])])
-            lines[i] = f"labeled-data/{Path(folder).name}/{name}{comma}{rest}"
+            image = files[int(match[1])]
+            lines[i] = f"labeled-data/{image.parent.name}/{image.name}{comma}{rest}"
     atomic_write_text(csv_path, "".join(lines))

@@ -18,9 +18,9 @@ def write_frames(path, frames, folder: Path, names: list[str], progress=None) ->
     """
     import cv2
 
-    from napari_leap.io.video import video_source
+    from napari_leap.io.video import image_files, video_source
 
-    files = _image_files(path)
+    files = image_files(path)
     source = video_source(path) if files is None else None
     for f, name in sorted(zip((int(f) for f in frames), names, strict=True)):
         target = Path(folder) / name
@@ -37,14 +37,3 @@ def write_frames(path, frames, folder: Path, names: list[str], progress=None) ->
             atomic_write_bytes(target, buf.tobytes())
         if progress is not None:
             progress(f)
-
-
-def _image_files(path) -> list[Path] | None:
-    """The image files of a folder or list of images, in frame order (None: a video)."""
-    from napari_leap.io.video import folder_images
-
-    if isinstance(path, (list, tuple)):
-        return [Path(str(p)) for p in path]
-    if Path(path).is_dir():
-        return folder_images(path)
-    return None

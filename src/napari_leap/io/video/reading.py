@@ -16,7 +16,7 @@ import numpy as np
 
 from napari_leap.errors import LeapError
 from napari_leap.io.video.arrays import ArraySource
-from napari_leap.io.video.folder import ImageFolderSource
+from napari_leap.io.video.folder import ImageFolderSource, folder_images
 from napari_leap.io.video.pyav import PyAVSource
 from napari_leap.io.video.sources import (
     HDF5_SUFFIXES,
@@ -38,12 +38,7 @@ def video_source(path: str | Path, dataset: str | None = None) -> FrameSource:
         raise VideoError(f"{path} does not exist; check the path.")
     suffix = path.suffix.lower()
     if path.is_dir():
-        if (
-            suffix in ZARR_SUFFIXES
-            or (path / ".zarray").exists()
-            or (path / "zarr.json").exists()
-            or (path / ".zgroup").exists()
-        ):
+        if is_zarr_folder(path):
             return ArraySource(path, dataset)
         return ImageFolderSource(path)
     if path.stat().st_size == 0:
@@ -53,6 +48,25 @@ def video_source(path: str | Path, dataset: str | None = None) -> FrameSource:
     if suffix in IMAGE_SUFFIXES:
         raise VideoError(f"{path.name} is a single image; open the folder that holds the frames.")
     return PyAVSource(path)
+
+
+def is_zarr_folder(path: Path) -> bool:
+    """True for a folder that is a zarr array or group, not a folder of images."""
+    markers = (".zarray", "zarr.json", ".zgroup")
+    return path.suffix.lower() in ZARR_SUFFIXES or any((path / m).exists() for m in markers)
+
+
+def image_files(video) -> list[Path] | None:
+    """The files of a video that is a folder or a list of images, one per frame.
+
+    None for a container, an HDF5 file or a zarr folder, whose frames have no file.
+    """
+    if isinstance(video, (list, tuple)):
+        return [Path(str(p)) for p in video]
+    path = Path(str(video))
+    if path.is_dir() and not is_zarr_folder(path):
+        return folder_images(path)
+    return None
 
 
 def as_dask(source: FrameSource, frames_per_chunk: int = 1):
