@@ -218,6 +218,7 @@ def run_dataset(name, split, python, src, minutes, work) -> dict:
     entry.update(
         {k: figures[k] for k in ("median_px", "p95_px", "mean_px", "n_points", "n_missing")}
     )
+    entry["per_node_median_px"] = {k: v["median_px"] for k, v in figures["per_node"].items()}
     return entry
 
 

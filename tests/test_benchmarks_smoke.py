@@ -191,3 +191,36 @@ def test_pasted_flies_keep_their_labels_on_their_crops(tmp_path):
     assert np.ptp(offset, axis=0).max() < 1e-2
     x0, y0 = np.round(offset[0]).astype(int)
     assert np.array_equal(source.read(0)[y0 : y0 + 192, x0 : x0 + 192, 0], crop)
+
+
+def test_label_drift_finds_where_a_label_lies_from_the_tip_it_marks():
+    drift = load("label_drift")
+    yy, xx = np.mgrid[:120, :120]
+    image = 255 * np.exp(-((xx - 60.0) ** 2 + (yy - 50.0) ** 2) / (2 * 4.0**2))
+    template = drift._patch(image, (60.0, 50.0), drift.HALF)
+    found, score = drift._match(image, template, (63.0, 56.0))  # clicked 3 px right, 6 down
+    assert np.allclose(found, (60.0, 50.0), atol=0.3) and score > 0.99
+
+
+def test_label_drift_counts_each_parts_points_within_the_goal(tmp_path):
+    import sleap_io as sio
+
+    drift = load("label_drift")
+    skeleton = sio.Skeleton(["Finger1", "Hand", "Joystick1", "Joystick2", "Tongue"])
+    video = sio.Video(filename="frames.mp4")
+    truth = np.array([[10, 10], [20, 20], [30, 30], [40, 40], [np.nan, np.nan]], float)
+
+    def labels(shifts, frames=(0, 1)):
+        lfs = [
+            sio.LabeledFrame(video, f, [sio.Instance.from_numpy(truth + s, skeleton)])
+            for f, s in zip(frames, shifts, strict=True)
+        ]
+        return sio.Labels(lfs, videos=[video], skeletons=[skeleton])
+
+    test, pred = tmp_path / "test.slp", tmp_path / "pred.slp"
+    sio.save_slp(labels([0.0, 0.0]), str(test))
+    sio.save_slp(labels([np.array([3.0, 4.0])], frames=(0,)), str(pred))  # frame 1 not found
+    r = drift.prediction_figures(test, pred)
+    assert r["per_part_within_goal"]["Hand"] == "1 of 2"  # 5 px off, and one missed
+    assert r["per_part_within_goal"]["Tongue"] == "0 of 0"
+    assert r["median_px"] == np.inf  # half of the 8 labelled points were not found
