@@ -341,9 +341,19 @@ def test_predict_an_image_folder_with_the_first_stage(two_stage, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
     for i in range(6):
-        cv2.imwrite(str(folder / f"img{i:03d}.png"), src.read(1200 + i)[..., 0])
-    poses = predict(out, folder, out=tmp_path / "f.slp").poses[0]
+        cv2.imwrite(str(folder / f"img{1200 + i}.png"), src.read(1200 + i)[..., 0])
+    result = predict(out, folder, out=tmp_path / "f.slp")
+    poses = result.poses[0]
     assert poses.frames.tolist() == list(range(6)) and np.isfinite(poses.points).all()
+    # the table names each frame's image: frame 0 of the folder is img1200.png
+    from napari_leap.pose.predict import read_csv, write_predictions
+
+    table = write_predictions(result, tmp_path / "f.csv")
+    rows = table.read_text().splitlines()
+    assert rows[0] == "frame,image,animal,node,x,y,confidence"
+    assert rows[1].startswith("0,img1200.png,") and rows[-1].startswith("5,img1205.png,")
+    frames, _, _, pts, _ = read_csv(table)
+    assert frames.tolist() == list(range(6)) and np.allclose(pts, poses.points, equal_nan=True)
 
 
 def test_reloaded_and_moved_folder_predicts_the_same(two_stage, tmp_path):

@@ -51,8 +51,10 @@ def write_predictions(
             chunks = store.chunks(jobs)
         write_slp(result.poses, result.videos, out, chunks=chunks)
     elif fmt == "csv":
-        for p, path in zip(result.poses, _per_video_paths(out, len(result.poses)), strict=True):
-            write_csv(p, path)
+        for p, v, path in zip(
+            result.poses, result.videos, _per_video_paths(out, len(result.poses)), strict=True
+        ):
+            write_csv(p, path, images=_image_names(v, p.frames))
     elif fmt == "h5":
         from napari_leap.io.labels import labels_from_poses, save_labels
 
@@ -81,11 +83,25 @@ def _per_video_paths(out: Path, n: int) -> list[Path]:
     return [out.with_name(f"{out.stem}.{i}{out.suffix}") for i in range(n)]
 
 
-def write_csv(poses, path: str | Path) -> Path:
+def _image_names(video, frames) -> list[str] | None:
+    """Each frame's image file name when ``video`` is a folder or list of images, else None.
+
+    A DeepLabCut user's frames are ``img005.png``, ``img020.png``...: frame 0 of the
+    folder is not image 0, so the table names them.
+    """
+    from napari_leap.io.video import image_files
+
+    files = image_files(getattr(video, "filename", video))
+    return None if files is None else [files[int(f)].name for f in frames]
+
+
+def write_csv(poses, path: str | Path, images: list[str] | None = None) -> Path:
     """One row per frame, animal and body part: ``frame,animal,node,x,y,confidence``.
 
-    Numbers are written with Python's shortest round-trip repr (reading them
-    back gives the same floats); missing points have empty x, y, confidence.
+    ``images``: each frame's image file name, written as an ``image`` column after
+    ``frame`` (frames read from a folder of images). Numbers are written with Python's
+    shortest round-trip repr (reading them back gives the same floats); missing points
+    have empty x, y, confidence.
     """
     from napari_leap.io.atomic import atomic_path
 
@@ -96,18 +112,29 @@ def write_csv(poses, path: str | Path) -> Path:
         return repr(float(v)) if np.isfinite(v) else ""
 
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        f.write("frame,animal,node,x,y,confidence\n")
+        f.write(
+            "frame,image,animal,node,x,y,confidence\n"
+            if images
+            else "frame,animal,node,x,y,confidence\n"
+        )
         for i, frame in enumerate(poses.frames):
+            head = f"{int(frame)},{_csv_field(images[i])}" if images else f"{int(frame)}"
             rows = []
             for a, animal in enumerate(poses.tracks):
                 for k, node in enumerate(nodes):
                     x, y = poses.points[i, a, k]
                     rows.append(
-                        f"{int(frame)},{animal},{node},{num(x)},{num(y)},"
-                        f"{num(poses.scores[i, a, k])}\n"
+                        f"{head},{animal},{node},{num(x)},{num(y)},{num(poses.scores[i, a, k])}\n"
                     )
             f.writelines(rows)
     return path
+
+
+def _csv_field(text: str) -> str:
+    """``text`` quoted when a comma, quote or line break would split it."""
+    if any(c in text for c in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def read_csv(path: str | Path) -> tuple[np.ndarray, list[str], list[str], np.ndarray, np.ndarray]:
