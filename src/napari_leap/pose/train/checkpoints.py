@@ -20,7 +20,7 @@ from napari_leap.pose.trained import BEST, HISTORY, LAST
 
 
 def _no_best() -> dict:
-    return {"metric": math.inf, "epoch": 0, "per_node": [], "median": math.nan}
+    return {"score": math.inf, "metric": math.inf, "epoch": 0, "per_node": [], "median": math.nan}
 
 
 @dataclass
