@@ -5,8 +5,9 @@
 :class:`~napari_leap.pose.trained.TrainedModel`; the widget, the CLI and the
 tests all consume the same events. Closing the generator, setting ``stop``
 or reaching the time limit ends after the current batch, validates once more
-and keeps the best checkpoint (:func:`_selection_error`). ``last.pt`` is written after every epoch, so a
-run killed at any moment resumes (``resume=True``) losing at most one epoch.
+and keeps the best checkpoint (:func:`_selection_error`). ``last.pt`` is written
+after every epoch, so a run killed at any moment resumes (``resume=True``) losing
+at most one epoch.
 """
 
 from __future__ import annotations
