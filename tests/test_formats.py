@@ -205,6 +205,45 @@ def test_dlc_frames_without_their_video_are_saved_under_their_own_names(tmp_path
     assert np.array_equal(frames[1, :48, :72, 0], images[1])
 
 
+def test_a_deeplabcut_project_is_read_whole(tmp_path):
+    """A DLC user points at the project (its folder or config.yaml): every labeled-data
+    folder's labels, a video each, the body parts in config.yaml's order; a labeled-data
+    folder alone gives its own CSV. sleap-io's reading of config.yaml sorted the parts by
+    name and greyed colour images."""
+    from napari_leap.pose.dataset import load_training_data
+    from napari_leap.pose.predict.jobs import jobs_from_inputs
+
+    root = tmp_path / "reach-me-2026"
+    csv_a, images_a, points_a = _dlc_folder(root / "labeled-data" / "a", [(64, 80)] * 3)
+    csv_b, _, points_b = _dlc_folder(root / "labeled-data" / "b", [(48, 72), (64, 80), (64, 80)])
+    (root / "labeled-data" / "c").mkdir()  # frames extracted, none labelled yet
+    config = {"Task": "reach", "scorer": "me", "bodyparts": ["tailbase", "snout"]}
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    for path in (root, root / "config.yaml"):
+        labels = load_labels(path)
+        assert labels.skeletons[0].node_names == ["tailbase", "snout"]
+        assert [len(labels.find(v)) for v in labels.videos] == [3, 3]
+        poses = poses_from_labels(labels, video=1)
+        np.testing.assert_allclose(poses.points, points_b[..., ::-1, :], atol=1e-3)
+    data = load_training_data(root)
+    assert len(data) == 6 and data.images.shape[1:] == (64, 80, 1)
+    assert np.array_equal(data.images[0, ..., 0], images_a[0])
+    jobs = jobs_from_inputs(root)[0]  # predict takes the project's frames as a labels file
+    assert [j.frames.tolist() for j in jobs] == [[0, 1, 2], [0, 1, 2]]
+    alone = poses_from_labels(load_labels(root / "labeled-data" / "a"))
+    np.testing.assert_allclose(alone.points, points_a[..., ::-1, :], atol=1e-3)  # config order
+    with pytest.raises(LeapError, match="labeled-data folder"):
+        load_labels(root / "labeled-data" / "c")
+    (csv_b.parent / "CollectedData_you.csv").write_text(csv_b.read_text())
+    with pytest.raises(LeapError, match="labels of 2 scorers"):
+        load_labels(root)
+    empty = tmp_path / "empty"
+    (empty / "labeled-data" / "x").mkdir(parents=True)
+    (empty / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(LeapError, match="has no labelled frames"):
+        load_labels(empty)
+
+
 def test_single_animal_dlc_and_leap_mat(tmp_path):
     labels = load_labels(LEAP_MAT)
     poses = poses_from_labels(labels)

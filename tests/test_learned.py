@@ -655,3 +655,49 @@ def test_full_frames_of_several_sizes_in_one_image_list_are_padded(tmp_path):
     np.testing.assert_allclose(data.points[1], pts / 2)
     config = {"channels": 1, "input_size": [80, 100], "fit": {"frame_sizes": data.frame_sizes}}
     assert input_warnings(config, [(48, 64, 1), (80, 100, 1)]) == []
+
+
+def _mixed_size_labels(tmp_path, points_of):
+    """Labels on an image list whose first image is the smaller of two sizes."""
+    import cv2
+    import sleap_io as sio
+
+    sk = skeleton_to_sleap(Skeleton(["hand", "finger", "tongue"]))
+    files, sizes = [], [(64, 48), (100, 80), (64, 48), (100, 80)]
+    for i, (w, h) in enumerate(sizes):
+        f = tmp_path / f"img{i:03d}.png"
+        cv2.imwrite(str(f), np.full((h, w), 50 + 30 * i, np.uint8))
+        files.append(str(f))
+    video = sio.Video.from_filename(files)
+    frames = [
+        sio.LabeledFrame(video, i, [sio.Instance.from_numpy(points_of(i), sk)])
+        for i in range(len(files))
+    ]
+    return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[sk])
+
+
+def test_points_are_checked_against_their_own_frame_whichever_image_comes_first(tmp_path):
+    """A video of images reports its first image's size: reaching's frames exported with a
+    640x470 image first were refused ("40 points outside the 640x470 frame") though every
+    label lay on its own 832x747 image. Each label is checked against its own image, an
+    embedded-frame .pkg.slp the same, and the choice of alignment sees the largest frame."""
+    import sleap_io as sio
+
+    from napari_leap.pose.dataset import TrainingDataError, from_labels
+
+    big = np.array([[10, 10], [90, 70], [60, 40]], float)  # beyond the 64x48 images
+    labels = _mixed_size_labels(tmp_path, lambda i: big if i % 2 else big / 2)
+    package = tmp_path / "mixed.pkg.slp"
+    labels.save(str(package), embed="user")
+    for source in (labels, sio.load_slp(str(package))):
+        said = []
+        data = from_labels(source, say=said.append)
+        assert data.images.shape[1:3] == (80, 100)
+        assert said[0].startswith("full frames") and "in 100x80 frames" in said[0]
+        np.testing.assert_allclose(data.points[1], big)
+
+    def slip(i):  # the finger clicked past the right edge of a 64x48 image
+        return np.array([[10, 10], [70, 20], [30, 20]], float) if i == 2 else big / 2
+
+    with pytest.raises(TrainingDataError, match=r"finger of .* on image img002\.png \(64x48 px\)"):
+        from_labels(_mixed_size_labels(tmp_path, slip))

@@ -451,3 +451,13 @@ def test_flip_average_refused_for_a_model_trained_without_flips(small):
     )
     with pytest.raises(ModelError, match="without left/right flips"):
         P.predict(model, small[1], frames="0:8", flip_average=True)
+
+
+def test_the_files_written_for_several_videos_are_named():
+    """A CSV or analysis .h5 holds one video: predicting two wrote p.0.csv and p.1.csv while
+    the CLI said "wrote p.csv", a file that does not exist."""
+    from napari_leap.pose.predict.writers import written_text
+
+    assert written_text("out/p.csv", 2) == "out/p.0.csv, out/p.1.csv (one file per video)"
+    assert written_text("p.h5", 3).startswith("p.0.h5, p.1.h5, p.2.h5")
+    assert written_text("p.csv", 1) == "p.csv" and written_text("p.slp", 2) == "p.slp"

@@ -626,4 +626,4 @@ def test_labels_with_missing_and_outside_points(models, tmp_path):
         "0.5",
     )
     assert_refused(done)
-    assert "outside the 1024x1024 px frame" in done.stderr and "frame 20" in done.stderr
+    assert "outside their frame" in done.stderr and "frame 20 (1024x1024 px)" in done.stderr

@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     from napari_leap.errors import LeapError
     from napari_leap.pose.predict import iter_predict
+    from napari_leap.pose.predict.writers import written_text
 
     for name, value in (("--batch-size", args.batch_size), ("--chunk-size", args.chunk_size)):
         if value < 1:
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"predicted {n} frames of {len(result.poses)} video(s) "
         f"({result.computed_chunks} chunks computed, {result.reused_chunks} resumed); "
-        f"wrote {result.path}"
+        f"wrote {written_text(result.path, len(result.poses), args.format)}"
     )
     if empty:
         print(

@@ -12,6 +12,7 @@ know), and a CSV written on its own gets a ``<name>.skeleton.yaml`` sidecar.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -209,6 +210,23 @@ def read_dlc(path: str | Path):
     images is the video and a frame is an image's place there. The skeleton's order,
     edges and symmetric pairs come from the sidecar or ``config.yaml`` when present.
     """
+    poses, video, tracked = dlc_poses(path)
+    return labels_of_poses([poses], [video], tracked)
+
+
+def labels_of_poses(poses: list[Poses], videos: list, tracked: bool):
+    """Labels of DLC files' poses: tracks kept only where the project tells animals apart."""
+    labels = labels_from_poses(poses, videos, predicted=False)
+    if not tracked:
+        for lf in labels.labeled_frames:
+            for inst in lf.instances:
+                inst.track = None
+        labels.tracks.clear()
+    return labels
+
+
+def dlc_poses(path: str | Path) -> tuple[Poses, Any, bool]:
+    """A DLC labels file's poses, the video they are on, and whether its animals are tracked."""
     import pandas as pd
 
     path = Path(path)
@@ -267,13 +285,7 @@ def read_dlc(path: str | Path):
         tracks=tracks,
         skeleton=skeleton,
     )
-    labels = labels_from_poses(poses, [video], predicted=False)
-    if not extra.get("tracked", multi):
-        for lf in labels.labeled_frames:
-            for inst in lf.instances:
-                inst.track = None
-        labels.tracks.clear()
-    return labels
+    return poses, video, bool(extra.get("tracked", multi))
 
 
 def _read_dlc_csv(path: Path):

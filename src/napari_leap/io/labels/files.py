@@ -1,9 +1,10 @@
 """One reader and one writer for labels in every format, chosen by extension or by name.
 
 Formats: ``slp`` (SLEAP), ``dlc`` (a DeepLabCut ``CollectedData`` CSV/H5 to read,
-a DeepLabCut project folder to write), ``csv`` (DeepLabCut's CSV layout through
-sleap-io), ``leap`` (LEAP's ``labels.mat``, read only), ``nwb`` (ndx-pose),
-``coco`` and ``analysis_h5``; any other name is passed to sleap-io.
+a DeepLabCut project folder to write), ``dlc_project`` (a whole DeepLabCut project to
+read, given as its folder or ``config.yaml``), ``csv`` (DeepLabCut's CSV layout through
+sleap-io), ``leap`` (LEAP's ``labels.mat``, read only), ``nwb`` (ndx-pose), ``coco``
+and ``analysis_h5``; any other name is passed to sleap-io.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from pathlib import Path
 
 from napari_leap.io.labels.dlc import is_dlc_file, read_dlc, write_dlc
 from napari_leap.io.labels.dlc_images import name_rows_by_images
+from napari_leap.io.labels.dlc_project import (
+    collected_data_in,
+    dlc_project_config,
+    read_dlc_project,
+)
 from napari_leap.io.labels.nwb import read_nwb, write_nwb
 from napari_leap.io.labels.sleap import LabelsError, read_sleap, write_sleap
 
@@ -27,6 +33,8 @@ SAVE_FORMATS = {
 
 def labels_format(path: Path) -> str | None:
     """The format of an existing labels file (None: sleap-io tells by the extension)."""
+    if dlc_project_config(path) is not None:
+        return "dlc_project"
     if is_dlc_file(path):
         return "dlc"
     return {".mat": "leap", ".csv": "csv", ".nwb": "nwb"}.get(path.suffix.lower())
@@ -37,12 +45,20 @@ def load_labels(path: str | Path, format: str | None = None):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; check the path.")
-    if path.is_dir():
-        raise LabelsError(f"{path} is a folder; give a labels file (.slp, .csv, .mat, .nwb, .h5).")
-    if path.stat().st_size == 0:
+    if path.is_dir() and dlc_project_config(path) is None:
+        found = collected_data_in(path)
+        if found is None:
+            raise LabelsError(
+                f"{path} is a folder; give a labels file (.slp, .csv, .mat, .nwb, .h5), a "
+                "DeepLabCut project (its folder or config.yaml) or a labeled-data folder."
+            )
+        path = found
+    if path.is_file() and path.stat().st_size == 0:
         raise LabelsError(f"{path.name} is empty (0 bytes).")
     fmt = format or labels_format(path)
-    if fmt == "dlc":
+    if fmt == "dlc_project":
+        labels = read_dlc_project(path)
+    elif fmt == "dlc":
         labels = read_dlc(path)
     elif fmt == "nwb":
         labels = read_nwb(path)

@@ -21,8 +21,8 @@ from napari_leap.pose.dataset.data import (
     load_box_h5,
 )
 from napari_leap.pose.dataset.frames import (
-    frame_shape,
     frame_shapes,
+    labelled_frame_sizes,
     missing_video,
     read_frames,
     video_path,
@@ -194,8 +194,9 @@ def _survey(labels) -> _Survey:
     per_video = [(p, v) for p, v in per_video if len(p.frames)]
     if not per_video:
         raise TrainingDataError("the labels have no labelled frames; label some frames first.")
-    for poses, video in per_video:
-        _check_inside(poses, skeleton, frame_shape(video)[:2])
+    sizes = [labelled_frame_sizes(poses, video) for poses, video in per_video]
+    for (poses, video), hw in zip(per_video, sizes, strict=True):
+        _check_inside(poses, skeleton, hw, video)
     all_points = np.concatenate([p.points.reshape(-1, len(skeleton), 2) for p, _ in per_video])
     all_points = all_points[np.isfinite(all_points).all(-1).any(-1)]
     extent = float(np.nanmax(np.nanmax(all_points, 1) - np.nanmin(all_points, 1)))
@@ -204,7 +205,8 @@ def _survey(labels) -> _Survey:
     max_animals = max(
         int(np.isfinite(p.points).all(-1).any(-1).sum(-1).max()) for p, _ in per_video
     )
-    frame_hw = frame_shape(per_video[0][1])[:2]
+    # the largest frame, which full frames are padded to, whichever image comes first
+    frame_hw = tuple(int(v) for v in np.concatenate(sizes).max(0))
     return _Survey(skeleton, per_video, extent, radius, max_animals, frame_hw)
 
 
@@ -337,15 +339,27 @@ def _check_labels(labels) -> None:
             )
 
 
-def _check_inside(poses, skeleton: Skeleton, frame_hw) -> None:
-    """Refuse labels placed off the frame (a slip of the mouse), naming the first one."""
-    h, w = frame_hw
+def _check_inside(poses, skeleton: Skeleton, frame_hw: np.ndarray, video) -> None:
+    """Refuse labels placed off their frame (a slip of the mouse), naming the first one.
+
+    ``frame_hw`` (N, 2): each labelled frame's own size.
+    """
+    h, w = frame_hw[:, 0, None, None], frame_hw[:, 1, None, None]
     x, y = poses.points[..., 0], poses.points[..., 1]
     outside = np.isfinite(x) & ((x < -0.5) | (y < -0.5) | (x > w - 0.5) | (y > h - 0.5))
     if outside.any():
         i, a, k = (int(v[0]) for v in np.nonzero(outside))
         raise TrainingDataError(
-            f"{int(outside.sum())} labelled point(s) lie outside the {w}x{h} px frame, e.g. "
-            f"{skeleton.nodes[k]} of {poses.tracks[a]} on frame {int(poses.frames[i])} at "
-            f"({x[i, a, k]:.0f}, {y[i, a, k]:.0f}); move or delete them, then train again."
+            f"{int(outside.sum())} labelled point(s) lie outside their frame, e.g. "
+            f"{skeleton.nodes[k]} of {poses.tracks[a]} on {_frame_name(video, poses.frames[i])} "
+            f"({int(frame_hw[i, 1])}x{int(frame_hw[i, 0])} px) at ({x[i, a, k]:.0f}, "
+            f"{y[i, a, k]:.0f}); move or delete them, then train again."
         )
+
+
+def _frame_name(video, frame) -> str:
+    """A frame as the user knows it: its image's name where the video is a list of images."""
+    names = getattr(video, "filename", None)
+    if isinstance(names, (list, tuple)) and 0 <= int(frame) < len(names):
+        return f"image {Path(str(names[int(frame)])).name}"
+    return f"frame {int(frame)}"

@@ -77,6 +77,19 @@ def write_predictions(
     return out
 
 
+def written_text(out: str | Path, n_videos: int, fmt: str | None = None) -> str:
+    """The files :func:`write_predictions` wrote, as a user should look for them.
+
+    ``.h5`` and ``.csv`` hold a video each, so several videos give ``out.0.csv``,
+    ``out.1.csv``... and no ``out.csv``.
+    """
+    out = Path(out)
+    if output_format(out, fmt) not in ("csv", "h5") or n_videos <= 1:
+        return str(out)
+    files = _per_video_paths(out, n_videos)
+    return f"{', '.join(str(f) for f in files)} (one file per video)"
+
+
 def _per_video_paths(out: Path, n: int) -> list[Path]:
     if n == 1:
         return [out]

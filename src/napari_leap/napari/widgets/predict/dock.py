@@ -285,6 +285,7 @@ class PredictWidget(DisplayMixin, QWidget):
     def export(self, path) -> Path | None:
         """Write the last predictions to ``path`` (.slp, .h5 or .csv, by extension)."""
         from napari_leap.pose.predict import write_predictions
+        from napari_leap.pose.predict.writers import written_text
 
         if self.result is None:
             show_error("nothing to export yet; run a prediction first.")
@@ -294,7 +295,7 @@ class PredictWidget(DisplayMixin, QWidget):
         except Exception as e:  # noqa: BLE001 - shown to the user, the widget stays usable
             show_error(e, "exporting the predictions")
             return None
-        self.status.setText(f"saved {out}")
+        self.status.setText(f"saved {written_text(out, len(self.result.poses))}")
         return out
 
     def _ground_truth(self):
