@@ -244,6 +244,38 @@ def test_a_deeplabcut_project_is_read_whole(tmp_path):
         load_labels(empty)
 
 
+def test_predict_reads_the_images_a_labels_file_lists(tmp_path):
+    """SLEAP files of labelled image folders and COCO files list their images: predict
+    stopped with a TypeError (a list is not a path) where train read them."""
+    import cv2
+
+    from napari_leap.io.video import VideoError
+    from napari_leap.pose.predict.jobs import jobs_from_inputs
+
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 255, hw, dtype=np.uint8) for hw in [(40, 60), (50, 70), (40, 60)]]
+    files = [tmp_path / "imgs" / f"frame_{n}.png" for n in (9, 10, 8)]  # not the folder's order
+    files[0].parent.mkdir()
+    for f, image in zip(files, images, strict=True):
+        cv2.imwrite(str(f), image)
+    sk = sio.Skeleton(["snout", "tailbase"])
+    video = sio.Video.from_filename([str(f) for f in files])
+    frames = [
+        sio.LabeledFrame(video, i, [sio.Instance.from_numpy(np.array([[5.0, 5], [20, 30]]), sk)])
+        for i in range(3)
+    ]
+    path = tmp_path / "labels.slp"
+    sio.Labels(labeled_frames=frames, videos=[video], skeletons=[sk]).save(str(path))
+    (job,) = jobs_from_inputs(path)[0]
+    assert job.frames.tolist() == [0, 1, 2] and job.align_subset and job.name == "imgs"
+    for i, image in enumerate(images):
+        frame = job.source.read(i)[..., 0]
+        assert np.array_equal(frame[: image.shape[0], : image.shape[1]], image)
+    files[1].unlink()
+    with pytest.raises(VideoError, match="1 of the labels' 3 images are missing"):
+        jobs_from_inputs(path)
+
+
 def test_single_animal_dlc_and_leap_mat(tmp_path):
     labels = load_labels(LEAP_MAT)
     poses = poses_from_labels(labels)

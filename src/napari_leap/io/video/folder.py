@@ -37,12 +37,20 @@ class ImageFolderSource(FrameSource):
 
     Images of several sizes (a DeepLabCut folder mixing a rig's crops) are padded with
     black at the bottom and right to the largest, as training pads them, so every
-    image keeps its own pixel coordinates.
+    image keeps its own pixel coordinates. ``files``: the frames as a labels file lists
+    them (a SLEAP or COCO file's images), in its order, instead of the folder's.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, files: list[Path] | None = None):
         self.path = Path(path)
-        self.files = files = folder_images(self.path)
+        if files is not None:
+            lost = [f for f in files if not Path(f).is_file()]
+            if lost:
+                raise VideoError(
+                    f"{len(lost)} of the labels' {len(files)} images are missing, e.g. "
+                    f"{lost[0]}; put them back or re-link the images in the labels file."
+                )
+        self.files = files = [Path(f) for f in files] if files else folder_images(self.path)
         first = self._imread(files[0])
         sizes = {_image_size(f) for f in files}
         #: (height, width) of each size the images come in, when more than one

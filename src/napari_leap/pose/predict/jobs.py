@@ -242,6 +242,9 @@ def _jobs_from_labels(labels, frames) -> list[VideoJob]:
             if video.backend is None:
                 video.open()
             src = LabelsVideoSource(video)
+        elif isinstance(video.filename, (list, tuple)):  # a SLEAP or COCO file's images
+            files = [Path(str(f)) for f in video.filename]
+            src = ImageFolderSource(files[0].parent, files)
         else:
             path = Path(video.filename)
             if not path.exists():
@@ -255,7 +258,7 @@ def _jobs_from_labels(labels, frames) -> list[VideoJob]:
         # a labels file's folder of images (DeepLabCut's labelled frames without their video)
         # holds frames of unknown times, like a package: no tracks run through them
         subset = embedded or isinstance(src, ImageFolderSource)
-        jobs.append(VideoJob(src, idx, video, None, Path(video.filename).name, subset))
+        jobs.append(VideoJob(src, idx, video, None, src.path.name, subset))
     return jobs
 
 
