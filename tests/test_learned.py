@@ -701,3 +701,20 @@ def test_points_are_checked_against_their_own_frame_whichever_image_comes_first(
 
     with pytest.raises(TrainingDataError, match=r"finger of .* on image img002\.png \(64x48 px\)"):
         from_labels(_mixed_size_labels(tmp_path, slip))
+
+
+def test_predict_skips_the_frames_a_package_does_not_embed(tmp_path):
+    """A package embeds only frames with a person's instances: a frame labelled empty (a
+    negative example) has no image, and predict stopped with "Frame index 1 out of range"."""
+    import sleap_io as sio
+
+    from napari_leap.pose.predict.jobs import jobs_from_inputs
+
+    labels = _mixed_size_labels(tmp_path, lambda i: np.array([[10, 10], [20, 20], [30, 20]], float))
+    labels.labeled_frames[1].instances = []
+    package = tmp_path / "with_empty.pkg.slp"
+    labels.save(str(package), embed="user")
+    assert len(sio.load_slp(str(package)).labeled_frames) == 4
+    (job,) = jobs_from_inputs(package)[0]
+    assert job.frames.tolist() == [0, 2, 3]
+    assert job.source.read(3).shape[:2] == (80, 100)

@@ -40,7 +40,7 @@ def learned_training_data(
     """Second-stage boxes (a TrainingData with ``alignment`` and ``first_stage``) from labels.
 
     ``per_video``: ``(Poses, video)`` pairs with at least one labelled frame each;
-    ``shapes``: every labelled frame's (h, w, c) (``dataset.frames.frame_shapes``).
+    ``shapes``: every labelled frame's (h, w, c) (``dataset.frames.labelled_frame_shapes``).
     """
     from napari_leap.pose.dataset.data import TrainingData
     from napari_leap.pose.first_stage.parts import LearnedAlignmentError, choose_parts

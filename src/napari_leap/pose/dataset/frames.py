@@ -59,25 +59,13 @@ def read_frames(video, frames, stack: bool = True):
     return np.stack(out) if stack else out
 
 
-def labelled_frame_sizes(poses, video) -> np.ndarray:
-    """(h, w) of each labelled frame: a video file has one size, images may have several.
+def labelled_frame_shapes(poses, video) -> np.ndarray:
+    """(h, w, c) of each labelled frame: a video file has one shape, images may have several.
 
     The images of a ``.pkg.slp`` or a DeepLabCut folder come from a rig's cameras, and the
-    size their video reports is only its first image's.
+    shape their video reports is only its first image's.
     """
     if video_path(video) is not None:
-        return np.tile(frame_shape(video)[:2], (len(poses.frames), 1))
-    return np.array([f.shape[:2] for f in read_frames(video, poses.frames, stack=False)]).reshape(
-        -1, 2
-    )
-
-
-def frame_shapes(per_video) -> set[tuple[int, ...]]:
-    """Every labelled frame's shape: a video file has one, an image list may have several."""
-    shapes = set()
-    for poses, video in per_video:
-        if video_path(video) is not None:
-            shapes.add(frame_shape(video))
-        else:
-            shapes.update(f.shape for f in read_frames(video, poses.frames, stack=False))
-    return shapes
+        return np.tile(frame_shape(video), (len(poses.frames), 1))
+    shapes = [f.shape for f in read_frames(video, poses.frames, stack=False)]
+    return np.array(shapes, dtype=np.int64).reshape(-1, 3)

@@ -21,8 +21,7 @@ from napari_leap.pose.dataset.data import (
     load_box_h5,
 )
 from napari_leap.pose.dataset.frames import (
-    frame_shapes,
-    labelled_frame_sizes,
+    labelled_frame_shapes,
     missing_video,
     read_frames,
     video_path,
@@ -173,7 +172,8 @@ class _Survey:
     extent: float  # largest labelled animal's side, px
     radius: float  # farthest a part lies from its animal's centre, px
     max_animals: int  # most animals labelled on one frame
-    frame_hw: tuple[int, ...]  # (h, w)
+    frame_hw: tuple[int, ...]  # (h, w) of the largest frame
+    shapes: set[tuple[int, ...]]  # (h, w, c) of every labelled frame
 
     def why(self) -> str:
         """The figures an automatic choice of alignment is made from."""
@@ -194,9 +194,9 @@ def _survey(labels) -> _Survey:
     per_video = [(p, v) for p, v in per_video if len(p.frames)]
     if not per_video:
         raise TrainingDataError("the labels have no labelled frames; label some frames first.")
-    sizes = [labelled_frame_sizes(poses, video) for poses, video in per_video]
-    for (poses, video), hw in zip(per_video, sizes, strict=True):
-        _check_inside(poses, skeleton, hw, video)
+    shapes = [labelled_frame_shapes(poses, video) for poses, video in per_video]
+    for (poses, video), hwc in zip(per_video, shapes, strict=True):
+        _check_inside(poses, skeleton, hwc[:, :2], video)
     all_points = np.concatenate([p.points.reshape(-1, len(skeleton), 2) for p, _ in per_video])
     all_points = all_points[np.isfinite(all_points).all(-1).any(-1)]
     extent = float(np.nanmax(np.nanmax(all_points, 1) - np.nanmin(all_points, 1)))
@@ -205,9 +205,10 @@ def _survey(labels) -> _Survey:
     max_animals = max(
         int(np.isfinite(p.points).all(-1).any(-1).sum(-1).max()) for p, _ in per_video
     )
+    every = {tuple(int(v) for v in row) for row in np.concatenate(shapes)}
     # the largest frame, which full frames are padded to, whichever image comes first
-    frame_hw = tuple(int(v) for v in np.concatenate(sizes).max(0))
-    return _Survey(skeleton, per_video, extent, radius, max_animals, frame_hw)
+    frame_hw = tuple(max(s[i] for s in every) for i in range(2))
+    return _Survey(skeleton, per_video, extent, radius, max_animals, frame_hw, every)
 
 
 def from_labels(
@@ -252,7 +253,7 @@ def from_labels(
             say,
             deadline,
         )
-        data.frame_sizes = sorted({tuple(f[:2]) for f in frame_shapes(s.per_video)})  # video files
+        data.frame_sizes = sorted({f[:2] for f in s.shapes})  # video files
         return data
     if s.max_animals > 1:
         raise TrainingDataError(
@@ -270,7 +271,7 @@ def _learned(labels, s: _Survey, options: DataOptions, how: str, say) -> Trainin
 
     say(f"learned alignment ({how}): {s.why()}")
     parts = getattr(labels, "provenance", {}).get(PARTS_KEY) or {}
-    shapes = frame_shapes(s.per_video)  # decodes an image list's frames (boxes cut them again)
+    shapes = s.shapes
     data = learned_training_data(
         s.per_video,
         s.skeleton,

@@ -242,6 +242,9 @@ def _jobs_from_labels(labels, frames) -> list[VideoJob]:
             if video.backend is None:
                 video.open()
             src = LabelsVideoSource(video)
+            held = getattr(video.backend, "frame_map", None)
+            if held:  # a package embeds only some frames (a frame labelled empty has none)
+                idx = np.intersect1d(idx, np.fromiter(held, np.int64))
         elif isinstance(video.filename, (list, tuple)):  # a SLEAP or COCO file's images
             files = [Path(str(f)) for f in video.filename]
             src = ImageFolderSource(files[0].parent, files)
