@@ -718,3 +718,34 @@ def test_predict_skips_the_frames_a_package_does_not_embed(tmp_path):
     (job,) = jobs_from_inputs(package)[0]
     assert job.frames.tolist() == [0, 2, 3]
     assert job.source.read(3).shape[:2] == (80, 100)
+
+
+def test_16_bit_images_are_what_predict_sees(tmp_path):
+    """16-bit frames (a scientific camera's) read through sleap-io trained almost white (clipped
+    at 255) while predict took their top byte, and a package's frames wrapped round at 256:
+    train and predict now see the same 8-bit frames, whatever holds them."""
+    import cv2
+    import sleap_io as sio
+
+    from napari_leap.pose.dataset import DataOptions, from_labels
+    from napari_leap.pose.predict.jobs import jobs_from_inputs
+
+    rng = np.random.default_rng(0)
+    sk = sio.Skeleton(["snout", "tailbase"])
+    files = []
+    for i in range(3):
+        image = rng.integers(0, 4000, (60, 80), dtype=np.uint16)
+        image[25:35, 20:50] = 60000  # a bright animal on a dim 12-bit background
+        files.append(str(tmp_path / f"img{i}.png"))
+        cv2.imwrite(files[-1], image)
+    video = sio.Video.from_filename(files)
+    instance = sio.Instance.from_numpy(np.array([[48.0, 30], [22, 30]]), sk)
+    labels = sio.Labels([sio.LabeledFrame(video, i, [instance]) for i in range(3)])
+    labels.save(str(tmp_path / "u16.slp"))
+    labels.save(str(tmp_path / "u16.pkg.slp"), embed="user")
+    for path in (tmp_path / "u16.slp", tmp_path / "u16.pkg.slp"):
+        data = from_labels(sio.load_slp(str(path)), DataOptions(align="none"))
+        (job,) = jobs_from_inputs(path)[0]
+        for i in range(3):
+            np.testing.assert_array_equal(data.images[i], job.source.read(i))
+        assert data.images[0, 30, 30, 0] == 234 and data.images[0, :20].mean() < 16

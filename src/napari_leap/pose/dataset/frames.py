@@ -53,8 +53,11 @@ def read_frames(video, frames, stack: bool = True):
 
         src = video_source(path)
         out = [src.read(int(i)) for i in frames]
-    else:
+    else:  # sleap-io's images keep their type: 16-bit ones as predict converts them
+        from napari_leap.io.video.sources import to_uint8
+
         out = [np.asarray(video[int(i)]) for i in frames]
+        out = [f if f.dtype == np.uint8 else to_uint8(f) for f in out]
     out = [f[..., None] if f.ndim == 2 else f for f in out]
     return np.stack(out) if stack else out
 

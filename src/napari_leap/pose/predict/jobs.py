@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from napari_leap.io.video import FrameSource, PerThreadSource, keyframe_indices
+from napari_leap.io.video.sources import to_uint8
 from napari_leap.pose.predict.results import PredictError
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class LabelsVideoSource(PerThreadSource):
         frame = np.asarray(video[int(index)])
         if frame.ndim == 2:
             frame = frame[..., None]
-        return frame.astype(np.uint8, copy=False)
+        return frame if frame.dtype == np.uint8 else to_uint8(frame)
 
 
 @dataclass
