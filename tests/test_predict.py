@@ -461,3 +461,24 @@ def test_the_files_written_for_several_videos_are_named():
     assert written_text("out/p.csv", 2) == "out/p.0.csv, out/p.1.csv (one file per video)"
     assert written_text("p.h5", 3).startswith("p.0.h5, p.1.h5, p.2.h5")
     assert written_text("p.csv", 1) == "p.csv" and written_text("p.slp", 2) == "p.slp"
+
+
+def test_a_prediction_table_is_named_when_given_as_labels(tmp_path):
+    """``evaluate truth P.csv`` on predict's own table said "Missing required columns:
+    ['frame_idx']"; it now says what the file is and which outputs to evaluate."""
+    from napari_leap.io.labels import LabelsError, load_labels
+    from napari_leap.model.poses import Poses
+    from napari_leap.model.skeleton import Skeleton
+    from napari_leap.pose.predict.writers import write_csv
+
+    poses = Poses(
+        np.array([0, 1]),
+        np.ones((2, 1, 2, 2)),
+        np.full((2, 1, 2), 0.9),
+        ["animal0"],
+        Skeleton(["head", "tail"]),
+    )
+    for images in (None, ["img005.png", "img020.png"]):
+        table = write_csv(poses, tmp_path / "p.csv", images=images)
+        with pytest.raises(LabelsError, match="napari-leap's table of predictions"):
+            load_labels(table)

@@ -56,6 +56,12 @@ def load_labels(path: str | Path, format: str | None = None):
     if path.is_file() and path.stat().st_size == 0:
         raise LabelsError(f"{path.name} is empty (0 bytes).")
     fmt = format or labels_format(path)
+    if fmt == "csv" and _is_prediction_table(path):
+        raise LabelsError(
+            f"{path.name} is napari-leap's table of predictions (one row per body part, for "
+            "spreadsheets and scripts); evaluate or open predictions saved as .slp, .h5 or "
+            ".nwb (predict --out P.slp)."
+        )
     if fmt == "dlc_project":
         labels = read_dlc_project(path)
     elif fmt == "dlc":
@@ -67,6 +73,13 @@ def load_labels(path: str | Path, format: str | None = None):
     if not labels.skeletons:
         raise LabelsError(f"{path.name} has no skeleton.")
     return labels
+
+
+def _is_prediction_table(path: Path) -> bool:
+    """True for ``predict --out P.csv``'s table (``frame[,image],animal,node,x,y,confidence``)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        head = f.readline().strip().split(",")
+    return head[:1] == ["frame"] and head[-5:] == ["animal", "node", "x", "y", "confidence"]
 
 
 def save_labels(labels, path: str | Path, format: str | None = None, **options) -> Path:
