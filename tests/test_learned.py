@@ -626,44 +626,16 @@ def test_learned_alignment_pads_frames_of_several_sizes(tmp_path):
     assert any("2 sizes (320x240, 400x300)" in m for m in said)
 
 
-def test_full_frames_of_several_sizes_in_one_image_list_are_padded(tmp_path):
-    """DeepLabCut's labeled-data folders mix image sizes in one 'video' (reaching: 832x747 and
-    640x470); full-frame training pads them (bottom, right) and points stay where they were."""
-    import cv2
-    import sleap_io as sio
-
-    from napari_leap.pose.dataset import DataOptions, from_labels
-    from napari_leap.pose.fit import input_warnings
-
-    sk = skeleton_to_sleap(Skeleton(["hand", "finger", "tongue"]))
-    files, sizes = [], [(100, 80), (64, 48), (100, 80), (64, 48)]
-    for i, (w, h) in enumerate(sizes):
-        f = tmp_path / f"img{i}.png"
-        cv2.imwrite(str(f), np.full((h, w), 50 + 30 * i, np.uint8))
-        files.append(str(f))
-    video = sio.Video.from_filename(files)
-    pts = np.array([[10, 10], [40, 30], [60, 40]], float)
-    frames = [
-        sio.LabeledFrame(video, i, [sio.Instance.from_numpy(pts / (1 + (i % 2)), sk)])
-        for i in range(len(files))
-    ]
-    labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=[sk])
-    data = from_labels(labels, DataOptions(align="none"))
-    assert data.images.shape[1:3] == (80, 100)
-    assert data.frame_sizes == [(48, 64), (80, 100)]
-    assert (data.images[1, 48:] == 0).all() and (data.images[1, :48, :64] == 80).all()
-    np.testing.assert_allclose(data.points[1], pts / 2)
-    config = {"channels": 1, "input_size": [80, 100], "fit": {"frame_sizes": data.frame_sizes}}
-    assert input_warnings(config, [(48, 64, 1), (80, 100, 1)]) == []
+MIXED = [(64, 48), (100, 80)] * 2  # the first image the smaller
 
 
-def _mixed_size_labels(tmp_path, points_of):
-    """Labels on an image list whose first image is the smaller of two sizes."""
+def _image_list_labels(tmp_path, sizes, points_of):
+    """Labels of one animal on a list of images of these (w, h), frame i's points ``points_of(i)``."""
     import cv2
     import sleap_io as sio
 
     sk = skeleton_to_sleap(Skeleton(["hand", "finger", "tongue"]))
-    files, sizes = [], [(64, 48), (100, 80), (64, 48), (100, 80)]
+    files = []
     for i, (w, h) in enumerate(sizes):
         f = tmp_path / f"img{i:03d}.png"
         cv2.imwrite(str(f), np.full((h, w), 50 + 30 * i, np.uint8))
@@ -676,6 +648,23 @@ def _mixed_size_labels(tmp_path, points_of):
     return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[sk])
 
 
+def test_full_frames_of_several_sizes_in_one_image_list_are_padded(tmp_path):
+    """DeepLabCut's labeled-data folders mix image sizes in one 'video' (reaching: 832x747 and
+    640x470); full-frame training pads them (bottom, right) and points stay where they were."""
+    from napari_leap.pose.dataset import DataOptions, from_labels
+    from napari_leap.pose.fit import input_warnings
+
+    pts = np.array([[10, 10], [40, 30], [60, 40]], float)
+    labels = _image_list_labels(tmp_path, [(100, 80), (64, 48)] * 2, lambda i: pts / (1 + i % 2))
+    data = from_labels(labels, DataOptions(align="none"))
+    assert data.images.shape[1:3] == (80, 100)
+    assert data.frame_sizes == [(48, 64), (80, 100)]
+    assert (data.images[1, 48:] == 0).all() and (data.images[1, :48, :64] == 80).all()
+    np.testing.assert_allclose(data.points[1], pts / 2)
+    config = {"channels": 1, "input_size": [80, 100], "fit": {"frame_sizes": data.frame_sizes}}
+    assert input_warnings(config, [(48, 64, 1), (80, 100, 1)]) == []
+
+
 def test_points_are_checked_against_their_own_frame_whichever_image_comes_first(tmp_path):
     """A video of images reports its first image's size: reaching's frames exported with a
     640x470 image first were refused ("40 points outside the 640x470 frame") though every
@@ -686,7 +675,7 @@ def test_points_are_checked_against_their_own_frame_whichever_image_comes_first(
     from napari_leap.pose.dataset import TrainingDataError, from_labels
 
     big = np.array([[10, 10], [90, 70], [60, 40]], float)  # beyond the 64x48 images
-    labels = _mixed_size_labels(tmp_path, lambda i: big if i % 2 else big / 2)
+    labels = _image_list_labels(tmp_path, MIXED, lambda i: big if i % 2 else big / 2)
     package = tmp_path / "mixed.pkg.slp"
     labels.save(str(package), embed="user")
     for source in (labels, sio.load_slp(str(package))):
@@ -700,7 +689,7 @@ def test_points_are_checked_against_their_own_frame_whichever_image_comes_first(
         return np.array([[10, 10], [70, 20], [30, 20]], float) if i == 2 else big / 2
 
     with pytest.raises(TrainingDataError, match=r"finger of .* on image img002\.png \(64x48 px\)"):
-        from_labels(_mixed_size_labels(tmp_path, slip))
+        from_labels(_image_list_labels(tmp_path, MIXED, slip))
 
 
 def test_predict_skips_the_frames_a_package_does_not_embed(tmp_path):
@@ -710,7 +699,9 @@ def test_predict_skips_the_frames_a_package_does_not_embed(tmp_path):
 
     from napari_leap.pose.predict.jobs import jobs_from_inputs
 
-    labels = _mixed_size_labels(tmp_path, lambda i: np.array([[10, 10], [20, 20], [30, 20]], float))
+    labels = _image_list_labels(
+        tmp_path, MIXED, lambda i: np.array([[10, 10], [20, 20], [30, 20]], float)
+    )
     labels.labeled_frames[1].instances = []
     package = tmp_path / "with_empty.pkg.slp"
     labels.save(str(package), embed="user")
