@@ -54,3 +54,31 @@ def test_drop_dlc_csv_and_save_as_slp(make_napari_viewer, tmp_path):
     back = poses_from_labels(load_labels(out))
     np.testing.assert_allclose(back.points, sub.points, atol=1e-6)
     assert back.skeleton == sub.skeleton and back.tracks == ["female", "male"]
+
+
+def test_drop_a_deeplabcut_project(make_napari_viewer, tmp_path):
+    """A DLC user drops the project (or its config.yaml, or one labeled-data folder): each
+    labelled folder opens as its images with their labels, body parts in config.yaml's order."""
+    import yaml
+
+    from napari_leap.io.labels import labels_from_poses
+
+    reference = poses_from_labels(load_labels(CLIP_LABELS))
+    sub = reference.select(np.isin(reference.frames, [10, 600, 1200]))
+    labels = labels_from_poses(sub, [str(CLIP)], predicted=False)
+    root = save_labels(labels, tmp_path / "flies-anna", scorer="anna", format="dlc")
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    config.pop("video_sets")  # the labelled frames without their video, as DLC users share them
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    for side in root.glob("labeled-data/*/*.skeleton.yaml"):
+        side.unlink()
+    dropped = [(root, "flies-anna"), (root / "config.yaml", "flies-anna")]
+    for given, name in [*dropped, (root / "labeled-data" / "clip", "clip")]:
+        viewer = make_napari_viewer()
+        viewer.open(str(given), plugin="napari-leap")
+        names = [lay.name for lay in viewer.layers]
+        assert names == ["clip", f"{name} labels edges", f"{name} labels"]
+        layer = viewer.layers[f"{name} labels"]
+        assert viewer.layers["clip"].data.shape[0] == 3  # the folder's three images
+        assert sorted(set(layer.data[:, 0].astype(int))) == [0, 1, 2]
+        assert layer.metadata["skeleton"]["nodes"] == config["multianimalbodyparts"]

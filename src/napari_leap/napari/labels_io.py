@@ -43,7 +43,7 @@ def read_labels(path: str | Path) -> list[layers.LayerData]:
         if not any(lf.video is video for lf in labels.labeled_frames):
             continue
         video_path = find_video(video.filename, path)
-        stem = f"{path.stem} labels"
+        stem = f"{path.parent.name if path.suffix in ('.yaml', '.yml') else path.stem} labels"
         name = stem if len(labels.videos) == 1 else f"{stem} [{vi}]"
         if video_path is not None:
             try:

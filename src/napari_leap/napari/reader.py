@@ -18,9 +18,24 @@ def _is_labels(path: Path) -> bool:
     suffix = path.suffix.lower()
     if suffix in LABEL_SUFFIXES:
         return True
+    if path.is_dir() or suffix in (".yaml", ".yml"):
+        return _is_dlc_project(path)
     if suffix in HDF5_SUFFIXES:  # DeepLabCut's CollectedData_*.h5 and SLEAP analysis files
         return path.name.startswith("CollectedData") or path.name.endswith(".analysis.h5")
     return False
+
+
+def _is_dlc_project(path: Path) -> bool:
+    """A DeepLabCut project (its folder or config.yaml) or one labeled-data folder."""
+    from napari_leap.errors import LeapError
+    from napari_leap.io.labels.dlc_project import collected_data_in, dlc_project_config
+
+    try:
+        return dlc_project_config(path) is not None or (
+            path.is_dir() and collected_data_in(path) is not None
+        )
+    except LeapError:  # several scorers' files: reading it says which to choose
+        return True
 
 
 def _is_video(path: Path) -> bool:
