@@ -482,3 +482,30 @@ def test_a_prediction_table_is_named_when_given_as_labels(tmp_path):
         table = write_csv(poses, tmp_path / "p.csv", images=images)
         with pytest.raises(LabelsError, match="napari-leap's table of predictions"):
             load_labels(table)
+
+
+def test_an_output_without_extension_is_sleap_labels_every_command_reads(tmp_path):
+    """``predict M LABELS --out P`` then ``evaluate LABELS P``, as the flow is written: P was
+    refused ("cannot write predictions as a file without extension"); it is now SLEAP labels
+    under the name given, and reading it back (evaluate, train's readers) takes it as such."""
+    from napari_leap.io.labels import load_labels, poses_from_labels
+    from napari_leap.model.poses import Poses
+    from napari_leap.model.skeleton import Skeleton
+    from napari_leap.pose.predict.writers import output_format, write_slp, written_text
+
+    assert output_format(Path("out/P"), None) == "slp" and "SLEAP labels" in written_text("P", 1)
+    poses = Poses(
+        np.array([3, 7]),
+        np.arange(8, dtype=float).reshape(2, 1, 2, 2),
+        np.full((2, 1, 2), 0.5),
+        ["animal0"],
+        Skeleton(["head", "tail"]),
+    )
+    import sleap_io as sio
+
+    video = sio.Video(filename=str(tmp_path / "v.mp4"), open_backend=False)
+    out = write_slp([poses], [video], tmp_path / "P")
+    assert out == tmp_path / "P" and not (tmp_path / "P.slp").exists()
+    back = poses_from_labels(load_labels(out))
+    assert back.frames.tolist() == [3, 7]
+    np.testing.assert_allclose(back.points, poses.points)

@@ -37,7 +37,15 @@ def labels_format(path: Path) -> str | None:
         return "dlc_project"
     if is_dlc_file(path):
         return "dlc"
+    if not path.suffix and path.is_file() and _is_hdf5(path):
+        return "slp"  # predict --out P without an extension writes SLEAP labels
     return {".mat": "leap", ".csv": "csv", ".nwb": "nwb"}.get(path.suffix.lower())
+
+
+def _is_hdf5(path: Path) -> bool:
+    import h5py
+
+    return bool(h5py.is_hdf5(path))
 
 
 def load_labels(path: str | Path, format: str | None = None):

@@ -36,6 +36,8 @@ def read_sleap(path: Path, fmt: str | None = None):
             labels = sio.load_leap(str(path))
         elif fmt == "csv":
             labels = sio.load_csv(str(path))
+        elif fmt == "slp":  # by name: load_file would take a file without extension for a video
+            labels = sio.load_slp(str(path))
         else:
             labels = sio.load_file(str(path), format=fmt)
     except LeapError:

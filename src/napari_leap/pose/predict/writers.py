@@ -15,15 +15,20 @@ OUTPUT_FORMATS = {"slp": ".slp", "h5": ".h5", "csv": ".csv", "nwb": ".nwb"}
 
 
 def output_format(path: Path, fmt: str | None) -> str:
-    """The format named by ``fmt``, or by the extension of ``path``."""
+    """The format named by ``fmt``, or by the extension of ``path`` (none: SLEAP labels).
+
+    ``predict M LABELS --out P`` then ``evaluate LABELS P`` is the flow as people write
+    it; the file keeps the name it was given, and every command reads it back.
+    """
     if fmt is None:
         suffix = path.suffix.lower()
+        if not suffix:
+            return "slp"
         for name, ext in OUTPUT_FORMATS.items():
             if suffix == ext:
                 return name
         raise PredictError(
-            f"cannot write predictions as {suffix or 'a file without extension'}; "
-            "use .slp, .h5, .csv or .nwb."
+            f"cannot write predictions as {suffix}; use .slp (or no extension), .h5, .csv or .nwb."
         )
     if fmt not in OUTPUT_FORMATS:
         raise PredictError(f"unknown format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}.")
@@ -84,6 +89,8 @@ def written_text(out: str | Path, n_videos: int, fmt: str | None = None) -> str:
     ``out.1.csv``... and no ``out.csv``.
     """
     out = Path(out)
+    if not out.suffix and fmt is None:
+        return f"{out} (SLEAP labels; named .slp, SLEAP opens it too)"
     if output_format(out, fmt) not in ("csv", "h5") or n_videos <= 1:
         return str(out)
     files = _per_video_paths(out, n_videos)
