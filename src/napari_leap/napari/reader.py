@@ -28,12 +28,10 @@ def _is_labels(path: Path) -> bool:
 def _is_dlc_project(path: Path) -> bool:
     """A DeepLabCut project (its folder or config.yaml) or one labeled-data folder."""
     from napari_leap.errors import LeapError
-    from napari_leap.io.labels.dlc_project import collected_data_in, dlc_project_config
+    from napari_leap.io.labels.dlc_project import dlc_labels_path
 
     try:
-        return dlc_project_config(path) is not None or (
-            path.is_dir() and collected_data_in(path) is not None
-        )
+        return dlc_labels_path(path) is not None
     except LeapError:  # several scorers' files: reading it says which to choose
         return True
 

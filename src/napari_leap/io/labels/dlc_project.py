@@ -50,6 +50,18 @@ def collected_data_in(folder: Path) -> Path | None:
     return None
 
 
+def dlc_labels_path(path: Path) -> Path | None:
+    """The file to read where a DLC user points: a project's config.yaml or a folder's labels.
+
+    ``path`` is a project's folder or ``config.yaml``, or one ``labeled-data/<video>``
+    folder (its CollectedData file); None for anything else.
+    """
+    config = dlc_project_config(path)
+    if config is not None:
+        return config
+    return collected_data_in(path) if path.is_dir() else None
+
+
 def read_dlc_project(path: Path):
     """Every labelled folder of a project (its folder or config.yaml) as one ``sleap_io.Labels``.
 

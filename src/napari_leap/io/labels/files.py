@@ -14,7 +14,7 @@ from pathlib import Path
 from napari_leap.io.labels.dlc import is_dlc_file, read_dlc, write_dlc
 from napari_leap.io.labels.dlc_images import name_rows_by_images
 from napari_leap.io.labels.dlc_project import (
-    collected_data_in,
+    dlc_labels_path,
     dlc_project_config,
     read_dlc_project,
 )
@@ -53,8 +53,8 @@ def load_labels(path: str | Path, format: str | None = None):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; check the path.")
-    if path.is_dir() and dlc_project_config(path) is None:
-        found = collected_data_in(path)
+    if path.is_dir():
+        found = dlc_labels_path(path)
         if found is None:
             raise LabelsError(
                 f"{path} is a folder; give a labels file (.slp, .csv, .mat, .nwb, .h5), a "

@@ -191,12 +191,12 @@ def _jobs_of(item, frames) -> list[VideoJob]:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; check the path.")
     from napari_leap.io.labels import is_dlc_file, load_labels
-    from napari_leap.io.labels.dlc_project import collected_data_in, dlc_project_config
+    from napari_leap.io.labels.dlc_project import dlc_labels_path
 
     if path.is_file() and (path.suffix.lower() in LABELS_SUFFIXES or is_dlc_file(path)):
         return _jobs_from_labels(load_labels(path), frames)
-    if dlc_project_config(path) is not None or path.is_dir() and collected_data_in(path):
-        return _jobs_from_labels(load_labels(path), frames)  # a DeepLabCut project's frames
+    if dlc_labels_path(path) is not None:  # a DeepLabCut project's (or folder's) frames
+        return _jobs_from_labels(load_labels(path), frames)
     return [_video_job(video_source(path), frames)]
 
 
