@@ -167,7 +167,8 @@ class _Bar:
         from napari_leap.pose.train import BatchEnd, EpochEnd, Message, TrainFinished, TrainStarted
 
         if isinstance(event, Message):
-            print(f"napari-leap train: {event.text}", file=sys.stderr)
+            warning = "warning: " if event.warning else ""
+            print(f"napari-leap train: {warning}{event.text}", file=sys.stderr)
         elif isinstance(event, TrainStarted):
             self.start(event)
         elif isinstance(event, BatchEnd) and self.bar is not None:

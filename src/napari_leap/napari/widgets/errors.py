@@ -1,4 +1,4 @@
-"""The one way every dock tells a person something went wrong: a napari notification.
+"""The one way every dock tells a person something went wrong, or needs a look: a notification.
 
 A user's error reads as its own sentence; a bug names its type and asks to be
 reported, so the two never look alike. The dock stays usable either way.
@@ -25,3 +25,10 @@ def show_error(error: BaseException | str, action: str = "this action") -> str:
     message = error_message(error, action)
     notify(message)
     return message
+
+
+def show_warning(message: str) -> None:
+    """Show ``message`` as a napari warning (the model and data disagree, labels left out)."""
+    from napari.utils.notifications import show_warning as notify
+
+    notify(message)

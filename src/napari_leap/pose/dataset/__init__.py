@@ -27,11 +27,13 @@ from napari_leap.pose.dataset.labels import (
     from_labels,
     load_training_data,
 )
+from napari_leap.pose.dataset.strays import Strays, stray_points
 
 __all__ = [
     "ALIGN_METHODS",
     "PARTS_KEY",
     "DataOptions",
+    "Strays",
     "TrainingData",
     "TrainingDataError",
     "alignment_method",
@@ -41,4 +43,5 @@ __all__ = [
     "load_box_h5",
     "load_training_data",
     "split_blocks",
+    "stray_points",
 ]

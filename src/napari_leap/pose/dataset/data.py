@@ -55,6 +55,7 @@ class TrainingData:
     notes: list[str] = field(default_factory=list)
     frame_sizes: list[tuple[int, int]] | None = None
     first_stage: TrainingData | None = None
+    warnings: list[str] = field(default_factory=list)  # for the user before training starts
 
     def __post_init__(self):
         self.images = np.asarray(self.images)

@@ -72,3 +72,11 @@ def labelled_frame_shapes(poses, video) -> np.ndarray:
         return np.tile(frame_shape(video), (len(poses.frames), 1))
     shapes = [f.shape for f in read_frames(video, poses.frames, stack=False)]
     return np.array(shapes, dtype=np.int64).reshape(-1, 3)
+
+
+def frame_name(video, frame) -> str:
+    """A frame as the user knows it: its image's name where the video is a list of images."""
+    names = getattr(video, "filename", None)
+    if isinstance(names, (list, tuple)) and 0 <= int(frame) < len(names):
+        return f"image {Path(str(names[int(frame)])).name}"
+    return f"frame {int(frame)}"

@@ -21,11 +21,13 @@ from napari_leap.pose.dataset.data import (
     load_box_h5,
 )
 from napari_leap.pose.dataset.frames import (
+    frame_name,
     labelled_frame_shapes,
     missing_video,
     read_frames,
     video_path,
 )
+from napari_leap.pose.dataset.strays import leave_out_strays, strays_text
 from napari_leap.pose.first_stage.parts import LearnedAlignmentError
 
 
@@ -174,6 +176,7 @@ class _Survey:
     max_animals: int  # most animals labelled on one frame
     frame_hw: tuple[int, ...]  # (h, w) of the largest frame
     shapes: set[tuple[int, ...]]  # (h, w, c) of every labelled frame
+    strays: list[str]  # the points left out as slips, as the user finds them
 
     def why(self) -> str:
         """The figures an automatic choice of alignment is made from."""
@@ -197,6 +200,7 @@ def _survey(labels) -> _Survey:
     shapes = [labelled_frame_shapes(poses, video) for poses, video in per_video]
     for (poses, video), hwc in zip(per_video, shapes, strict=True):
         _check_inside(poses, skeleton, hwc[:, :2], video)
+    strays = leave_out_strays(per_video, skeleton)
     all_points = np.concatenate([p.points.reshape(-1, len(skeleton), 2) for p, _ in per_video])
     all_points = all_points[np.isfinite(all_points).all(-1).any(-1)]
     extent = float(np.nanmax(np.nanmax(all_points, 1) - np.nanmin(all_points, 1)))
@@ -208,7 +212,7 @@ def _survey(labels) -> _Survey:
     every = {tuple(int(v) for v in row) for row in np.concatenate(shapes)}
     # the largest frame, which full frames are padded to, whichever image comes first
     frame_hw = tuple(max(s[i] for s in every) for i in range(2))
-    return _Survey(skeleton, per_video, extent, radius, max_animals, frame_hw, every)
+    return _Survey(skeleton, per_video, extent, radius, max_animals, frame_hw, every, strays)
 
 
 def from_labels(
@@ -222,6 +226,16 @@ def from_labels(
     """Training data from ``sleap_io.Labels``: aligned boxes or full frames (see the module doc)."""
     options = options or DataOptions()
     s = _survey(labels)
+    data = _from_survey(labels, s, options, alignments, say, deadline)
+    if s.strays:
+        data.warnings.append(strays_text(s.strays))
+    return data
+
+
+def _from_survey(
+    labels, s: _Survey, options: DataOptions, alignments, say, deadline
+) -> TrainingData:
+    """The training data of surveyed labels, by the alignment chosen or asked for."""
     has_video = all(video_path(v) is not None for _, v in s.per_video)
     aligning = decide_alignment(s.extent, s.frame_hw, s.max_animals, box_size_for(s.radius))
     method, how = alignment_method(options.align, aligning, has_video)
@@ -352,15 +366,7 @@ def _check_inside(poses, skeleton: Skeleton, frame_hw: np.ndarray, video) -> Non
         i, a, k = (int(v[0]) for v in np.nonzero(outside))
         raise TrainingDataError(
             f"{int(outside.sum())} labelled point(s) lie outside their frame, e.g. "
-            f"{skeleton.nodes[k]} of {poses.tracks[a]} on {_frame_name(video, poses.frames[i])} "
+            f"{skeleton.nodes[k]} of {poses.tracks[a]} on {frame_name(video, poses.frames[i])} "
             f"({int(frame_hw[i, 1])}x{int(frame_hw[i, 0])} px) at ({x[i, a, k]:.0f}, "
             f"{y[i, a, k]:.0f}); move or delete them, then train again."
         )
-
-
-def _frame_name(video, frame) -> str:
-    """A frame as the user knows it: its image's name where the video is a list of images."""
-    names = getattr(video, "filename", None)
-    if isinstance(names, (list, tuple)) and 0 <= int(frame) < len(names):
-        return f"image {Path(str(names[int(frame)])).name}"
-    return f"frame {int(frame)}"

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Message:
-    """A line for the user (what was chosen, and why)."""
+    """A line for the user (what was chosen, and why); ``warning``: something to act on."""
 
     text: str
+    warning: bool = False
 
 
 @dataclass

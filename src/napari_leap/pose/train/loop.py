@@ -91,11 +91,15 @@ def iter_train(
     )
     for text in messages:
         yield Message(text)
+    for text in data.warnings:
+        yield Message(text, warning=True)
     if ckpt is None and config.init_from is not None:
         check_fits(config.init_from, data)
         yield Message(f"fine-tuning from {Path(config.init_from).name}")
     if val_data is not None:  # checked before the first stage spends its share of the budget
         val_data = _load_validation(val_data, data, config.align_options, clock.deadline)
+        for text in val_data.warnings:
+            yield Message(f"validation labels: {text}", warning=True)
     jitter = {}
     if data.first_stage is not None:  # learned alignment: its first stage trains first
         left = None if clock.deadline is None else clock.deadline - time.monotonic()

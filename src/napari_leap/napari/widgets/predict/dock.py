@@ -16,19 +16,13 @@ from qtpy.QtWidgets import QFileDialog, QWidget
 
 from napari_leap.napari import layers
 from napari_leap.napari._compat import unwrapped
-from napari_leap.napari.widgets.errors import show_error
+from napari_leap.napari.widgets.errors import show_error, show_warning
 from napari_leap.napari.widgets.predict.controls import build_controls
 from napari_leap.napari.widgets.predict.display import DisplayMixin
 
 PROJECT_ITEM = "all videos of a project…"
 #: seconds between layer refreshes while predictions stream in
 REFRESH_S = 0.5
-
-
-def _show_warning(message: str) -> None:
-    from napari.utils.notifications import show_warning
-
-    show_warning(message)
 
 
 class _Failed:
@@ -261,7 +255,7 @@ class PredictWidget(DisplayMixin, QWidget):
             + (f"; {empty} of them had no animals" if empty else "")
         )
         for text in result.warnings:  # model and data must fit (pose/fit.py)
-            _show_warning(text)
+            show_warning(text)
         self._validate()
 
     def _on_error(self, e: Exception) -> None:

@@ -16,7 +16,7 @@ from qtpy.QtWidgets import QFileDialog, QWidget
 
 from napari_leap.napari import layers
 from napari_leap.napari._compat import unwrapped
-from napari_leap.napari.widgets.errors import show_error
+from napari_leap.napari.widgets.errors import show_error, show_warning
 from napari_leap.napari.widgets.train.controls import ALIGN_ITEMS, FILE_ITEM, build_controls
 
 
@@ -221,6 +221,8 @@ class TrainWidget(QWidget):
         self.events.append(event)
         if isinstance(event, Message):
             self.status.setText(event.text)
+            if event.warning:  # the status line moves on; the notification stays
+                show_warning(event.text)
         elif isinstance(event, TrainStarted):
             warning = few_validation_warning(event.n_val)
             self._validation_warning = f"\n{warning}" if warning else ""
