@@ -305,3 +305,34 @@ def test_suggest_button_runs_in_a_worker(make_napari_viewer, project, qtbot):
     assert widget.frame == widget.suggestions[1]
     widget.save()
     assert Project.open(project.root).settings["suggestions"]["0"] == widget.suggestions
+
+
+def test_labels_that_look_like_slips_are_suggested(make_napari_viewer, project, qtbot):
+    """A head clicked on the other fly is what the Suggest menu's slip check finds first."""
+    viewer = make_napari_viewer()
+    widget = LabelingWidget(viewer)
+    widget.open_project(project.root)
+    reference = poses_from_labels(load_labels(CLIP_LABELS))
+    frames = list(range(0, 1000, 80))  # 13 frames, 26 flies
+    accepted = reference.select(np.isin(reference.frames, frames))
+    accepted.scores = np.full(accepted.points.shape[:3], 0.8)
+    head, thorax = widget.skeleton.index("head"), widget.skeleton.index("thorax")
+    slip = frames.index(560)
+    accepted.points[slip, 0, head] = accepted.points[slip, 1, thorax]  # female's head on the male
+    widget.method.setCurrentText("labels that look like slips")
+    widget.suggest_button.click()
+    assert "no labelled point looks like a slip among 0 labelled animals" in widget.progress.text()
+    widget.set_suggestions(frames)
+    widget.add_predictions(accepted)
+    for f in frames:  # the person accepts each frame as it came (Enter)
+        widget.go_to(f)
+        widget.accept_frame()
+    assert sorted(widget.labelled_frames()) == frames
+
+    widget.suggest_button.click()
+    assert widget.suggestions == [560]  # only the frame to check, not the accepted ones
+    widget.go_to(0)
+    widget.jump_suggested(1)  # S
+    assert widget.frame == 560
+    assert "head of female" in widget.reason_label.text()
+    assert "slip" in widget.reason_label.text()

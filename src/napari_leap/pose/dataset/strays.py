@@ -118,3 +118,29 @@ def strays_text(named: list[str]) -> str:
         f"left out {len(named)} labelled point(s) far from where their animal's other parts "
         f"put them (a slip of the mouse?): {shown}. Correct them in the labels to train on them."
     )
+
+
+def slip_suggestions(poses, n: int) -> list:
+    """Up to ``n`` frames of ``poses`` (a person's labels) with the likeliest slips, worst first.
+
+    The Label dock's "labels that look like slips": what ``train`` would leave out, as
+    suggestions to step through with S, each saying which points to look at.
+    """
+    from napari_leap.pose.uncertainty import Suggestion
+
+    found = stray_points(poses.points)
+    worst: dict[int, float] = {}
+    parts: dict[int, list[str]] = {}
+    for i, a, k in zip(*np.nonzero(found.mask), strict=True):
+        frame = int(poses.frames[i])
+        worst[frame] = max(worst.get(frame, 0.0), float(found.offset_px[i, a, k]))
+        parts.setdefault(frame, []).append(f"{poses.skeleton.nodes[k]} of {poses.tracks[a]}")
+    frames = sorted(worst, key=lambda f: -worst[f])[:n]
+    return [
+        Suggestion(
+            f,
+            1.0,
+            f"{', '.join(parts[f])} far from where the other parts put it: a slip of the mouse?",
+        )
+        for f in frames
+    ]

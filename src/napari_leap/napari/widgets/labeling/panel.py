@@ -25,6 +25,7 @@ SUGGEST_METHODS = [
     ("uniform", "uniform"),
     ("confidence", "confidence"),
     ("where the model is unsure", "model"),
+    ("labels that look like slips", "slips"),
 ]
 
 
@@ -107,7 +108,9 @@ def _suggestions(w) -> QGroupBox:
     w.method.setToolTip(
         "appearance: LEAP cluster sampling; uniform: evenly spread; confidence: lowest mean "
         "confidence of the predictions shown; where the model is unsure: runs the model "
-        "(lowest part peak, left/right-flip disagreement, jumps between frames)"
+        "(lowest part peak, left/right-flip disagreement, jumps between frames); labels that "
+        "look like slips: labelled points far from where their animal's other parts put "
+        "them, which training leaves out"
     )
     w.n_suggest = QSpinBox()
     w.n_suggest.setRange(1, 10000)

@@ -42,6 +42,9 @@ class WorkMixin:
 
         method = self.method.currentData() or self.method.currentText()
         n = self.n_suggest.value()
+        if method == "slips":
+            self._suggest_slips(n)
+            return
         try:
             video = self._video_for_work()
             predictions = model = None
@@ -80,6 +83,26 @@ class WorkMixin:
         self._worker = worker
         worker.start()
 
+    def _suggest_slips(self, n: int) -> None:
+        """The labelled frames whose points look like slips (no video to read: at once)."""
+        from napari_leap.pose.dataset.strays import MIN_ANIMALS, slip_suggestions
+
+        if self.layer is None:
+            self._error("open a project or a video and a skeleton first.")
+            return
+        poses = layers.points_to_poses(
+            self.layer.data, self.layer.features, self.skeleton, self.tracks, ("user", "corrected")
+        )
+        picks = slip_suggestions(poses, n)
+        if picks:  # else the suggestions the user had stay
+            self._suggested(picks, "slips")
+            return
+        animals = int(np.isfinite(poses.points).all(-1).any(-1).sum())
+        few = f" (it needs {MIN_ANIMALS} labelled animals)" if animals < MIN_ANIMALS else ""
+        self.progress.setText(
+            f"no labelled point looks like a slip among {animals} labelled animals{few}"
+        )
+
     def _model_for_suggestions(self):
         self._follow_project_model()
         if self.model_dir is None:
@@ -94,7 +117,13 @@ class WorkMixin:
         self.progress.setText(f"{len(picks)} frames suggested")
         self.suggestion_reasons.update({int(s.frame): s.reason for s in picks})
         new = [int(s.frame) for s in picks]
-        self.set_suggestions(new + [f for f in self.suggestions if f in self.labelled_frames()])
+        # labelled suggestions stay to count progress by; slips to check are all S should visit
+        done = (
+            []
+            if method == "slips"
+            else [f for f in self.suggestions if f in self.labelled_frames()]
+        )
+        self.set_suggestions(new + done)
         if method == "model" and new:  # the model's answers there, ready to correct
             self.predict(new)
 
