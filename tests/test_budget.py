@@ -219,3 +219,34 @@ def test_val_labels_of_another_skeleton_are_refused(fly32, tmp_path):
                 fly32.subset(np.arange(20)), tmp_path / "m", TrainConfig(epochs=1), val_data=val
             )
         )
+
+
+def test_a_second_look_keeps_the_pixels_one_timed_step_would_have_given_away():
+    """The clip's 144 px boxes in 7 minutes, on a machine where batch 8 costs more than modelled.
+
+    Timed at batch 8 the plan expected too few steps at batch 4 and shrank the fly from 64
+    to 54 px (scale 0.556: 3.76 px median, against 3.04-3.15 px in five runs at 0.667); the
+    step timed at the chosen input says what batch 4 really costs.
+    """
+    sizing = B.Sizing("unet", (144, 144), 16, 96.0)
+    top = sizing.scale_for(B.TARGET_ANIMAL_PX)
+    speed = 400.0 / 2300 / sizing.model_seconds(top, 4)  # (top, 4) buys 2,300 steps here
+    calls = []
+
+    def measure(scale, batch, slow_batch8=1.25, more=1.0):
+        calls.append((scale, batch))
+        extra = slow_batch8 if batch == 8 else more
+        return speed * sizing.model_seconds(scale, batch) * extra
+
+    p = B.plan_budget(sizing, 400.0, measure, torch.device("cpu"))
+    assert (p.input_scale, p.batch_size) == (top, 4) and p.steps >= B.TARGET_STEPS
+    assert calls[0] == (top, 8) and calls[-1] == (top, 4) and len(calls) == 3
+    # where the larger input's own step does not buy the steps, the smaller one stays
+    calls.clear()
+    p = B.plan_budget(
+        sizing,
+        400.0,
+        lambda s, b: measure(s, b, more=1.3 if s == top else 1.0),
+        torch.device("cpu"),
+    )
+    assert p.input_scale < top and p.steps >= B.TARGET_STEPS and len(calls) == 3

@@ -175,19 +175,26 @@ def plan_budget(
         measure = sizing.model_seconds
     t = measure(scale, batch) if seconds is not None else math.nan
     if seconds is not None and seconds / (t * (1 + overhead)) < TARGET_STEPS:
-        # the measured step fixes this machine's speed; the model gives the shape
-        speed = t / sizing.model_seconds(scale, batch)
-        new_scale, new_batch = _cheaper(
-            sizing,
-            seconds / (1 + overhead) / speed,
-            scale,
-            batch,
-            fix_scale=input_scale is not None,
-            fix_batch=batch_size is not None,
-        )
-        if (new_scale, new_batch) != (scale, batch):
-            scale, batch = new_scale, new_batch
-            t = measure(scale, batch)
+        budget = seconds / (1 + overhead)
+        fixed = {"fix_scale": input_scale is not None, "fix_batch": batch_size is not None}
+
+        def cheaper(at: tuple[float, int], seconds_there: float) -> tuple[float, int]:
+            # the measured step fixes this machine's speed; the model gives the shape
+            speed = seconds_there / sizing.model_seconds(*at)
+            return _cheaper(sizing, budget / speed, scale, batch, **fixed)
+
+        chosen = cheaper((scale, batch), t)
+        if chosen != (scale, batch):
+            t_chosen = measure(*chosen)
+            # a second look from the chosen step, nearer the ones it is weighed against:
+            # a larger input is taken only when its own timed step buys the steps
+            again = cheaper(chosen, t_chosen)
+            if again not in (chosen, (scale, batch)):
+                t_again = measure(*again)
+                smaller = sizing.model_seconds(*again) < sizing.model_seconds(*chosen)
+                if smaller or budget / t_again >= TARGET_STEPS:
+                    chosen, t_chosen = again, t_again
+            (scale, batch), t = chosen, t_chosen
     extent = sizing.extent
     extent_px = extent * scale if math.isfinite(extent) else math.nan
     text = f"input scale {scale:g} (animal ~{extent_px:.0f} px), batch {batch}"
