@@ -135,3 +135,18 @@ def test_the_train_dock_shows_the_left_out_points_as_a_warning(
     widget.stop_btn.click()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     assert len(shown) == 1 and "head of female on frame 510" in shown[0]
+
+
+def test_a_box_file_slip_is_left_out_too(tmp_path):
+    from napari_leap.pose.dataset import load_training_data
+
+    with h5py.File(FLY32, "r") as f:
+        images, points = f["images"][:], f["annotations"][:]
+    points[7, 0] += [120.0, 0.0]  # box 7's head clicked far off the fly
+    with h5py.File(tmp_path / "boxes.h5", "w") as f:
+        f["images"], f["annotations"] = images, points
+    (tmp_path / "skeleton.csv").write_bytes((FLY32.parent / "skeleton.csv").read_bytes())
+    data = load_training_data(tmp_path / "boxes.h5")
+    assert data.warnings and "head on box 7" in data.warnings[0]
+    assert np.isnan(data.points[7, 0]).all() and np.isfinite(data.points[7, 1:]).all()
+    assert load_training_data(FLY32).warnings == []

@@ -27,7 +27,7 @@ from napari_leap.pose.dataset.frames import (
     read_frames,
     video_path,
 )
-from napari_leap.pose.dataset.strays import leave_out_strays, strays_text
+from napari_leap.pose.dataset.strays import leave_out_strays, strays_text, without_strays
 from napari_leap.pose.first_stage.parts import LearnedAlignmentError
 
 
@@ -77,7 +77,7 @@ def _open(path: Path):
     if path.is_dir() and (path / MANIFEST).exists():
         return Project.open(path), None
     if path.suffix.lower() in (".h5", ".hdf5") and _is_box_file(path):
-        return None, load_box_h5(path)
+        return None, without_strays(load_box_h5(path))
     from napari_leap.io.labels import load_labels
 
     return None, load_labels(path)

@@ -144,3 +144,15 @@ def slip_suggestions(poses, n: int) -> list:
         )
         for f in frames
     ]
+
+
+def without_strays(data):
+    """``data`` (a box file's images) with its stray points blanked and named in its warnings."""
+    found = stray_points(data.points)
+    if found.mask.any():
+        where = np.argwhere(found.mask)
+        worst_first = where[np.argsort(-found.offset_px[found.mask], kind="stable")]
+        named = [f"{data.skeleton.nodes[k]} on box {i}" for i, k in worst_first]
+        data.points[found.mask] = np.nan
+        data.warnings.append(strays_text(named))
+    return data
