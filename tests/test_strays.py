@@ -115,13 +115,13 @@ def test_the_train_dock_shows_the_left_out_points_as_a_warning(
 
     shown: list[str] = []
     monkeypatch.setattr(notifications, "show_warning", shown.append)
-    sio.save_slp(_slip(_clip_training_frames()), str(tmp_path / "slipped.slp"))
+    boxes = _slipped_boxes(tmp_path)  # no video to scan: the dock starts training at once
 
     viewer = make_napari_viewer()
     widget = TrainWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.source.setCurrentText(FILE_ITEM)
-    widget.path.setText(str(tmp_path / "slipped.slp"))
+    widget.path.setText(str(boxes))
     widget.out.setText(str(tmp_path / "model"))
     widget.start(
         arch_params={"filters": 4, "depth": 2, "max_filters": 16},
@@ -134,19 +134,24 @@ def test_the_train_dock_shows_the_left_out_points_as_a_warning(
     qtbot.waitUntil(lambda: any(isinstance(e, EpochEnd) for e in widget.events), timeout=120_000)
     widget.stop_btn.click()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
-    assert len(shown) == 1 and "head of female on frame 510" in shown[0]
+    assert len(shown) == 1 and "head on box 7" in shown[0]
+
+
+def _slipped_boxes(folder: Path) -> Path:
+    """fly32's box file with box 7's head clicked far off the fly."""
+    with h5py.File(FLY32, "r") as f:
+        images, points = f["images"][:], f["annotations"][:]
+    points[7, 0] += [120.0, 0.0]
+    with h5py.File(folder / "boxes.h5", "w") as f:
+        f["images"], f["annotations"] = images, points
+    (folder / "skeleton.csv").write_bytes((FLY32.parent / "skeleton.csv").read_bytes())
+    return folder / "boxes.h5"
 
 
 def test_a_box_file_slip_is_left_out_too(tmp_path):
     from napari_leap.pose.dataset import load_training_data
 
-    with h5py.File(FLY32, "r") as f:
-        images, points = f["images"][:], f["annotations"][:]
-    points[7, 0] += [120.0, 0.0]  # box 7's head clicked far off the fly
-    with h5py.File(tmp_path / "boxes.h5", "w") as f:
-        f["images"], f["annotations"] = images, points
-    (tmp_path / "skeleton.csv").write_bytes((FLY32.parent / "skeleton.csv").read_bytes())
-    data = load_training_data(tmp_path / "boxes.h5")
+    data = load_training_data(_slipped_boxes(tmp_path))
     assert data.warnings and "head on box 7" in data.warnings[0]
     assert np.isnan(data.points[7, 0]).all() and np.isfinite(data.points[7, 1:]).all()
     assert load_training_data(FLY32).warnings == []
