@@ -6,7 +6,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 import sleap_io as sio
 
 import napari_leap
@@ -102,39 +101,6 @@ def test_few_animals_or_parts_judge_nothing():
     many[3, 5] = many[3, 5] + [150.0, 0.0]
     strays = stray_points(many)
     assert np.argwhere(strays.mask).tolist() == [[3, 5]] and strays.offset_px[3, 5] > 50
-
-
-@pytest.mark.gui
-def test_the_train_dock_shows_the_left_out_points_as_a_warning(
-    make_napari_viewer, qtbot, tmp_path, monkeypatch
-):
-    import napari.utils.notifications as notifications
-
-    from napari_leap.napari.widgets.train import FILE_ITEM, TrainWidget
-    from napari_leap.pose.train import EpochEnd
-
-    shown: list[str] = []
-    monkeypatch.setattr(notifications, "show_warning", shown.append)
-    boxes = _slipped_boxes(tmp_path)  # no video to scan: the dock starts training at once
-
-    viewer = make_napari_viewer()
-    widget = TrainWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget.source.setCurrentText(FILE_ITEM)
-    widget.path.setText(str(boxes))
-    widget.out.setText(str(tmp_path / "model"))
-    widget.start(
-        arch_params={"filters": 4, "depth": 2, "max_filters": 16},
-        input_scale=0.25,
-        batch_size=4,
-        steps_per_epoch=2,
-        device="cpu",
-        epochs=500,
-    )
-    qtbot.waitUntil(lambda: any(isinstance(e, EpochEnd) for e in widget.events), timeout=120_000)
-    widget.stop_btn.click()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
-    assert len(shown) == 1 and "head on box 7" in shown[0]
 
 
 def _slipped_boxes(folder: Path) -> Path:

@@ -143,3 +143,28 @@ def test_train_widget_fine_tunes_the_projects_newest_model(
     cfg = json.loads((tmp_path / "tuned" / "config.json").read_text())
     assert cfg["training"]["init_from"] == str(base) and cfg["arch"] == "unet"
     assert cfg["input_scale"] == 0.25
+
+
+@pytest.mark.gui
+def test_the_train_dock_shows_the_left_out_points_as_a_warning(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
+    import napari.utils.notifications as notifications
+
+    from napari_leap.napari.widgets.train import FILE_ITEM, TrainWidget
+    from napari_leap.pose.train import EpochEnd
+    from test_strays import _slipped_boxes
+
+    shown: list[str] = []
+    monkeypatch.setattr(notifications, "show_warning", shown.append)
+    viewer = make_napari_viewer()
+    widget = TrainWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.source.setCurrentText(FILE_ITEM)
+    widget.path.setText(str(_slipped_boxes(tmp_path)))  # no video to scan: trains at once
+    widget.out.setText(str(tmp_path / "model"))
+    widget.start(**TINY)
+    qtbot.waitUntil(lambda: any(isinstance(e, EpochEnd) for e in widget.events), timeout=120_000)
+    widget.stop_btn.click()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert len(shown) == 1 and "head on box 7" in shown[0]
