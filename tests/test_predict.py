@@ -509,3 +509,60 @@ def test_an_output_without_extension_is_sleap_labels_every_command_reads(tmp_pat
     back = poses_from_labels(load_labels(out))
     assert back.frames.tolist() == [3, 7]
     np.testing.assert_allclose(back.points, poses.points)
+
+
+def test_deeplabcut_table_reads_as_deeplabcut_reads_it(reference, tmp_path):
+    """``--format dlc``: DeepLabCut's analysis table (scorer / individuals / bodyparts /
+    coords header rows, a row per frame); pandas reads it as DLC does, and evaluate's reader
+    gives back the same frames, points and likelihoods."""
+    import pandas as pd
+
+    result, _ = reference
+    poses = result.poses[0]
+    table = P.write_predictions(result, tmp_path / "p.csv", "dlc")
+    df = pd.read_csv(table, header=[0, 1, 2, 3], index_col=0)
+    assert list(df.columns.names) == ["scorer", "individuals", "bodyparts", "coords"]
+    assert df.index.tolist() == poses.frames.tolist()
+    x = df.xs(("animal1", "thorax", "x"), axis=1, level=[1, 2, 3]).to_numpy()[:, 0]
+    np.testing.assert_allclose(x, poses.points[:, 1, poses.skeleton.index("thorax"), 0])
+    back = poses_from_labels(load_labels(table), predicted=True)
+    np.testing.assert_array_equal(back.frames, poses.frames)
+    np.testing.assert_allclose(back.points, poses.points)
+    np.testing.assert_allclose(back.scores, poses.scores)
+    with pytest.raises(P.PredictError, match=r"name it p\.csv"):
+        P.write_predictions(result, tmp_path / "p.h5", "dlc")
+
+
+def test_deeplabcut_table_of_images_names_them_and_reads_back_on_them(tmp_path):
+    """Frames read from a folder of images (DeepLabCut's labelled frames): each row names
+    its image from the table's folder, so a table written elsewhere still reads back on
+    the images' places in their folder, as the person's labels there do."""
+    from napari_leap.model.poses import Poses
+    from napari_leap.model.skeleton import Skeleton
+
+    folder = tmp_path / "labeled-data" / "mouse"
+    folder.mkdir(parents=True)
+    for name in ("img005.png", "img020.png", "img023.png"):
+        (folder / name).write_bytes(b"")  # only the names are read
+    poses = Poses(
+        np.array([0, 2]),
+        np.arange(8, dtype=float).reshape(2, 1, 2, 2),
+        np.array([[[0.9, 0.8]], [[0.7, 0.6]]]),
+        ["animal0"],
+        Skeleton(["Hand", "Finger1"]),
+    )
+    result = P.PredictResult([poses], [str(folder)])
+    out = tmp_path / "results" / "p.csv"
+    out.parent.mkdir()
+    P.write_predictions(result, out, "dlc")
+    rows = out.read_text().splitlines()
+    assert rows[:3] == [
+        "scorer,napari-leap,napari-leap,napari-leap,napari-leap,napari-leap,napari-leap",
+        "bodyparts,Hand,Hand,Hand,Finger1,Finger1,Finger1",
+        "coords,x,y,likelihood,x,y,likelihood",
+    ]
+    assert rows[3].startswith("../labeled-data/mouse/img005.png,0.0,1.0,0.9,")
+    back = poses_from_labels(load_labels(out), predicted=True)
+    assert back.frames.tolist() == [0, 2]  # img005.png and img023.png in their folder
+    np.testing.assert_allclose(back.points, poses.points)
+

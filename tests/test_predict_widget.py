@@ -73,6 +73,15 @@ def test_widget_predicts_shows_and_exports(make_napari_viewer, qtbot, small, tmp
     np.testing.assert_array_equal(frames, np.arange(16))
     np.testing.assert_array_equal(pts, w.result.poses[0].points)
     assert w.evaluation is not None and "thorax" in w.validation.text()
+    # the DeepLabCut button: its save dialog, then DeepLabCut's table under the name given
+    from qtpy.QtWidgets import QFileDialog
+
+    asked = tmp_path / "dlc_table"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(asked), ""))
+    w.export_buttons["DeepLabCut .csv"].click()
+    table = asked.with_suffix(".csv").read_text().splitlines()
+    assert table[0].startswith("scorer,napari-leap") and table[3].startswith("coords,x,y,")
+    assert len(table) == 4 + 16 and "dlc_table.csv" in w.status.text()
 
     # a bad model folder: one notification, the widget stays usable
     w.model_edit.setText(str(tmp_path / "missing"))

@@ -29,12 +29,13 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "-o",
         required=True,
         metavar="PATH",
-        help="output file (.slp, .h5 SLEAP analysis, .csv or .nwb)",
+        help="output file (.slp, .h5 SLEAP analysis, .csv or .nwb; .csv with --format dlc)",
     )
     parser.add_argument(
         "--format",
-        choices=("slp", "h5", "csv", "nwb"),
-        help="output format (default: from the --out extension)",
+        choices=("slp", "h5", "csv", "nwb", "dlc"),
+        help="output format (default: from the --out extension); dlc: DeepLabCut's table, "
+        "as its analyze_videos writes it",
     )
     parser.add_argument("--frames", metavar="A:B", help="frame range of each video (end excluded)")
     parser.add_argument(

@@ -215,8 +215,13 @@ def read_dlc(path: str | Path):
 
 
 def labels_of_poses(poses: list[Poses], videos: list, tracked: bool):
-    """Labels of DLC files' poses: tracks kept only where the project tells animals apart."""
-    labels = labels_from_poses(poses, videos, predicted=False)
+    """Labels of DLC files' poses: tracks kept only where the project tells animals apart.
+
+    A table with likelihoods (a network's, as DeepLabCut and ``predict --format dlc``
+    write) holds predictions; one without, a person's labels.
+    """
+    predicted = any(np.isfinite(p.scores).any() for p in poses)
+    labels = labels_from_poses(poses, videos, predicted=predicted)
     if not tracked:
         for lf in labels.labeled_frames:
             for inst in lf.instances:
@@ -265,6 +270,7 @@ def dlc_poses(path: str | Path) -> tuple[Poses, Any, bool]:
     order = np.argsort(rows, kind="stable")
     frames = np.asarray(rows, dtype=np.int64)[order]
     points = np.full((len(frames), len(tracks), len(skeleton), 2), np.nan)
+    scores = np.full(points.shape[:3], np.nan)
     for a, track in enumerate(tracks):
         for node in bodyparts:
             k = skeleton.index(node)
@@ -278,10 +284,12 @@ def dlc_poses(path: str | Path) -> tuple[Poses, Any, bool]:
             sub = sub.droplevel([lvl for lvl in sub.columns.names if lvl != "coords"], axis=1)
             points[:, a, k, 0] = np.asarray(sub["x"], dtype=np.float64)[order]
             points[:, a, k, 1] = np.asarray(sub["y"], dtype=np.float64)[order]
+            if "likelihood" in sub.columns:
+                scores[:, a, k] = np.asarray(sub["likelihood"], dtype=np.float64)[order]
     poses = Poses(
         frames=frames,
         points=points,
-        scores=np.full(points.shape[:3], np.nan),
+        scores=scores,
         tracks=tracks,
         skeleton=skeleton,
     )

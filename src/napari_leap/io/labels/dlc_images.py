@@ -70,7 +70,13 @@ def _image_folder(csv_path: Path, index) -> Path | None:
     first = Path(str(index[0])) if len(index) else None
     if first is None:
         return None
-    for candidate in (csv_path.parent, csv_path.parent.parent.parent / first.parent):
+    # beside the CSV (DLC's labelled-data), from the project's root, or as the row says
+    # from the CSV's folder (predict's DeepLabCut table of images elsewhere)
+    for candidate in (
+        csv_path.parent,
+        csv_path.parent.parent.parent / first.parent,
+        csv_path.parent / first.parent,
+    ):
         if (candidate / first.name).exists():
             return candidate
     return None

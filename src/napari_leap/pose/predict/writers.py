@@ -1,4 +1,7 @@
-"""Predictions written as SLEAP ``.slp`` (streamed from the chunk store), ``.h5``, ``.csv``, ``.nwb``."""
+"""Predictions written as SLEAP ``.slp`` (streamed from the chunk store), ``.h5``, ``.csv``, ``.nwb``.
+
+Or as DeepLabCut's table (``dlc``, a ``.csv`` too: named by ``--format``, not by extension).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from napari_leap.pose.predict.jobs import VideoJob
 from napari_leap.pose.predict.results import PredictError, PredictResult
 from napari_leap.pose.predict.store import ChunkStore
 
-OUTPUT_FORMATS = {"slp": ".slp", "h5": ".h5", "csv": ".csv", "nwb": ".nwb"}
+OUTPUT_FORMATS = {"slp": ".slp", "h5": ".h5", "csv": ".csv", "nwb": ".nwb", "dlc": ".csv"}
+#: formats written one file per video (``out.0.csv``, ``out.1.csv``... for several)
+PER_VIDEO = ("h5", "csv", "dlc")
 
 
 def output_format(path: Path, fmt: str | None) -> str:
@@ -28,10 +33,15 @@ def output_format(path: Path, fmt: str | None) -> str:
             if suffix == ext:
                 return name
         raise PredictError(
-            f"cannot write predictions as {suffix}; use .slp (or no extension), .h5, .csv or .nwb."
+            f"cannot write predictions as {suffix}; use .slp (or no extension), .h5, .csv or "
+            ".nwb (.csv with --format dlc for DeepLabCut's table)."
         )
     if fmt not in OUTPUT_FORMATS:
         raise PredictError(f"unknown format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}.")
+    if fmt == "dlc" and path.suffix.lower() != ".csv":
+        raise PredictError(
+            f"DeepLabCut's table is a .csv file; name it {path.with_suffix('.csv').name}."
+        )
     return fmt
 
 
@@ -45,8 +55,8 @@ def write_predictions(
 ) -> Path:
     """Write ``result`` as ``.slp`` (streamed), SLEAP analysis ``.h5``, ``.csv`` or ``.nwb``.
 
-    ``.h5`` and ``.csv`` hold one video each: with several videos the files
-    are ``<stem>.<n>.h5`` (``n`` = input order).
+    ``fmt="dlc"``: DeepLabCut's table. ``.h5`` and ``.csv`` hold one video each: with
+    several videos the files are ``<stem>.<n>.h5`` (``n`` = input order).
     """
     out = Path(out)
     fmt = output_format(out, fmt)
@@ -55,11 +65,18 @@ def write_predictions(
         if store is not None and jobs is not None:
             chunks = store.chunks(jobs)
         write_slp(result.poses, result.videos, out, chunks=chunks)
-    elif fmt == "csv":
+    elif fmt in ("csv", "dlc"):
+        from napari_leap.pose.predict.dlc_table import write_dlc_csv
+
         for p, v, path in zip(
             result.poses, result.videos, _per_video_paths(out, len(result.poses)), strict=True
         ):
-            write_csv(p, path, images=_image_names(v, p.frames))
+            images = _image_paths(v, p.frames)
+            if fmt == "csv":
+                write_csv(p, path, images=None if images is None else [f.name for f in images])
+            else:  # relative to the table, so reading it back finds the images' folder
+                rows = None if images is None else [_relative(f, path) for f in images]
+                write_dlc_csv(p, path, images=rows)
     elif fmt == "h5":
         from napari_leap.io.labels import labels_from_poses, save_labels
 
@@ -91,7 +108,7 @@ def written_text(out: str | Path, n_videos: int, fmt: str | None = None) -> str:
     out = Path(out)
     if not out.suffix and fmt is None:
         return f"{out} (SLEAP labels; named .slp, SLEAP opens it too)"
-    if output_format(out, fmt) not in ("csv", "h5") or n_videos <= 1:
+    if output_format(out, fmt) not in PER_VIDEO or n_videos <= 1:
         return str(out)
     files = _per_video_paths(out, n_videos)
     return f"{', '.join(str(f) for f in files)} (one file per video)"
@@ -103,16 +120,26 @@ def _per_video_paths(out: Path, n: int) -> list[Path]:
     return [out.with_name(f"{out.stem}.{i}{out.suffix}") for i in range(n)]
 
 
-def _image_names(video, frames) -> list[str] | None:
-    """Each frame's image file name when ``video`` is a folder or list of images, else None.
+def _image_paths(video, frames) -> list[Path] | None:
+    """Each frame's image file when ``video`` is a folder or list of images, else None.
 
     A DeepLabCut user's frames are ``img005.png``, ``img020.png``...: frame 0 of the
-    folder is not image 0, so the table names them.
+    folder is not image 0, so the tables name them.
     """
     from napari_leap.io.video import image_files
 
     files = image_files(getattr(video, "filename", video))
-    return None if files is None else [files[int(f)].name for f in frames]
+    return None if files is None else [Path(files[int(f)]) for f in frames]
+
+
+def _relative(image: Path, table: Path) -> str:
+    """``image`` as a path from the table's folder (absolute where none leads there)."""
+    import os
+
+    try:
+        return Path(os.path.relpath(image.resolve(), table.resolve().parent)).as_posix()
+    except ValueError:  # another drive
+        return image.resolve().as_posix()
 
 
 def write_csv(poses, path: str | Path, images: list[str] | None = None) -> Path:

@@ -20,7 +20,9 @@ from qtpy.QtWidgets import (
 
 from napari_leap.napari.widgets.scroll import scroll_layout
 
-EXPORT_SUFFIXES = (".slp", ".h5", ".csv")
+#: export buttons: (label, extension, format); DeepLabCut's table is a .csv named by its format
+EXPORTS = ((".slp", ".slp", None), (".h5", ".h5", None), (".csv", ".csv", None))
+EXPORTS += (("DeepLabCut .csv", ".csv", "dlc"),)
 
 
 def build_controls(dock) -> None:
@@ -116,10 +118,10 @@ def _export(dock) -> QGroupBox:
     export = QGroupBox("Export")
     row = QHBoxLayout(export)
     dock.export_buttons = {}
-    for ext in EXPORT_SUFFIXES:
-        b = QPushButton(ext)
+    for label, ext, fmt in EXPORTS:
+        b = QPushButton(label)
         b.setEnabled(False)
-        b.clicked.connect(lambda _=False, e=ext: dock._export_dialog(e))
+        b.clicked.connect(lambda _=False, e=ext, f=fmt: dock._export_dialog(e, f))
         row.addWidget(b)
-        dock.export_buttons[ext] = b
+        dock.export_buttons[label] = b
     return export

@@ -269,15 +269,16 @@ class PredictWidget(DisplayMixin, QWidget):
             self.progress_bar.setFormat("done: %v / %m frames")
 
     # -- export and validation --------------------------------------------------------------
-    def _export_dialog(self, ext: str) -> None:
+    def _export_dialog(self, ext: str, fmt: str | None = None) -> None:
+        what = "DeepLabCut's table" if fmt == "dlc" else ext
         path, _ = QFileDialog.getSaveFileName(
-            self, f"Save predictions as {ext}", f"predictions{ext}", f"*{ext}"
+            self, f"Save predictions as {what}", f"predictions{ext}", f"*{ext}"
         )
         if path:
-            self.export(path if path.endswith(ext) else path + ext)
+            self.export(path if path.endswith(ext) else path + ext, fmt)
 
-    def export(self, path) -> Path | None:
-        """Write the last predictions to ``path`` (.slp, .h5 or .csv, by extension)."""
+    def export(self, path, fmt: str | None = None) -> Path | None:
+        """Write the last predictions to ``path`` (.slp, .h5 or .csv by extension, or ``fmt``)."""
         from napari_leap.pose.predict import write_predictions
         from napari_leap.pose.predict.writers import written_text
 
@@ -285,11 +286,11 @@ class PredictWidget(DisplayMixin, QWidget):
             show_error("nothing to export yet; run a prediction first.")
             return None
         try:
-            out = write_predictions(self.result, path)
+            out = write_predictions(self.result, path, fmt)
         except Exception as e:  # noqa: BLE001 - shown to the user, the widget stays usable
             show_error(e, "exporting the predictions")
             return None
-        self.status.setText(f"saved {written_text(out, len(self.result.poses))}")
+        self.status.setText(f"saved {written_text(out, len(self.result.poses), fmt)}")
         return out
 
     def _ground_truth(self):
