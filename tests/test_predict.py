@@ -566,3 +566,22 @@ def test_deeplabcut_table_of_images_names_them_and_reads_back_on_them(tmp_path):
     assert back.frames.tolist() == [0, 2]  # img005.png and img023.png in their folder
     np.testing.assert_allclose(back.points, poses.points)
 
+
+def test_a_folder_of_extracted_frames_is_not_tracked_as_a_recording(tmp_path):
+    """A folder of frames extracted for labelling (img005, img020...: minutes apart) had
+    its animals' identities and headings carried from one image to the next, as in a
+    video; a recording's consecutive frames (frame1200, frame1201...) still are."""
+    import cv2
+
+    image = np.zeros((32, 48), np.uint8)
+    for folder, names in {
+        "extracted": ("img005.png", "img020.png", "img023.png"),
+        "recording": ("frame1200.png", "frame1201.png", "frame1202.png"),
+    }.items():
+        (tmp_path / folder).mkdir()
+        for name in names:
+            cv2.imwrite(str(tmp_path / folder / name), image)
+    (extracted,), _ = P.jobs_from_inputs(str(tmp_path / "extracted"), None)
+    (recording,), _ = P.jobs_from_inputs(str(tmp_path / "recording"), None)
+    assert extracted.align_subset and not recording.align_subset
+    assert extracted.frames.tolist() == recording.frames.tolist() == [0, 1, 2]

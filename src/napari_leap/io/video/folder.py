@@ -32,6 +32,19 @@ def folder_images(path: str | Path) -> list[Path]:
     return files
 
 
+def in_sequence(files: list[Path]) -> bool:
+    """Whether ``files`` are a recording's consecutive frames (``frame0001``, ``frame0002``...).
+
+    Frames extracted for labelling (DeepLabCut's ``img005.png``, ``img020.png``) skip
+    numbers: seconds or minutes apart, they are not a video whose animals can be
+    followed from one image to the next.
+    """
+    numbers = [re.findall(r"\d+", f.stem) for f in files]
+    if len(files) < 2 or not all(numbers):
+        return False
+    return bool((np.diff([int(n[-1]) for n in numbers]) == 1).all())
+
+
 class ImageFolderSource(FrameSource):
     """A folder of images, one frame per file in natural sort order (img2 after img1).
 

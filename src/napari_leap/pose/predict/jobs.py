@@ -192,12 +192,17 @@ def _jobs_of(item, frames) -> list[VideoJob]:
         raise FileNotFoundError(f"{path} does not exist; check the path.")
     from napari_leap.io.labels import is_dlc_file, load_labels
     from napari_leap.io.labels.dlc_project import dlc_labels_path
+    from napari_leap.io.video import ImageFolderSource
+    from napari_leap.io.video.folder import in_sequence
 
     if path.is_file() and (path.suffix.lower() in LABELS_SUFFIXES or is_dlc_file(path)):
         return _jobs_from_labels(load_labels(path), frames)
     if dlc_labels_path(path) is not None:  # a DeepLabCut project's (or folder's) frames
         return _jobs_from_labels(load_labels(path), frames)
-    return [_video_job(video_source(path), frames)]
+    job = _video_job(video_source(path), frames)
+    if isinstance(job.source, ImageFolderSource) and not in_sequence(job.source.files):
+        job.align_subset = True  # frames extracted for labelling: no tracks run through them
+    return [job]
 
 
 def _project_job(project: Project, index: int, frames) -> VideoJob:
