@@ -463,25 +463,30 @@ def test_the_files_written_for_several_videos_are_named():
     assert written_text("p.csv", 1) == "p.csv" and written_text("p.slp", 2) == "p.slp"
 
 
-def test_a_prediction_table_is_named_when_given_as_labels(tmp_path):
+def test_a_prediction_table_reads_back_as_predictions(tmp_path):
     """``evaluate truth P.csv`` on predict's own table said "Missing required columns:
-    ['frame_idx']"; it now says what the file is and which outputs to evaluate."""
-    from napari_leap.io.labels import LabelsError, load_labels
+    ['frame_idx']", then that it was predict's table and to save .slp; it now reads as the
+    predictions it holds, frames by their numbers (a folder's: the images' places)."""
+    from napari_leap.io.labels import load_labels
     from napari_leap.model.poses import Poses
     from napari_leap.model.skeleton import Skeleton
     from napari_leap.pose.predict.writers import write_csv
 
+    points = np.arange(8, dtype=float).reshape(2, 1, 2, 2)
+    points[1, 0, 1] = np.nan  # a part not found
     poses = Poses(
-        np.array([0, 1]),
-        np.ones((2, 1, 2, 2)),
-        np.full((2, 1, 2), 0.9),
+        np.array([0, 3]),
+        points,
+        np.array([[[0.9, 0.8]], [[0.7, np.nan]]]),
         ["animal0"],
         Skeleton(["head", "tail"]),
     )
     for images in (None, ["img005.png", "img020.png"]):
         table = write_csv(poses, tmp_path / "p.csv", images=images)
-        with pytest.raises(LabelsError, match="napari-leap's table of predictions"):
-            load_labels(table)
+        back = poses_from_labels(load_labels(table), predicted=True)
+        assert back.skeleton.nodes == ["head", "tail"] and back.frames.tolist() == [0, 3]
+        np.testing.assert_array_equal(back.points, points)
+        np.testing.assert_allclose(back.scores[:, 0, 0], [0.9, 0.7])
 
 
 def test_an_output_without_extension_is_sleap_labels_every_command_reads(tmp_path):

@@ -20,6 +20,7 @@ from napari_leap.io.labels.dlc_project import (
 )
 from napari_leap.io.labels.nwb import read_nwb, write_nwb
 from napari_leap.io.labels.sleap import LabelsError, read_sleap, write_sleap
+from napari_leap.io.labels.table import is_prediction_table, read_prediction_table
 
 #: extension -> format :func:`save_labels` writes
 SAVE_FORMATS = {
@@ -64,13 +65,9 @@ def load_labels(path: str | Path, format: str | None = None):
     if path.is_file() and path.stat().st_size == 0:
         raise LabelsError(f"{path.name} is empty (0 bytes).")
     fmt = format or labels_format(path)
-    if fmt == "csv" and _is_prediction_table(path):
-        raise LabelsError(
-            f"{path.name} is napari-leap's table of predictions (one row per body part, for "
-            "spreadsheets and scripts); evaluate or open predictions saved as .slp, .h5 or "
-            ".nwb (predict --out P.slp)."
-        )
-    if fmt == "dlc_project":
+    if fmt == "csv" and is_prediction_table(path):
+        labels = read_prediction_table(path)
+    elif fmt == "dlc_project":
         labels = read_dlc_project(path)
     elif fmt == "dlc":
         labels = read_dlc(path)
@@ -81,13 +78,6 @@ def load_labels(path: str | Path, format: str | None = None):
     if not labels.skeletons:
         raise LabelsError(f"{path.name} has no skeleton.")
     return labels
-
-
-def _is_prediction_table(path: Path) -> bool:
-    """True for ``predict --out P.csv``'s table (``frame[,image],animal,node,x,y,confidence``)."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        head = f.readline().strip().split(",")
-    return head[:1] == ["frame"] and head[-5:] == ["animal", "node", "x", "y", "confidence"]
 
 
 def save_labels(labels, path: str | Path, format: str | None = None, **options) -> Path:

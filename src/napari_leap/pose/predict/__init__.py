@@ -21,6 +21,7 @@ alignment pass), ``local`` and ``distributed`` (the two loops), ``state`` (optio
 and run state), ``writers`` and ``run`` (the front doors).
 """
 
+from napari_leap.io.labels.table import read_csv  # predict's table, as evaluate reads it
 from napari_leap.io.video import keyframe_indices
 from napari_leap.pose.predict.jobs import LabelsVideoSource, VideoJob, chunk_spans, jobs_from_inputs
 from napari_leap.pose.predict.model import load_model
@@ -31,7 +32,6 @@ from napari_leap.pose.predict.state import CHUNK_SIZE, PredictOptions
 from napari_leap.pose.predict.store import ChunkStore, partial_dir
 from napari_leap.pose.predict.writers import (
     OUTPUT_FORMATS,
-    read_csv,
     write_csv,
     write_predictions,
     write_slp,

@@ -184,27 +184,6 @@ def _csv_field(text: str) -> str:
     return text
 
 
-def read_csv(path: str | Path) -> tuple[np.ndarray, list[str], list[str], np.ndarray, np.ndarray]:
-    """The inverse of :func:`write_csv`: ``frames, animals, nodes, points (N,A,K,2), scores (N,A,K)``."""
-    import csv
-
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    frames = sorted({int(r["frame"]) for r in rows})
-    animals = list(dict.fromkeys(r["animal"] for r in rows))
-    nodes = list(dict.fromkeys(r["node"] for r in rows))
-    fi = {f: i for i, f in enumerate(frames)}
-    pts = np.full((len(frames), len(animals), len(nodes), 2), np.nan)
-    sc = np.full((len(frames), len(animals), len(nodes)), np.nan)
-    for r in rows:
-        i, a, k = fi[int(r["frame"])], animals.index(r["animal"]), nodes.index(r["node"])
-        if r["x"]:
-            pts[i, a, k] = float(r["x"]), float(r["y"])
-        if r["confidence"]:
-            sc[i, a, k] = float(r["confidence"])
-    return np.array(frames), animals, nodes, pts, sc
-
-
 _FRAME_DTYPE = [
     ("frame_id", "u8"),
     ("video", "u4"),
