@@ -82,3 +82,32 @@ def test_drop_a_deeplabcut_project(make_napari_viewer, tmp_path):
         assert viewer.layers["clip"].data.shape[0] == 3  # the folder's three images
         assert sorted(set(layer.data[:, 0].astype(int))) == [0, 1, 2]
         assert layer.metadata["skeleton"]["nodes"] == config["multianimalbodyparts"]
+
+
+def test_a_project_of_two_labelled_folders_shows_one_and_lists_the_other(
+    make_napari_viewer, tmp_path
+):
+    """Both folders' images and labels opened stacked, each covering the other; the first
+    is shown, on top and active (a click labels it), the second listed hidden below."""
+    import shutil
+
+    from napari_leap.io.labels import labels_from_poses
+
+    reference = poses_from_labels(load_labels(CLIP_LABELS))
+    other = shutil.copy(CLIP, tmp_path / "second.mp4")
+    first, second = (reference.select(np.isin(reference.frames, f)) for f in ([10, 600], [900]))
+    labels = labels_from_poses([first, second], [str(CLIP), str(other)], predicted=False)
+    root = save_labels(labels, tmp_path / "two", scorer="anna", format="dlc")
+    viewer = make_napari_viewer()
+    viewer.open(str(root), plugin="napari-leap")
+    shown = [(lay.name, lay.visible) for lay in viewer.layers]  # bottom to top
+    assert shown == [
+        ("second", False),
+        ("two labels [1] edges", False),
+        ("two labels [1]", False),
+        ("clip", True),
+        ("two labels [0] edges", True),
+        ("two labels [0]", True),
+    ]
+    assert set(viewer.layers["two labels [1]"].data[:, 0].astype(int)) == {900}
+    assert viewer.layers.selection.active is viewer.layers["two labels [0]"]

@@ -31,7 +31,9 @@ def read_labels(path: str | Path) -> list[layers.LayerData]:
     """Video (when found), skeleton edges and a pose Points layer for each video of a labels file.
 
     Points are in video coordinates ``(frame, y, x)``; ``layer.metadata['skeleton']``
-    carries the skeleton, so saving the layer writes the same file back.
+    carries the skeleton, so saving the layer writes the same file back. With several
+    videos the first one's layers are shown, on top, and the others' listed hidden below:
+    shown together, their frames and points would cover each other.
     """
     from napari_leap.io.labels import load_labels
     from napari_leap.io.video import VideoError, open_video
@@ -42,12 +44,13 @@ def read_labels(path: str | Path) -> list[layers.LayerData]:
     for vi, video in enumerate(labels.videos):
         if not any(lf.video is video for lf in labels.labeled_frames):
             continue
+        group: list[layers.LayerData] = []
         video_path = find_video(video.filename, path)
         stem = f"{path.parent.name if path.suffix in ('.yaml', '.yml') else path.stem} labels"
         name = stem if len(labels.videos) == 1 else f"{stem} [{vi}]"
         if video_path is not None:
             try:
-                out.append(layers.video_layer_data(open_video(video_path), path=video_path))
+                group.append(layers.video_layer_data(open_video(video_path), path=video_path))
             except VideoError:
                 video_path = None  # labels still open; the notification would hide them
         points = layers.labels_to_layer_data(labels, vi, name=name, video_path=video_path)
@@ -58,7 +61,13 @@ def read_labels(path: str | Path) -> list[layers.LayerData]:
             {**points[1]["metadata"], "name": name},
             name=f"{name} edges",
         )
-        out.extend([edges, points])
+        group.extend([edges, points])
+        if out:  # several videos (a DeepLabCut project's folders): the first shown, on top
+            for _, kwargs, _ in group:  # and active (napari makes the last added active)
+                kwargs["visible"] = False
+            out[:0] = group
+        else:
+            out.extend(group)
     if not out:
         from napari_leap.io.labels import LabelsError
 
