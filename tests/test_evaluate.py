@@ -328,7 +328,7 @@ def test_to_dict_keys_and_json():
     gt, pred = hand_case()
     d = evaluate_arrays(gt, pred, NAMES4).to_dict()
     keys = {"n_points", "n_missing", "mean_px", "median_px", "p90_px", "p95_px", "pck"}
-    assert set(d) == keys | {"map_oks", "per_node"}
+    assert set(d) == keys | {"map_oks", "per_node", "notes"}
     assert list(d["pck"]) == ["1px", "2px", "5px", "10px", "0.05bl", "0.1bl", "0.2bl"]
     assert list(d["per_node"]) == list(NAMES4)
     for s in d["per_node"].values():
@@ -399,7 +399,7 @@ def test_labels_files_match_frames_and_videos(tmp_path):
     # different names entirely: matched by order
     sio.save_file(make_labels(pred, NAMES4, video="/x/renamed.avi"), str(tmp_path / "pr2.slp"))
     res = evaluate(tmp_path / "gt.slp", tmp_path / "pr2.slp")
-    assert res.to_dict() == base
+    assert {**res.to_dict(), "notes": []} == base  # the same figures, and a note
     assert any("matched by their order" in note for note in res.notes)
     # predictions cover only frames 0 and 2: frame 1 is skipped (counted), not missing
     sub = make_labels(pred[[0, 2]], NAMES4, video="/lab/videos/fly.mp4", frame_idx=[0, 2])
@@ -573,3 +573,30 @@ def test_single_animal_arrays_and_perfect_predictions():
     assert all(v == 1.0 for v in d["pck"].values())
     # sigmas estimated as 0 from perfect predictions: exact points still score OKS 1
     assert np.all(res.sigmas == 0) and d["map_oks"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ground_truth_slips_are_named_and_scored_as_labelled():
+    """One head clicked on the other fly in the ground truth: its error is the label's,
+    not the model's, and the report says which point it is (it used to say nothing)."""
+    from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels
+
+    video = str(CLIP.with_suffix(".mp4"))
+    model = poses_from_labels(load_labels(CLIP)).select(slice(0, 300, 10))
+    truth = model.select(slice(None))
+    truth.points = truth.points.copy()
+    head, thorax = model.skeleton.index("head"), model.skeleton.index("thorax")
+    truth.points[5, 0, head] = truth.points[5, 1, thorax]  # frame 50: on the other fly
+    result = evaluate(
+        labels_from_poses(truth, [video], predicted=False),
+        labels_from_poses(model, [video], predicted=True),
+    )
+    notes = [n for n in result.notes if "slips of the mouse" in n]
+    assert len(notes) == 1 and notes[0].startswith("1 ground-truth point(s)")
+    assert "head of female on frame 50" in notes[0]
+    assert result.to_dict()["notes"] == result.notes
+    assert np.nanmax(result.distances) > 50  # scored as labelled
+    clean = evaluate(
+        labels_from_poses(model, [video], predicted=False),
+        labels_from_poses(model, [video], predicted=True),
+    )
+    assert not [n for n in clean.notes if "slips" in n]

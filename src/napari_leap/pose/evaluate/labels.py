@@ -122,7 +122,37 @@ def evaluate(
             f"{pairs.skipped} ground-truth frame(s) have no frame in the predictions file and "
             "were skipped"
         )
+    slips = _slips_text(pairs, names, len(gt_labels.videos))
+    if slips:
+        result.notes.append(slips)
     return result
+
+
+def _slips_text(pairs: _FramePairs, names: list[str], n_videos: int) -> str | None:
+    """The ground-truth points that look like slips of the mouse, named, worst first.
+
+    Scored as labelled: the note says where an error may be the label's, not the model's.
+    """
+    from napari_leap.pose.dataset.strays import stray_points
+
+    truth = pairs.arrays()[0]
+    found = stray_points(truth)
+    if not found.mask.any():
+        return None
+    hits = np.argwhere(found.mask)
+    hits = hits[np.argsort(-found.offset_px[found.mask], kind="stable")]
+    named = []
+    for f, a, k in hits[:3]:
+        video, frame = pairs.rows[f]
+        where = f"frame {frame}" + (f" of video {video}" if n_videos > 1 else "")
+        animal = f" of {pairs.animals[f][a]}" if truth.shape[1] > 1 else ""
+        named.append(f"{names[k]}{animal} on {where}")
+    more = f"; and {len(hits) - 3} more" if len(hits) > 3 else ""
+    return (
+        f"{len(hits)} ground-truth point(s) lie far from where their animal's other parts put "
+        f"them (slips of the mouse?): {'; '.join(named)}{more}. They are scored as labelled; "
+        "a large error there may be the label's."
+    )
 
 
 def _node_names(gt_labels, pr_labels) -> tuple[list[str], set[str]]:
@@ -154,6 +184,8 @@ class _FramePairs:
         self.pr_rows: list[np.ndarray] = []
         self.pr_conf: list[np.ndarray] = []
         self.seen: set[tuple[int, int]] = set()
+        self.rows: list[tuple[int, int]] = []  # (video, frame) of each row
+        self.animals: list[list[str]] = []  # each row's ground-truth animals, as named
         self.skipped = 0
         for lf in gt_labels.labeled_frames:
             insts = lf.user_instances if gt_user else lf.predicted_instances
@@ -172,6 +204,10 @@ class _FramePairs:
                 continue
             g, _ = _instance_rows(insts, names, with_scores=False)
             p, c = _instance_rows(pr_frames[(pv, key[1])], names, with_scores=self.pr_pred)
+            self.rows.append(key)
+            self.animals.append(
+                [i.track.name if i.track else f"animal {a}" for a, i in enumerate(insts)]
+            )
             self.gt_rows.append(g)
             self.pr_rows.append(p)
             self.pr_conf.append(c)

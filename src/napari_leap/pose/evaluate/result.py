@@ -125,6 +125,7 @@ class EvaluationResult:
             "pck": d["pck"],
             "map_oks": _none_if_nan(float(self.map_oks)),
             "per_node": {name: clean(s) for name, s in per_node.items()},
+            "notes": list(self.notes),
         }
 
     # -- human output ------------------------------------------------------------------
