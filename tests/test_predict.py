@@ -590,3 +590,7 @@ def test_a_folder_of_extracted_frames_is_not_tracked_as_a_recording(tmp_path):
     (recording,), _ = P.jobs_from_inputs(str(tmp_path / "recording"), None)
     assert extracted.align_subset and not recording.align_subset
     assert extracted.frames.tolist() == recording.frames.tolist() == [0, 1, 2]
+    from napari_leap.io.video.folder import in_sequence
+
+    camera = [Path(f"frame{i:04d}_cam2.png") for i in (7, 8, 9)]  # the frame counts, not the cam
+    assert in_sequence(camera) and not in_sequence([Path("a.png"), Path("b.png")])

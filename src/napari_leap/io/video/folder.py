@@ -39,10 +39,11 @@ def in_sequence(files: list[Path]) -> bool:
     numbers: seconds or minutes apart, they are not a video whose animals can be
     followed from one image to the next.
     """
-    numbers = [re.findall(r"\d+", f.stem) for f in files]
-    if len(files) < 2 or not all(numbers):
+    numbers = [[int(n) for n in re.findall(r"\d+", f.stem)] for f in files]
+    if len(files) < 2 or not all(numbers) or len({len(n) for n in numbers}) > 1:
         return False
-    return bool((np.diff([int(n[-1]) for n in numbers]) == 1).all())
+    steps = np.diff(np.array(numbers), axis=0)  # any number that counts up: frame_0001_cam1
+    return bool((steps == 1).all(0).any())
 
 
 class ImageFolderSource(FrameSource):
