@@ -75,20 +75,8 @@ def write_dlc_csv(
 
     csv_path = Path(csv_path)
     names = frame_image_names(video_path, poses.frames, n_frames)
-    nodes = poses.skeleton.nodes
-    multi = tracked or poses.n_animals > 1
-    if multi:
-        columns = pd.MultiIndex.from_product(
-            [[scorer], poses.tracks, nodes, ["x", "y"]],
-            names=["scorer", "individuals", "bodyparts", "coords"],
-        )
-    else:
-        columns = pd.MultiIndex.from_product(
-            [[scorer], nodes, ["x", "y"]], names=["scorer", "bodyparts", "coords"]
-        )
     index = pd.MultiIndex.from_tuples([("labeled-data", video_name, name) for name in names])
-    values = poses.points[:, : (None if multi else 1)].reshape(len(poses.frames), -1)
-    df = pd.DataFrame(values, index=index, columns=columns)
+    df = dlc_dataframe(poses, index, scorer, multi=tracked or poses.n_animals > 1)
     with atomic_path(csv_path) as tmp:
         df.to_csv(tmp)
     try:  # DLC's own trainer reads the .h5; pandas writes it through PyTables
@@ -107,6 +95,29 @@ def write_dlc_csv(
     }
     atomic_write_text(sidecar_path(csv_path), yaml.safe_dump(side, sort_keys=False))
     return csv_path
+
+
+def dlc_dataframe(poses: Poses, index, scorer: str, *, multi: bool, likelihood: bool = False):
+    """DeepLabCut's table of ``poses``: a row per frame named by ``index``, DLC's columns.
+
+    ``scorer`` / ``individuals`` (``multi``: every animal) / ``bodyparts`` / ``coords``
+    (``x``, ``y``, and ``likelihood`` from the scores where asked).
+    """
+    import pandas as pd
+
+    tracks = list(poses.tracks) if multi else list(poses.tracks[:1])
+    nodes = list(poses.skeleton.nodes)
+    coords = ["x", "y", "likelihood"] if likelihood else ["x", "y"]
+    values = poses.points[:, : len(tracks)]
+    if likelihood:
+        values = np.concatenate([values, poses.scores[:, : len(tracks), :, None]], -1)
+    levels = [[scorer], *([tracks] if multi else []), nodes, coords]
+    names = ["scorer", *(["individuals"] if multi else []), "bodyparts", "coords"]
+    return pd.DataFrame(
+        values.reshape(len(poses.frames), -1),
+        index=index,
+        columns=pd.MultiIndex.from_product(levels, names=names),
+    )
 
 
 def write_dlc(

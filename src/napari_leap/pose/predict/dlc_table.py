@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 #: the ``scorer`` header: DeepLabCut names the network there
 SCORER = "napari-leap"
 
@@ -24,25 +22,11 @@ def write_dlc_csv(
     import pandas as pd
 
     from napari_leap.io.atomic import atomic_path
+    from napari_leap.io.labels.dlc import dlc_dataframe
 
     path = Path(path)
-    nodes = list(poses.skeleton.nodes)
-    n_frames, n_animals = poses.points.shape[:2]
-    table = np.concatenate([poses.points, poses.scores[..., None]], -1)  # (N, A, K, 3)
-    coords = ("x", "y", "likelihood")
-    columns: list[tuple[str, ...]]
-    if n_animals == 1:
-        names = ["scorer", "bodyparts", "coords"]
-        columns = [(scorer, n, c) for n in nodes for c in coords]
-    else:
-        names = ["scorer", "individuals", "bodyparts", "coords"]
-        columns = [(scorer, str(a), n, c) for a in poses.tracks for n in nodes for c in coords]
-    index = images if images else [int(f) for f in poses.frames]
-    frame = pd.DataFrame(
-        table.reshape(n_frames, -1),
-        index=pd.Index(index),
-        columns=pd.MultiIndex.from_tuples(columns, names=names),
-    )
+    index = pd.Index(images if images else [int(f) for f in poses.frames])
+    table = dlc_dataframe(poses, index, scorer, multi=poses.n_animals > 1, likelihood=True)
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp)
+        table.to_csv(tmp)
     return path

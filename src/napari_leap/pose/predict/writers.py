@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_leap.io.labels.table import COLUMNS
 from napari_leap.pose.predict.jobs import VideoJob
 from napari_leap.pose.predict.results import PredictError, PredictResult
 from napari_leap.pose.predict.store import ChunkStore
@@ -159,11 +160,7 @@ def write_csv(poses, path: str | Path, images: list[str] | None = None) -> Path:
         return repr(float(v)) if np.isfinite(v) else ""
 
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        f.write(
-            "frame,image,animal,node,x,y,confidence\n"
-            if images
-            else "frame,animal,node,x,y,confidence\n"
-        )
+        f.write(",".join(["frame", *(["image"] if images else []), *COLUMNS]) + "\n")
         for i, frame in enumerate(poses.frames):
             head = f"{int(frame)},{_csv_field(images[i])}" if images else f"{int(frame)}"
             rows = []

@@ -21,8 +21,12 @@ from qtpy.QtWidgets import (
 from napari_leap.napari.widgets.scroll import scroll_layout
 
 #: export buttons: (label, extension, format); DeepLabCut's table is a .csv named by its format
-EXPORTS = ((".slp", ".slp", None), (".h5", ".h5", None), (".csv", ".csv", None))
-EXPORTS += (("DeepLabCut .csv", ".csv", "dlc"),)
+EXPORTS = (
+    (".slp", ".slp", None),
+    (".h5", ".h5", None),
+    (".csv", ".csv", None),
+    ("DeepLabCut .csv", ".csv", "dlc"),
+)
 
 
 def build_controls(dock) -> None:
