@@ -3,6 +3,8 @@ SLEAP .slp, DeepLabCut (CSV + images, read back by us and by sleap-io), LEAP .ma
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sleap_io as sio
@@ -203,6 +205,109 @@ def test_dlc_frames_without_their_video_are_saved_under_their_own_names(tmp_path
     np.testing.assert_allclose(poses_from_labels(again).points, points, atol=1e-3)
     frames = load_training_data(csv, DataOptions(align="none")).images
     assert np.array_equal(frames[1, :48, :72, 0], images[1])
+
+
+def _clip_frames(frames):
+    labels = sio.load_slp(str(CLIP_LABELS))
+    chosen = [lf for lf in labels.labeled_frames if lf.frame_idx in frames]
+    return sio.Labels(
+        labeled_frames=chosen,
+        videos=labels.videos,
+        skeletons=labels.skeletons,
+        tracks=labels.tracks,
+    )
+
+
+def _instances(labels):
+    return np.stack([i.numpy() for lf in labels.labeled_frames for i in lf.instances])
+
+
+def test_coco_keypoints_come_with_their_images(tmp_path):
+    """A COCO file names images that exist, with their sizes, read back to the same points.
+
+    sleap-io named a video's frames clip_frame_000005.png without writing them, with width
+    and height 0, and a folder's images by their bare names: files pointing at nothing.
+    """
+    import json
+
+    import cv2
+
+    from napari_leap.io.video import video_source
+
+    video_labels = _clip_frames([5, 900])
+    out = save_labels(video_labels, tmp_path / "coco" / "clip.json")
+    entries = json.loads(out.read_text())["images"]
+    assert [e["file_name"] for e in entries] == [
+        "clip_images/clip/img005.png",
+        "clip_images/clip/img900.png",
+    ]
+    src = video_source(CLIP)
+    for entry, f in zip(entries, (5, 900), strict=True):
+        assert (entry["width"], entry["height"]) == (1024, 1024)
+        png = cv2.imread(str(out.parent / entry["file_name"]), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(png, src.read(f)[..., 0])  # lossless
+    np.testing.assert_allclose(_instances(load_labels(out)), _instances(video_labels), atol=1e-3)
+
+    csv, images, points = _dlc_folder(tmp_path / "v", [(64, 80), (48, 72), (64, 80)])
+    out = save_labels(load_labels(csv), tmp_path / "dlc.json")  # images of a folder stay put
+    entries = json.loads(out.read_text())["images"]
+    assert [e["file_name"] for e in entries] == ["v/img005.png", "v/img020.png", "v/img108.png"]
+    assert [(e["height"], e["width"]) for e in entries] == [i.shape for i in images]
+    assert not (tmp_path / "dlc_images").exists()
+    back = load_labels(out)  # sleap-io makes a video of each image size
+    by_name = {
+        Path(lf.video.filename[lf.frame_idx]).name: lf.instances[0].numpy()
+        for lf in back.labeled_frames
+    }
+    for name, p in zip(["img005.png", "img020.png", "img108.png"], points[:, 0], strict=True):
+        np.testing.assert_allclose(by_name[name], p, atol=1e-3)
+    from napari_leap.napari import labels_io, reader  # dropped on napari: images under points
+
+    assert reader.get_reader(str(out)) is reader.read_labels
+    (tmp_path / "other.json").write_text('{"images": [], "categories": [{"name": "cell"}]}')
+    assert reader.get_reader(str(tmp_path / "other.json")) is None  # another tool's JSON
+
+    shown = [layer for layer in labels_io.read_labels(out) if layer[2] == "image"]
+    assert {tuple(data.shape) for data, _, _ in shown} == {(2, 64, 80), (1, 48, 72)}
+    assert any(np.array_equal(np.asarray(data[0]), images[1]) for data, _, _ in shown)
+
+
+def test_a_package_is_written_with_its_embedded_images(tmp_path):
+    """A .pkg.slp (images embedded, no video) saved as a DeepLabCut project or COCO: its
+    frames were read as a video by FFmpeg, which stopped with "not a video", after the
+    CSV had been written; its layer saved as a DLC CSV in napari wrote no image at all."""
+    import json
+
+    import cv2
+
+    package = tmp_path / "flies.pkg.slp"
+    _clip_frames([5, 900]).save(str(package), embed="user", verbose=False)
+    labels = load_labels(package)
+    expected = {f: np.asarray(labels.videos[0][f])[..., 0] for f in (5, 900)}
+    (csv,) = dlc_csvs(save_labels(labels, tmp_path / "dlc", format="dlc"))
+    for f, image in expected.items():
+        assert np.array_equal(
+            cv2.imread(str(csv.parent / f"img{f:03d}.png"), cv2.IMREAD_UNCHANGED), image
+        )
+    out = save_labels(labels, tmp_path / "flies.json")
+    for entry, (f, image) in zip(
+        json.loads(out.read_text())["images"], expected.items(), strict=True
+    ):
+        png = cv2.imread(str(tmp_path / entry["file_name"]), cv2.IMREAD_UNCHANGED)
+        assert entry["file_name"] == f"flies_images/flies/img{f:03d}.png"
+        assert np.array_equal(png, image)
+    from napari_leap.napari import labels_io, writer  # the layer saved as a DLC CSV in napari
+
+    (data, kwargs, _) = [layer for layer in labels_io.read_labels(package) if layer[2] == "points"][
+        0
+    ]
+    saved = tmp_path / "layer" / "CollectedData_me.csv"
+    writer.write_points(
+        str(saved), data, {"metadata": kwargs["metadata"], "features": kwargs["features"]}
+    )
+    for f, image in expected.items():
+        png = cv2.imread(str(saved.parent / f"img{f:03d}.png"), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(png, image)
 
 
 def test_a_deeplabcut_project_is_read_whole(tmp_path):

@@ -108,3 +108,44 @@ def test_flip_checkbox_predicts_with_flip_average(make_napari_viewer, qtbot, sma
     qtbot.waitUntil(lambda: not w.running, timeout=180_000)
     expected = P.predict(model_dir, video, frames="0:8", batch_size=8, flip_average=True)
     np.testing.assert_allclose(w.result.poses[0].points, expected.poses[0].points)
+
+
+def test_a_package_opened_in_napari_shows_and_predicts_its_own_frames(
+    make_napari_viewer, qtbot, small, tmp_path
+):
+    """A .pkg.slp dropped on napari: its embedded images under the points (there were
+    none: points on black), and the Predict dock predicts the frames it holds, not the
+    black frames between them."""
+    import sleap_io as sio
+
+    from napari_leap.napari import labels_io
+    from napari_leap.napari.widgets.predict import PredictWidget
+
+    model_dir, _, labels_path = small
+    labels = sio.load_slp(str(labels_path))
+    chosen = [lf for lf in labels.labeled_frames if lf.frame_idx in (3, 10, 20)]
+    package = tmp_path / "three.pkg.slp"
+    sio.Labels(
+        labeled_frames=chosen,
+        videos=labels.videos,
+        skeletons=labels.skeletons,
+        tracks=labels.tracks,
+    ).save(str(package), embed="user", verbose=False)
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in labels_io.read_labels(package):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    image = viewer.layers["three.pkg labels frames"]
+    embedded = sio.load_slp(str(package)).videos[0]
+    assert image.data.shape[0] == 21
+    np.testing.assert_array_equal(np.asarray(image.data[10]), np.asarray(embedded[10])[..., 0])
+    assert not np.asarray(image.data[11]).any()  # not in the package: black
+
+    w = PredictWidget(viewer)
+    assert w.source_combo.currentText() == image.name
+    w.model_edit.setText(str(model_dir))
+    w.batch_spin.setValue(8)
+    w.start()
+    qtbot.waitUntil(lambda: not w.running, timeout=180_000)
+    assert w.result.poses[0].frames.tolist() == [3, 10, 20]
+    shown = viewer.layers[f"predictions [{image.name}]"]
+    assert set(np.unique(shown.data[:, 0])) == {3, 10, 20}

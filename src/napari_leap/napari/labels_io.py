@@ -53,8 +53,10 @@ def read_labels(path: str | Path) -> list[layers.LayerData]:
                 group.append(layers.video_layer_data(open_video(video_path), path=video_path))
             except VideoError:
                 video_path = None  # labels still open; the notification would hide them
+        if video_path is None:
+            group.extend(_own_frames_layer(video, path, name))
         points = layers.labels_to_layer_data(labels, vi, name=name, video_path=video_path)
-        points[1]["metadata"]["source"] = str(path.resolve())
+        points[1]["metadata"].update(source=str(path.resolve()), source_video=vi)
         edges = layers.edges_layer_data(
             points[0],
             points[1]["features"],
@@ -73,3 +75,20 @@ def read_labels(path: str | Path) -> list[layers.LayerData]:
 
         raise LabelsError(f"{path.name} has no labelled frames.")
     return out
+
+
+def _own_frames_layer(video, path: Path, name: str) -> list[layers.LayerData]:
+    """An Image layer of the frames the labels keep themselves (a package, a COCO set).
+
+    Its metadata names the labels file, so the Predict dock predicts the frames it holds
+    rather than the black frames between them.
+    """
+    from napari_leap.io.video import as_dask
+    from napari_leap.io.video.labels_frames import labels_frames_source
+
+    source = labels_frames_source(video)
+    if source is None:
+        return []
+    data, kwargs, kind = layers.video_layer_data(as_dask(source), name=f"{name} frames")
+    kwargs["metadata"] = {"labels_frames": str(path.resolve())}
+    return [(data, kwargs, kind)]

@@ -22,6 +22,10 @@ def _is_labels(path: Path) -> bool:
         return _is_dlc_project(path)
     if suffix in HDF5_SUFFIXES:  # DeepLabCut's CollectedData_*.h5 and SLEAP analysis files
         return path.name.startswith("CollectedData") or path.name.endswith(".analysis.h5")
+    if suffix == ".json":
+        from napari_leap.io.labels.coco import is_coco_keypoints
+
+        return is_coco_keypoints(path)
     return False
 
 

@@ -86,10 +86,25 @@ def write_points(path: str, data, attributes: dict) -> list[str]:
         if n_frames is not None and len(poses.frames):
             names = frame_image_names(video, poses.frames, n_frames)
             write_frames(video, poses.frames, path.parent, names)
+        elif len(poses.frames) and (package := _package_video(metadata)) is not None:
+            names = frame_image_names(None, poses.frames)  # as the rows name them
+            write_frames(package, poses.frames, path.parent, names)
         return [str(path)]
     raise LeapError(
         f"pose points are saved as .slp or .csv (DeepLabCut), not {suffix or 'no suffix'}."
     )
+
+
+def _package_video(metadata: dict):
+    """The video of the ``.pkg.slp`` a layer was read from, whose images it embeds; else None."""
+    from napari_leap.io.labels import load_labels
+    from napari_leap.io.video.labels_frames import is_embedded
+
+    source, index = metadata.get("source"), metadata.get("source_video")
+    if not source or index is None or not Path(source).is_file() or Path(source).suffix != ".slp":
+        return None
+    videos = load_labels(source).videos
+    return videos[index] if index < len(videos) and is_embedded(videos[index]) else None
 
 
 def _scorer(path: Path) -> str:

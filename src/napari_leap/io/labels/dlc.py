@@ -17,7 +17,11 @@ from typing import Any
 import numpy as np
 
 from napari_leap.io.atomic import atomic_path, atomic_write_text
-from napari_leap.io.labels.dlc_images import frame_image_names, video_and_frames
+from napari_leap.io.labels.dlc_images import (
+    frame_image_names,
+    video_and_frames,
+    video_folder_name,
+)
 from napari_leap.io.labels.frames import write_frames
 from napari_leap.io.labels.sleap import (
     LabelsError,
@@ -41,11 +45,17 @@ def _video_named(video_path) -> str | None:
     return None if video_path is None else str(video_path)
 
 
-def _video_frame_count(video) -> int | None:
+def _video_frame_count(video, frames=()) -> int | None:
+    """The video's length; None where unknown.
+
+    A package's video counts its embedded images, which frame numbers pass (frame 900
+    of a package of 2): its length is unknown too.
+    """
     try:
-        return int(video.shape[0]) if video.shape is not None else None
+        n = int(video.shape[0]) if video.shape is not None else None
     except Exception:  # noqa: BLE001 - an unreachable video has no shape
         return None
+    return None if n is None or (len(frames) and int(np.max(frames)) >= n) else n
 
 
 def sidecar_path(csv_path: str | Path) -> Path:
@@ -151,9 +161,9 @@ def write_dlc(
         if not len(poses.frames):
             continue
         all_tracks.extend(t for t in poses.tracks if t not in all_tracks)
-        name = _dlc_video_name(video, vi, [p.parent.name for p in written])
+        name = video_folder_name(video, vi, [p.parent.name for p in written])
         folder = out_dir / "labeled-data" / name
-        n_frames = _video_frame_count(video)
+        n_frames = _video_frame_count(video, poses.frames)
         csv = write_dlc_csv(
             poses,
             folder / f"CollectedData_{scorer}.csv",
@@ -165,7 +175,7 @@ def write_dlc(
         )
         if images:
             names = frame_image_names(video.filename, poses.frames, n_frames)
-            write_frames(video.filename, poses.frames, folder, names, progress)
+            write_frames(video, poses.frames, folder, names, progress)
         written.append(csv)
         video_sets[str(video.filename)] = {"crop": "0, 0, 0, 0"}
     if not written:
@@ -192,15 +202,6 @@ def write_dlc(
         config["bodyparts"] = list(skeleton.nodes)
     atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     return written
-
-
-def _dlc_video_name(video, index: int, taken: list[str]) -> str:
-    filename = video.filename if isinstance(video.filename, str) else None
-    if filename is None and video.filename:  # a list of images: their folder's name
-        filename = str(Path(str(video.filename[0])).parent)
-    filename = filename or f"video{index}"
-    name = Path(filename).stem or f"video{index}"
-    return name if name not in taken else f"{name}_{index}"
 
 
 def is_dlc_csv(path: str | Path) -> bool:

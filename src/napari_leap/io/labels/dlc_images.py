@@ -104,6 +104,20 @@ def frame_image_names(video_path, frames, n_frames: int | None = None) -> list[s
     return [f"img{int(f):0{width}d}.png" for f in frames]
 
 
+def video_folder_name(video, index: int, taken: list[str]) -> str:
+    """The name of a folder for a video's labelled frames: DLC's ``labeled-data/<video>``.
+
+    The video's name without its suffix (``.pkg.slp`` too), the folder's for a list of
+    images, ``video<index>`` without one; ``_<index>`` added when ``taken`` has it.
+    """
+    filename = video.filename if isinstance(video.filename, str) else None
+    if filename is None and video.filename:  # a list of images: their folder's name
+        filename = str(Path(str(video.filename[0])).parent)
+    filename = filename or f"video{index}"
+    name = Path(filename).stem.removesuffix(".pkg") or f"video{index}"
+    return name if name not in taken else f"{name}_{index}"
+
+
 #: a row sleap-io's DLC CSV names by frame number
 _SLEAP_IO_ROW = re.compile(r"labeled-data/[^/,]*/img(\d+)\.png")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from napari_leap.io.labels.coco import write_coco
 from napari_leap.io.labels.dlc import is_dlc_file, read_dlc, write_dlc
 from napari_leap.io.labels.dlc_images import name_rows_by_images
 from napari_leap.io.labels.dlc_project import (
@@ -85,7 +86,9 @@ def save_labels(labels, path: str | Path, format: str | None = None, **options) 
 
     ``format="dlc"`` writes a DeepLabCut project folder at ``path`` (options:
     ``scorer``, ``images``, ``frames``, ``progress``, see
-    :func:`~napari_leap.io.labels.dlc.write_dlc`); other options go to sleap-io.
+    :func:`~napari_leap.io.labels.dlc.write_dlc`); ``.json`` COCO keypoints with the
+    labelled frames as images beside it (:func:`~napari_leap.io.labels.coco.write_coco`);
+    other options go to sleap-io.
     """
     path = Path(path)
     fmt = format or SAVE_FORMATS.get(path.suffix.lower())
@@ -99,6 +102,8 @@ def save_labels(labels, path: str | Path, format: str | None = None, **options) 
         return path
     if fmt == "nwb":
         return write_nwb(labels, path)
+    if fmt == "coco":
+        return write_coco(labels, path, **options)
     write_sleap(labels, path, fmt, **options)
     if fmt == "csv":
         name_rows_by_images(labels, path)

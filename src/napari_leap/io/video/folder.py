@@ -66,7 +66,7 @@ class ImageFolderSource(FrameSource):
                 )
         self.files = files = [Path(f) for f in files] if files else folder_images(self.path)
         first = self._imread(files[0])
-        sizes = {_image_size(f) for f in files}
+        sizes = {image_size(f) for f in files}
         #: (height, width) of each size the images come in, when more than one
         self.sizes = sorted(sizes) if len(sizes) > 1 else None
         h, w = (max(s[i] for s in sizes) for i in range(2))
@@ -100,7 +100,7 @@ class ImageFolderSource(FrameSource):
         return pad_to(image, self.shape[1:3])
 
 
-def _image_size(path: Path) -> tuple[int, int]:
+def image_size(path: Path) -> tuple[int, int]:
     """(height, width) of an image, read from the file header where PIL is available."""
     try:
         from PIL import Image

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from napari_leap.io.video import FrameSource, PerThreadSource, keyframe_indices
-from napari_leap.io.video.sources import to_uint8
+from napari_leap.io.video import FrameSource, keyframe_indices
+from napari_leap.io.video.labels_frames import LabelsVideoSource, is_embedded
 from napari_leap.pose.predict.results import PredictError
 
 if TYPE_CHECKING:
@@ -18,37 +17,6 @@ if TYPE_CHECKING:
     from napari_leap.io.project import Project
 
 LABELS_SUFFIXES = {".slp", ".mat", ".nwb", ".json"}
-
-
-class LabelsVideoSource(PerThreadSource):
-    """Frames of a ``sleap_io.Video`` (embedded ``.pkg.slp`` images included), picklable.
-
-    Frame indices are the video's own (``read(700)`` works on a package that
-    embeds frames 0, 10 and 700). The backend is reopened per thread.
-    """
-
-    def __init__(self, video):
-        self.path = Path(video.filename)
-        self.backend_metadata = dict(video.backend_metadata)
-        shape = video.shape
-        frame_map = getattr(video.backend, "frame_map", None) or {}
-        n = max([int(k) for k in frame_map] + [shape[0] - 1]) + 1
-        self.shape = (n, int(shape[1]), int(shape[2]), int(shape[3]))
-        self._local = threading.local()
-
-    def read(self, index: int) -> np.ndarray:
-        """Frame ``index`` as ``(H, W, C)`` uint8."""
-        video = getattr(self._local, "video", None)
-        if video is None:
-            import sleap_io as sio
-
-            video = self._local.video = sio.Video(
-                filename=str(self.path), backend_metadata=dict(self.backend_metadata)
-            )
-        frame = np.asarray(video[int(index)])
-        if frame.ndim == 2:
-            frame = frame[..., None]
-        return frame if frame.dtype == np.uint8 else to_uint8(frame)
 
 
 @dataclass
@@ -240,9 +208,7 @@ def _jobs_from_labels(labels, frames) -> list[VideoJob]:
         idx = np.unique([lf.frame_idx for lf in labels.labeled_frames if lf.video is video]).astype(
             np.int64
         )
-        embedded = bool(video.backend_metadata.get("has_embedded_images")) or bool(
-            video.backend_metadata.get("dataset") and str(video.filename).endswith(".slp")
-        )
+        embedded = is_embedded(video)
         src: FrameSource
         if embedded:
             if video.backend is None:

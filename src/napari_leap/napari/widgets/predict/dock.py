@@ -135,6 +135,8 @@ class PredictWidget(DisplayMixin, QWidget):
             return Project.open(self.project_path), None
         name = self.source_combo.currentText()
         layer = self.viewer.layers[name]
+        if layer.metadata.get("labels_frames"):  # a package's images: the frames it holds
+            return Path(layer.metadata["labels_frames"]), layer
         src = source_of(layer.data)
         if src is None:  # opened by another reader: napari-leap reads the file itself
             src = video_source(layers.layer_video_path(layer))
