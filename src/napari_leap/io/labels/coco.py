@@ -28,14 +28,16 @@ def write_coco(labels, path: str | Path, progress=None) -> Path:
     from napari_leap.io.video.folder import image_size
 
     path = Path(path)
-    files_of: dict[int, Path] = {}
+    files_of: dict[tuple[int, int], Path] = {}
     taken: list[str] = []
     for index, video in enumerate(labels.videos):
         frames = sorted({lf.frame_idx for lf in labels.labeled_frames if lf.video is video})
         if not frames:
             continue
-        files = image_files(video.filename)
-        if files is None:
+        listed = image_files(video.filename)
+        if listed is not None:
+            files = {f: listed[f] for f in frames}
+        else:
             taken.append(video_folder_name(video, index, taken))
             folder = path.parent / f"{path.stem}_images" / taken[-1]
             width = image_width(max(frames) + 1)
@@ -44,7 +46,7 @@ def write_coco(labels, path: str | Path, progress=None) -> Path:
             write_frames(video, frames, folder, names, progress)
             files = {f: folder / n for f, n in zip(frames, names, strict=True)}
         for f in frames:
-            files_of[id(video), f] = Path(files[f])
+            files_of[id(video), f] = files[f]
     chosen = [files_of[id(lf.video), lf.frame_idx] for lf in labels.labeled_frames]
     names = [_name_from(path.parent, p) for p in chosen]
     write_sleap(labels, path, "coco", image_filenames=names)
