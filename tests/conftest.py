@@ -23,6 +23,21 @@ FLY32_SKELETON = SAMPLE_DIR / "fly32" / "skeleton.csv"
 LEAP_MAT = SAMPLE_DIR / "leap_mat" / "labels.mat"
 
 
+def some_frames(labels, frames):
+    """``labels`` (``sleap_io.Labels`` or a path) keeping only the labelled ``frames``."""
+    import sleap_io as sio
+
+    if not isinstance(labels, sio.Labels):
+        labels = sio.load_slp(str(labels))
+    keep = {int(f) for f in frames}
+    return sio.Labels(
+        labeled_frames=[lf for lf in labels.labeled_frames if lf.frame_idx in keep],
+        videos=labels.videos,
+        skeletons=labels.skeletons,
+        tracks=labels.tracks,
+    )
+
+
 def synthetic_frames(
     n: int = 40, height: int = 48, width: int = 64, color: bool = False
 ) -> np.ndarray:

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import CLIP, CLIP_LABELS, LEAP_MAT
+from conftest import CLIP, CLIP_LABELS, LEAP_MAT, some_frames
 from napari_leap.errors import LeapError
 from napari_leap.io.labels import load_labels, poses_from_labels, save_labels, skeleton_from_sleap
 from napari_leap.io.labels.dlc import SKELETON_KEY, is_dlc_csv, write_dlc_csv
@@ -207,17 +207,6 @@ def test_dlc_frames_without_their_video_are_saved_under_their_own_names(tmp_path
     assert np.array_equal(frames[1, :48, :72, 0], images[1])
 
 
-def _clip_frames(frames):
-    labels = sio.load_slp(str(CLIP_LABELS))
-    chosen = [lf for lf in labels.labeled_frames if lf.frame_idx in frames]
-    return sio.Labels(
-        labeled_frames=chosen,
-        videos=labels.videos,
-        skeletons=labels.skeletons,
-        tracks=labels.tracks,
-    )
-
-
 def _instances(labels):
     return np.stack([i.numpy() for lf in labels.labeled_frames for i in lf.instances])
 
@@ -234,7 +223,7 @@ def test_coco_keypoints_come_with_their_images(tmp_path):
 
     from napari_leap.io.video import video_source
 
-    video_labels = _clip_frames([5, 900])
+    video_labels = some_frames(CLIP_LABELS, [5, 900])
     out = save_labels(video_labels, tmp_path / "coco" / "clip.json")
     entries = json.loads(out.read_text())["images"]
     assert [e["file_name"] for e in entries] == [
@@ -281,7 +270,7 @@ def test_a_package_is_written_with_its_embedded_images(tmp_path):
     import cv2
 
     package = tmp_path / "flies.pkg.slp"
-    _clip_frames([5, 900]).save(str(package), embed="user", verbose=False)
+    some_frames(CLIP_LABELS, [5, 900]).save(str(package), embed="user", verbose=False)
     labels = load_labels(package)
     expected = {f: np.asarray(labels.videos[0][f])[..., 0] for f in (5, 900)}
     (csv,) = dlc_csvs(save_labels(labels, tmp_path / "dlc", format="dlc"))

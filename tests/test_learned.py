@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CLIP, CLIP_LABELS
+from conftest import CLIP, CLIP_LABELS, some_frames
 from napari_leap.align.identity import wrap
 from napari_leap.io.labels import skeleton_to_sleap
 from napari_leap.model.skeleton import Skeleton
@@ -229,16 +229,8 @@ def test_tracker_state_carries_the_tracks_to_another_tracker():
 # -- two stages from a package with no video ------------------------------------------------
 def _package(path: Path) -> Path:
     """A .pkg.slp of a few clip frames with both flies, frames embedded, no video reachable."""
-    import sleap_io as sio
 
-    labels = sio.load_slp(str(CLIP_LABELS))
-    chosen = [lf for lf in labels.labeled_frames if lf.frame_idx in FRAMES]
-    sio.Labels(
-        labeled_frames=chosen,
-        videos=labels.videos,
-        skeletons=labels.skeletons,
-        tracks=labels.tracks,
-    ).save(str(path), embed="user", verbose=False)
+    some_frames(CLIP_LABELS, FRAMES).save(str(path), embed="user", verbose=False)
     return path
 
 

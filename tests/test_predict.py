@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import napari_leap
+from conftest import some_frames
 from napari_leap.io.labels import labels_from_poses, load_labels, poses_from_labels, save_labels
 from napari_leap.pose import predict as P
 from napari_leap.pose.predict.align import job_affines
@@ -220,15 +221,8 @@ def test_labels_input_keeps_videos_and_frames(small, tmp_path):
     import sleap_io as sio
 
     model_dir, _, labels_path = small
-    labels = sio.load_slp(str(labels_path))
-    chosen = [lf for lf in labels.labeled_frames if lf.frame_idx in (3, 17, 30, 41)]
     pkg = tmp_path / "four.pkg.slp"
-    sio.Labels(
-        labeled_frames=chosen,
-        videos=labels.videos,
-        skeletons=labels.skeletons,
-        tracks=labels.tracks,
-    ).save(str(pkg), embed="user", verbose=False)
+    some_frames(labels_path, (3, 17, 30, 41)).save(str(pkg), embed="user", verbose=False)
     out = tmp_path / "pred.slp"
     result = P.predict(model_dir, pkg, out=out, batch_size=4, chunk_size=3)
     assert result.poses[0].frames.tolist() == [3, 17, 30, 41]

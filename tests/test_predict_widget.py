@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import some_frames
 from napari_leap.io.labels import load_labels, poses_from_labels
 from napari_leap.io.video import open_video
 from napari_leap.napari import layers
@@ -122,15 +123,8 @@ def test_a_package_opened_in_napari_shows_and_predicts_its_own_frames(
     from napari_leap.napari.widgets.predict import PredictWidget
 
     model_dir, _, labels_path = small
-    labels = sio.load_slp(str(labels_path))
-    chosen = [lf for lf in labels.labeled_frames if lf.frame_idx in (3, 10, 20)]
     package = tmp_path / "three.pkg.slp"
-    sio.Labels(
-        labeled_frames=chosen,
-        videos=labels.videos,
-        skeletons=labels.skeletons,
-        tracks=labels.tracks,
-    ).save(str(package), embed="user", verbose=False)
+    some_frames(labels_path, (3, 10, 20)).save(str(package), embed="user", verbose=False)
     viewer = make_napari_viewer()
     for data, kwargs, kind in labels_io.read_labels(package):
         getattr(viewer, f"add_{kind}")(data, **kwargs)

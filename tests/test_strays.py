@@ -9,6 +9,7 @@ import numpy as np
 import sleap_io as sio
 
 import napari_leap
+from conftest import some_frames
 from napari_leap.io.labels import load_labels
 from napari_leap.pose.dataset import from_labels, stray_points
 
@@ -20,15 +21,7 @@ LEAP_MAT = SAMPLE / "leap_mat" / "labels.mat"
 
 def _clip_training_frames():
     """The benchmark's 50 training frames of the clip (as ``napari-leap demo`` picks them)."""
-    labels = load_labels(CLIP_LABELS)
-    chosen = set(np.linspace(0, 999, 50).round().astype(int).tolist())
-    frames = [lf for lf in labels.labeled_frames if lf.frame_idx in chosen]
-    return sio.Labels(
-        labeled_frames=frames,
-        videos=labels.videos,
-        skeletons=labels.skeletons,
-        tracks=labels.tracks,
-    )
+    return some_frames(load_labels(CLIP_LABELS), np.linspace(0, 999, 50).round().astype(int))
 
 
 def _slip(labels):

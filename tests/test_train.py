@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import napari_leap
+from conftest import some_frames
 from napari_leap.errors import LeapError
 from napari_leap.pose.dataset import TrainingData, decide_alignment, load_box_h5, split_blocks
 from napari_leap.pose.train import BatchEnd, EpochEnd, TrainConfig, TrainStarted, iter_train, train
@@ -240,19 +241,12 @@ def test_cli_zero_labelled_frames(tmp_path):
 
 
 def test_clip_labels_are_aligned_into_head_up_boxes():
-    import sleap_io as sio
 
     from napari_leap.io.labels import load_labels
     from napari_leap.pose.dataset import from_labels
 
     labels = load_labels(CLIP.with_suffix(".slp"))
-    keep = {0, 500, 900}
-    subset = sio.Labels(
-        labeled_frames=[lf for lf in labels.labeled_frames if lf.frame_idx in keep],
-        videos=labels.videos,
-        skeletons=labels.skeletons,
-        tracks=labels.tracks,
-    )
+    subset = some_frames(labels, (0, 500, 900))
     said = []
     data = from_labels(subset, say=said.append)
     assert said and said[0].startswith("aligning")  # two flies per frame: auto-aligned
