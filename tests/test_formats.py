@@ -264,7 +264,8 @@ def test_coco_keypoints_come_with_their_images(tmp_path):
 def test_a_package_is_written_with_its_embedded_images(tmp_path):
     """A .pkg.slp (images embedded, no video) saved as a DeepLabCut project or COCO: its
     frames were read as a video by FFmpeg, which stopped with "not a video", after the
-    CSV had been written; its layer saved as a DLC CSV in napari wrote no image at all."""
+    CSV had been written; its layer saved as a DLC CSV in napari wrote no image at all, and
+    saved as .slp it named its video "unknown.mp4"."""
     import json
 
     import cv2
@@ -297,6 +298,13 @@ def test_a_package_is_written_with_its_embedded_images(tmp_path):
     for f, image in expected.items():
         png = cv2.imread(str(saved.parent / f"img{f:03d}.png"), cv2.IMREAD_UNCHANGED)
         assert np.array_equal(png, image)
+    again = tmp_path / "layer.slp"  # saved as .slp: its images go with it, not "unknown.mp4"
+    writer.write_points(
+        str(again), data, {"metadata": kwargs["metadata"], "features": kwargs["features"]}
+    )
+    video = load_labels(again).videos[0]
+    for f, image in expected.items():
+        assert np.array_equal(np.asarray(video[f])[..., 0], image)
 
 
 def test_a_deeplabcut_project_is_read_whole(tmp_path):

@@ -168,3 +168,29 @@ def test_the_train_dock_shows_the_left_out_points_as_a_warning(
     widget.stop_btn.click()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     assert len(shown) == 1 and "head on box 7" in shown[0]
+
+
+@pytest.mark.gui
+def test_the_train_dock_trains_from_a_packages_layer(make_napari_viewer, qtbot, tmp_path):
+    """A .pkg.slp's layer (points corrected in napari, say) trains with the images the
+    package embeds; it was refused: "does not know its video"."""
+    from conftest import CLIP_LABELS, some_frames
+    from napari_leap.napari import labels_io
+    from napari_leap.napari.widgets.train import TrainWidget
+
+    package = tmp_path / "flies.pkg.slp"
+    labels = some_frames(CLIP_LABELS, (0, 400, 800))
+    for lf in labels.labeled_frames:  # one fly: a full-frame model
+        lf.instances = lf.instances[:1]
+    labels.save(str(package), embed="user", verbose=False)
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in labels_io.read_labels(package):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    widget = TrainWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.source.setCurrentText("flies.pkg labels")
+    widget.out.setText(str(tmp_path / "model"))
+    widget.start(**{**TINY, "epochs": 1, "input_scale": 0.125}, align="none")
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+    assert widget.model is not None and (tmp_path / "model" / "best.pt").is_file()
+    assert widget.model.config["training"]["n_train"] == 3  # the package's three frames

@@ -92,3 +92,23 @@ def _own_frames_layer(video, path: Path, name: str) -> list[layers.LayerData]:
     data, kwargs, kind = layers.video_layer_data(as_dask(source), name=f"{name} frames")
     kwargs["metadata"] = {"labels_frames": str(path.resolve())}
     return [(data, kwargs, kind)]
+
+
+def own_video(metadata: dict):
+    """The video of the labels file a layer was read from, where the file keeps its frames.
+
+    A package's embedded images or a COCO set's files (``sleap_io.Video``); else None. A layer of such a file has no video path: saving or training from it goes through
+    this video, or its points would be written against none.
+    """
+    from napari_leap.io.labels import load_labels
+    from napari_leap.io.video.labels_frames import labels_frames_source
+
+    source, index = metadata.get("source"), metadata.get("source_video")
+    if metadata.get("video") or not source or index is None or not Path(source).is_file():
+        return None
+    videos = load_labels(source).videos
+    if not 0 <= int(index) < len(videos):
+        return None
+    video = videos[int(index)]
+    return video if labels_frames_source(video) is not None else None
+

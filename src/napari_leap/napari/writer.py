@@ -59,7 +59,13 @@ def write_points(path: str, data, attributes: dict) -> list[str]:
     features = _complete_features(attributes.get("features"), metadata, len(data))
     suffix = path.suffix.lower()
     if suffix == ".slp":
-        save_labels(layers.layer_to_labels(data, features, metadata), path)
+        from napari_leap.io.video.labels_frames import is_embedded
+        from napari_leap.napari.labels_io import own_video
+
+        video = own_video(metadata)  # a package's images go into the file, not "unknown.mp4"
+        labels = layers.layer_to_labels(data, features, metadata, video=video)
+        embed = {"embed": True} if video is not None and is_embedded(video) else {}
+        save_labels(labels, path, **embed)
         return [str(path)]
     if suffix == ".csv":
         from napari_leap.io.labels.dlc import frame_image_names, write_dlc_csv
@@ -97,14 +103,11 @@ def write_points(path: str, data, attributes: dict) -> list[str]:
 
 def _package_video(metadata: dict):
     """The video of the ``.pkg.slp`` a layer was read from, whose images it embeds; else None."""
-    from napari_leap.io.labels import load_labels
     from napari_leap.io.video.labels_frames import is_embedded
+    from napari_leap.napari.labels_io import own_video
 
-    source, index = metadata.get("source"), metadata.get("source_video")
-    if not source or index is None or not Path(source).is_file() or Path(source).suffix != ".slp":
-        return None
-    videos = load_labels(source).videos
-    return videos[index] if index < len(videos) and is_embedded(videos[index]) else None
+    video = own_video(metadata)
+    return video if video is not None and is_embedded(video) else None
 
 
 def _scorer(path: Path) -> str:

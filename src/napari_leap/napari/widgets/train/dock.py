@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qtpy.QtWidgets import QFileDialog, QWidget
 
-from napari_leap.napari import layers
+from napari_leap.napari import labels_io, layers
 from napari_leap.napari._compat import unwrapped
 from napari_leap.napari.widgets.errors import show_error, show_warning
 from napari_leap.napari.widgets.train.controls import ALIGN_ITEMS, FILE_ITEM, build_controls
@@ -94,8 +94,8 @@ class TrainWidget(QWidget):
         name = self.source.currentText()
         if name and name != FILE_ITEM:
             layer = self.viewer.layers[name]
-            video = layer.metadata.get("video")
-            if not video:
+            video = layer.metadata.get("video") or labels_io.own_video(layer.metadata)
+            if video is None:
                 raise LeapError(
                     f"layer {name!r} does not know its video; open the video with the "
                     "labels, or train from the saved labels file."
