@@ -111,4 +111,3 @@ def own_video(metadata: dict):
         return None
     video = videos[int(index)]
     return video if labels_frames_source(video) is not None else None
-
