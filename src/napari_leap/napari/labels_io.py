@@ -97,7 +97,8 @@ def _own_frames_layer(video, path: Path, name: str) -> list[layers.LayerData]:
 def own_video(metadata: dict):
     """The video of the labels file a layer was read from, where the file keeps its frames.
 
-    A package's embedded images or a COCO set's files (``sleap_io.Video``); else None. A layer of such a file has no video path: saving or training from it goes through
+    A package's embedded images or a COCO set's files (``sleap_io.Video``); else None.
+    A layer of such a file has no video path: saving or training from it goes through
     this video, or its points would be written against none.
     """
     from napari_leap.io.labels import load_labels

@@ -21,8 +21,9 @@ def write_coco(labels, path: str | Path, progress=None) -> Path:
     """A COCO keypoints JSON whose every image exists, named from the JSON's folder.
 
     Images of a folder (DeepLabCut's labelled frames, a COCO set read in) are named
-    where they are (from the JSON's folder when under it, else by their full path); the labelled frames of a video or of a ``.pkg.slp`` are saved as
-    PNG in ``<json name>_images/<video>/img<frame>.png`` beside the JSON.
+    where they are: from the JSON's folder when under it, else by their full path. The
+    labelled frames of a video or of a ``.pkg.slp`` are saved as PNG in
+    ``<json name>_images/<video>/img<frame>.png`` beside the JSON.
     """
     from napari_leap.io.video import image_files
     from napari_leap.io.video.folder import image_size

@@ -39,13 +39,11 @@ def write_frames(video, frames, folder: Path, names: list[str], progress=None) -
 def _frame_reader(video):
     """Frame ``f`` (H, W, C) uint8 of a video file, or of images a labels file embeds."""
     from napari_leap.io.video import video_source
+    from napari_leap.io.video.labels_frames import is_embedded
     from napari_leap.io.video.sources import to_uint8
 
-    path = Path(str(getattr(video, "filename", video)))
-    backend = type(getattr(video, "backend", None)).__name__
-    embedded = path.suffix.lower() in (".slp", ".pkg") or "HDF5" in backend
-    if not embedded:
-        return video_source(path).read
+    if not hasattr(video, "backend_metadata") or not is_embedded(video):
+        return video_source(str(getattr(video, "filename", video))).read
 
     def read(f: int) -> np.ndarray:
         image = np.asarray(video[f])
