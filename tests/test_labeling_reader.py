@@ -111,3 +111,26 @@ def test_a_project_of_two_labelled_folders_shows_one_and_lists_the_other(
     ]
     assert set(viewer.layers["two labels [1]"].data[:, 0].astype(int)) == {900}
     assert viewer.layers.selection.active is viewer.layers["two labels [0]"]
+
+
+def test_a_package_suggests_only_the_frames_it_holds(make_napari_viewer, tmp_path, qtbot):
+    """A package shows black between its frames; suggesting frames there picked black ones,
+    and with napari's own open its frames layer was taken for a video file (FFmpeg error)."""
+    import sleap_io as sio
+
+    from conftest import some_frames
+
+    package = tmp_path / "flies.pkg.slp"
+    labels = some_frames(CLIP_LABELS, (0, 300))  # labelled; 600-1200 embedded to label
+    labels.suggestions = [sio.SuggestionFrame(labels.videos[0], f) for f in (600, 900, 1200)]
+    labels.save(str(package), embed="user+suggestions", verbose=False)
+    viewer = make_napari_viewer()
+    viewer.open(str(package), plugin="napari-leap")
+    widget = LabelingWidget(viewer)
+    widget.method.setCurrentText("uniform")
+    widget.n_suggest.setValue(10)
+    widget.suggest_button.click()
+    qtbot.waitUntil(
+        lambda: widget.suggest_button.isEnabled() and bool(widget.suggestions), timeout=60_000
+    )
+    assert widget.suggestions == [600, 900, 1200]

@@ -36,9 +36,11 @@ def layer_video_path(layer) -> Path | None:
 
     if not isinstance(layer, Image):
         return None
-    stored = (getattr(layer, "metadata", None) or {}).get("video_path")
-    if stored:
-        return Path(stored)
+    metadata = getattr(layer, "metadata", None) or {}
+    if metadata.get("labels_frames"):  # a labels file's own frames: napari's source.path
+        return None  # is the .pkg.slp, which is no video file
+    if metadata.get("video_path"):
+        return Path(metadata["video_path"])
     path = getattr(getattr(layer, "source", None), "path", None)
     if path and getattr(layer, "ndim", 0) >= 3 and Path(path).exists():
         return Path(path).resolve()

@@ -54,7 +54,7 @@ class WorkMixin:
                 )
             if method == "model":
                 model = self._model_for_suggestions()
-            exclude = list(self.labelled_frames())
+            exclude = sorted(set(self.labelled_frames()) | self._frames_not_held())
         except Exception as e:  # noqa: BLE001
             self._error(str(e))
             return
@@ -82,6 +82,16 @@ class WorkMixin:
         self.suggest_button.setEnabled(False)
         self._worker = worker
         worker.start()
+
+    def _frames_not_held(self) -> set[int]:
+        """Frames a package's image layer shows black (it does not hold them): never suggested."""
+        from napari_leap.io.video import source_of
+        from napari_leap.io.video.labels_frames import LabelsVideoSource
+
+        source = source_of(self.image.data) if self.image is not None else None
+        if not isinstance(source, LabelsVideoSource) or source.held is None:
+            return set()
+        return set(range(len(source))) - source.held
 
     def _suggest_slips(self, n: int) -> None:
         """The labelled frames whose points look like slips (no video to read: at once)."""
