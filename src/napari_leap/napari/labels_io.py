@@ -102,7 +102,7 @@ def own_video(metadata: dict):
     this video, or its points would be written against none.
     """
     from napari_leap.io.labels import load_labels
-    from napari_leap.io.video.labels_frames import labels_frames_source
+    from napari_leap.io.video.labels_frames import keeps_own_frames
 
     source, index = metadata.get("source"), metadata.get("source_video")
     if metadata.get("video") or not source or index is None or not Path(source).is_file():
@@ -111,4 +111,4 @@ def own_video(metadata: dict):
     if not 0 <= int(index) < len(videos):
         return None
     video = videos[int(index)]
-    return video if labels_frames_source(video) is not None else None
+    return video if keeps_own_frames(video) else None

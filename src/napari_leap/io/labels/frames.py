@@ -39,17 +39,11 @@ def write_frames(video, frames, folder: Path, names: list[str], progress=None) -
 def _frame_reader(video):
     """Frame ``f`` (H, W, C) uint8 of a video file, or of images a labels file embeds."""
     from napari_leap.io.video import video_source
-    from napari_leap.io.video.labels_frames import is_embedded
-    from napari_leap.io.video.sources import to_uint8
+    from napari_leap.io.video.labels_frames import LabelsVideoSource, is_embedded
 
-    if not hasattr(video, "backend_metadata") or not is_embedded(video):
-        return video_source(str(getattr(video, "filename", video))).read
-
-    def read(f: int) -> np.ndarray:
-        image = np.asarray(video[f])
-        return image if image.dtype == np.uint8 else to_uint8(image)
-
-    return read
+    if hasattr(video, "backend_metadata") and is_embedded(video):
+        return LabelsVideoSource(video).read
+    return video_source(str(getattr(video, "filename", video))).read
 
 
 def _png(image: np.ndarray, frame: int) -> bytes:

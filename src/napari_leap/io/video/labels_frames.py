@@ -60,18 +60,39 @@ def is_embedded(video) -> bool:
     )
 
 
+def keeps_own_frames(video) -> bool:
+    """True where a labels file holds its frames itself (no video file to look for).
+
+    Embedded images, or a list of image files that are all there.
+    """
+    if is_embedded(video):
+        return True
+    names = video.filename
+    return (
+        isinstance(names, (list, tuple))
+        and bool(names)
+        and all(Path(str(f)).exists() for f in names)
+    )
+
+
 def labels_frames_source(video) -> FrameSource | None:
     """The frames ``video`` of a labels file keeps itself, to show; None for a video file.
 
     Embedded images (frames a package does not hold are black) or a list of image
     files (a SLEAP or COCO file's images), read frame-exact by their places.
     """
+    if not keeps_own_frames(video):
+        return None
     if is_embedded(video):
         if video.backend is None:
             video.open()
         return LabelsVideoSource(video, blank_missing=True)
-    if isinstance(video.filename, (list, tuple)) and video.filename:
-        files = [Path(str(f)) for f in video.filename]
-        if all(f.exists() for f in files):
-            return ImageFolderSource(files[0].parent, files)
-    return None
+    files = [Path(str(f)) for f in video.filename]
+    return ImageFolderSource(files[0].parent, files)
+
+
+def frames_not_held(source) -> set[int]:
+    """Frames a package's source shows black because it does not hold them; none for others."""
+    if not isinstance(source, LabelsVideoSource) or source.held is None:
+        return set()
+    return set(range(len(source))) - source.held

@@ -86,12 +86,9 @@ class WorkMixin:
     def _frames_not_held(self) -> set[int]:
         """Frames a package's image layer shows black (it does not hold them): never suggested."""
         from napari_leap.io.video import source_of
-        from napari_leap.io.video.labels_frames import LabelsVideoSource
+        from napari_leap.io.video.labels_frames import frames_not_held
 
-        source = source_of(self.image.data) if self.image is not None else None
-        if not isinstance(source, LabelsVideoSource) or source.held is None:
-            return set()
-        return set(range(len(source))) - source.held
+        return frames_not_held(source_of(self.image.data) if self.image is not None else None)
 
     def _suggest_slips(self, n: int) -> None:
         """The labelled frames whose points look like slips (no video to read: at once)."""
