@@ -12,12 +12,18 @@ CLI's defaults plus the ``TrainConfig`` fields of ``--a`` and ``--b`` (JSON), th
 two at once gives both the same machine load, so their step counts and errors compare;
 one thread each makes every run slower than a 2-thread CLI run. Appends to
 ``side_by_side.json`` (one entry per ``--name``) and prints a table.
+
+A setting's ``"src"`` is not a ``TrainConfig`` field but the ``src`` folder of the code
+that trains and predicts it (a worktree of another commit), to compare two codes:
+
+    python benchmarks/side_by_side.py --datasets fly32 --a '{"src": "/tmp/base/src"}' ...
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -67,9 +73,13 @@ def score(split: dict, model: Path, seconds: float, src: Path) -> dict:
     return {**entry, **{k: figures[k] for k in keep}, "per_part_median_px": per_part}
 
 
+def code_of(overrides: dict) -> Path:
+    """The ``src`` folder a setting runs (its ``"src"``, else this checkout's)."""
+    return Path(overrides.get("src", HERE.parent / "src")).resolve()
+
+
 def run_pair(ds: str, split: dict, settings: dict, minutes: float, work: Path) -> dict:
     """Both settings trained at once (child processes), then each scored."""
-    src = HERE.parent / "src"
     procs = {}
     for key, overrides in settings.items():
         args = [
@@ -78,8 +88,10 @@ def run_pair(ds: str, split: dict, settings: dict, minutes: float, work: Path) -
             "--child",
             json.dumps({k: str(v) for k, v in split.items() if k != "counts"}),
         ]
-        args += [json.dumps(overrides), str(work / f"{ds}_{key}"), str(minutes)]
-        procs[key] = (subprocess.Popen(args), time.monotonic())
+        fields = {k: v for k, v in overrides.items() if k != "src"}
+        args += [json.dumps(fields), str(work / f"{ds}_{key}"), str(minutes)]
+        env = {**os.environ, "PYTHONPATH": str(code_of(overrides))}
+        procs[key] = (subprocess.Popen(args, env=env), time.monotonic())
     seconds = {}
     for key, (proc, t0) in procs.items():
         proc.wait()
@@ -90,7 +102,7 @@ def run_pair(ds: str, split: dict, settings: dict, minutes: float, work: Path) -
         if not (model / "best.pt").exists():
             results[key] = {"error": f"training failed (exit {procs[key][0].returncode})"}
             continue
-        results[key] = score(split, model, seconds[key], src)
+        results[key] = score(split, model, seconds[key], code_of(settings[key]))
     return results
 
 

@@ -247,6 +247,7 @@ def time_training_steps(
     steps: int = 3,
     sigma: float = 5.0,
     max_seconds: float = math.inf,
+    oversample: int = 1,
 ) -> float:
     """Seconds per training step of a fresh network on random images of ``hw`` pixels.
 
@@ -265,7 +266,8 @@ def time_training_steps(
     model = net.build(dev)
     stride = int(getattr(model, "output_stride", 1))
     h, w = hw
-    x = torch.randint(0, 256, (batch, net.channels, h, w), dtype=torch.uint8, generator=gen).to(dev)
+    big = (batch, net.channels, h * oversample, w * oversample)
+    x = torch.randint(0, 256, big, dtype=torch.uint8, generator=gen).to(dev)
     p = (torch.rand(batch, net.n_nodes, 2, generator=gen) * torch.tensor([w - 1, h - 1])).to(dev)
     learner = Learner(
         model,
@@ -275,6 +277,7 @@ def time_training_steps(
         AugmentConfig(),
         list(range(net.n_nodes)),
         MapSpec((h // stride, w // stride), stride, sigma),
+        oversample,
     )
     idx = torch.arange(batch)
 

@@ -89,8 +89,11 @@ class Preprocessor:
             self.scaled[0] / self.input_size[0],
         )  # x, y
 
-    def __call__(self, images, dtype=None):
-        """Uint8 images ``(N, H, W[, C])`` as the network's padded float input ``(N, C, h, w)``."""
+    def __call__(self, images, dtype=None, oversample: int = 1):
+        """Uint8 images ``(N, H, W[, C])`` as the network's padded float input ``(N, C, h, w)``.
+
+        ``oversample``: that many times the input's size (training warps them there).
+        """
         import torch
 
         x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
@@ -105,18 +108,18 @@ class Preprocessor:
         if x.shape[1] != self.channels:
             x = x.float().mean(1, keepdim=True) if self.channels == 1 else x.expand(-1, 3, -1, -1)
         x = x.to(dtype or torch.float32) / 255.0
-        if self.scaled != self.input_size:
+        scaled = tuple(s * oversample for s in self.scaled)
+        padded = tuple(s * oversample for s in self.padded)
+        if scaled != self.input_size:
             x = torch.nn.functional.interpolate(
                 x,
-                size=self.scaled,
+                size=scaled,
                 mode="bilinear",
                 align_corners=False,
-                antialias=self.input_scale < 1,
+                antialias=self.input_scale * oversample < 1,
             )
-        if self.padded != self.scaled:
-            x = torch.nn.functional.pad(
-                x, (0, self.padded[1] - self.scaled[1], 0, self.padded[0] - self.scaled[0])
-            )
+        if padded != scaled:
+            x = torch.nn.functional.pad(x, (0, padded[1] - scaled[1], 0, padded[0] - scaled[0]))
         return x
 
     def to_scaled(self, points):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from napari_leap.model.skeleton import flip_permutation
+from napari_leap.pose.augment import oversampling, rotation_range
 from napari_leap.pose.budget import DEFAULT_STEPS, Plan, Sizing, animal_extent, plan_budget
 from napari_leap.pose.dataset import TrainingData
 from napari_leap.pose.train.checkpoints import Progress, restore, seed_everything, write_json
@@ -144,8 +145,6 @@ def start_run(
     from napari_leap.pose.trained import Preprocessor, choose_device
 
     pairs = _flip_pairs(data.skeleton)
-    from napari_leap.pose.augment import rotation_range
-
     aligned = data.alignment is not None
     turn = 180.0 if aligned else rotation_range(data.points)
     if not aligned and config.augment is None:
@@ -183,13 +182,15 @@ def start_run(
         plan.text if by_time else f"{plan.text}; {epochs - start} epochs of {steps} steps"
     )
     prep = Preprocessor(data.input_size, plan.input_scale, data.channels, multiple, dev)
-    tensors = _tensors(prep, train_set, val_set)
+    oversample = oversampling(plan.input_scale)
+    tensors = _tensors(prep, train_set, val_set, oversample)
     maps = MapSpec(
         (prep.padded[0] // stride, prep.padded[1] // stride),
         stride,
         chosen(config.sigma) * float(np.mean(prep.ratio)),
     )
     learner, sched = _learner(net, config, maps, flip_permutation(len(data.skeleton), pairs))
+    learner.oversample = oversample
     progress = restore(ckpt, learner, sched) if ckpt is not None else Progress()
     run = Run(
         out_dir=out_dir,
@@ -232,11 +233,11 @@ def _schedule(config: TrainConfig, plan: Plan, n_train: int, clock: Clock, ckpt)
     return config, epochs, by_time
 
 
-def _tensors(prep, train_set: TrainingData, val_set: TrainingData) -> dict:
-    """The training and validation arrays on the device, scaled once."""
+def _tensors(prep, train_set: TrainingData, val_set: TrainingData, oversample: int) -> dict:
+    """The training and validation arrays on the device, scaled once (training's oversampled)."""
     import torch
 
-    x_train, p_train = prepare_arrays(prep, train_set)
+    x_train, p_train = prepare_arrays(prep, train_set, oversample)
     x_val, p_val = prepare_arrays(prep, val_set)
     p_val_input = torch.as_tensor(val_set.points, dtype=torch.float32)
     return {
@@ -280,7 +281,13 @@ def _step_timer(spec, sizing: Sizing, sigma: float, device, clock: Clock):
         ratio = (w / sizing.input_size[1] + h / sizing.input_size[0]) / 2
         left = clock.deadline - time.monotonic() if clock.deadline is not None else math.inf
         return time_training_steps(
-            spec, padded, batch, device, sigma=sigma * ratio, max_seconds=0.02 * left
+            spec,
+            padded,
+            batch,
+            device,
+            sigma=sigma * ratio,
+            max_seconds=0.02 * left,
+            oversample=oversampling(scale),
         )
 
     return measure

@@ -37,6 +37,7 @@ class Learner:
     augment: AugmentConfig
     flip_perm: list[int]
     maps: MapSpec
+    oversample: int = 1  # training images are that many times the input size
 
 
 def train_step(learner: Learner, x_all, p_all, idx) -> float:
@@ -47,7 +48,9 @@ def train_step(learner: Learner, x_all, p_all, idx) -> float:
 
     idx = idx.to(x_all.device)
     x = x_all[idx].float() / 255
-    x, p = augment_batch(x, p_all[idx], learner.augment, learner.flip_perm, generator=learner.gen)
+    x, p = augment_batch(
+        x, p_all[idx], learner.augment, learner.flip_perm, learner.gen, learner.oversample
+    )
     target = learner.maps.confmaps(p)
     if channels_last(x.device):
         x = x.contiguous(memory_format=torch.channels_last)
@@ -118,12 +121,16 @@ def scaled_lr(opt, factor: float):
             g["lr"] = lr
 
 
-def prepare_arrays(prep, data):
-    """Scaled images once, as uint8 on the device (small), and points in scaled pixels."""
+def prepare_arrays(prep, data, oversample: int = 1):
+    """Scaled images once, as uint8 on the device (small), and points in scaled pixels.
+
+    ``oversample``: images that many times the input size, for training to warp.
+    """
     import torch
 
     chunks = []
     for i in range(0, len(data), 64):
-        chunks.append((prep(data.images[i : i + 64]) * 255).round().to(torch.uint8))
+        x = prep(data.images[i : i + 64], oversample=oversample)
+        chunks.append((x * 255).round().to(torch.uint8))
     points = prep.to_scaled(torch.as_tensor(data.points, dtype=torch.float32)).to(prep.device)
     return torch.cat(chunks), points
