@@ -1,4 +1,4 @@
-"""Augmentation defaults chosen from the labels."""
+"""Augmentation: defaults chosen from the labels, and warps as sharp as prediction's input."""
 
 
 def test_rotation_range_follows_how_the_labelled_parts_turn():
@@ -22,23 +22,23 @@ def test_rotation_range_follows_how_the_labelled_parts_turn():
 
 
 def _texture(seed: int, size: int = 192):
-    """A grey image with detail at every scale down to a pixel, as an animal's body has."""
+    """A grey image with detail at every scale down to two pixels, as a filmed animal has."""
     import cv2
     import numpy as np
 
     rng = np.random.default_rng(seed)
     img = sum(
         cv2.resize(rng.random((size // k, size // k)), (size, size), interpolation=cv2.INTER_CUBIC)
-        for k in (1, 4, 16)
+        for k in (2, 8, 32)
     )
     img = (img - img.min()) / (img.max() - img.min())
     return (img * 255).astype(np.uint8)[None, :, :, None]
 
 
 def test_oversampled_warp_is_what_prediction_sees_and_stays_sharp():
-    """Training warps frames kept at twice the input size: unmoved, they come out exactly as
-    prediction's input; turned, they are far closer to the turned frame shrunk for prediction
-    than a warp of the small input is (which blurs every image training sees)."""
+    """Frames twice the input across are warped themselves: unmoved, they come out as
+    prediction's input; turned, they are far closer to the turned frame shrunk for
+    prediction than a warp of the small input is (which blurred every image training saw)."""
     import math
 
     import torch
@@ -52,19 +52,19 @@ def test_oversampled_warp_is_what_prediction_sees_and_stays_sharp():
     )
     from napari_leap.pose.trained import Preprocessor
 
-    assert oversampling(0.5) == 2 and oversampling(0.154) == 2 and oversampling(0.667) == 1
+    assert oversampling((192, 180), (96, 90)) == 2
+    assert oversampling((191, 180), (96, 90)) == 1  # not exactly twice
+    assert oversampling((747, 832), (115, 128)) == 1 and oversampling((144, 144), (96, 96)) == 1
     frame = _texture(0)
     prep = Preprocessor((192, 192), 0.5, 1, 16, "cpu")
     still = AugmentConfig(rotation=0, scale=0, flip=False, brightness=0, contrast=0)
     pts = torch.tensor([[[40.0, 50.0]]])
-    out, moved = augment_batch(
-        prep(frame, oversample=2), pts, still, [0], torch.Generator().manual_seed(0), 2
-    )
-    assert out.shape == prep(frame).shape
-    assert torch.allclose(out, prep(frame), atol=1e-5) and torch.equal(moved, pts)
+    gen = torch.Generator().manual_seed(0)
+    out, moved = augment_batch(prep(frame, oversample=2), pts, still, [0], gen, 2)
+    assert out.shape == prep(frame).shape and torch.equal(moved, pts)
+    assert torch.allclose(out, prep(frame), atol=1e-5)
 
-    # turn by 37 degrees about the input's centre (47.5, 47.5): in the frame, about (95.5, 95.5)
-    a = math.radians(37)
+    a = math.radians(37)  # about the input's centre, and where that sits in the frame
 
     def turn(c):
         m = torch.tensor(
@@ -74,11 +74,13 @@ def test_oversampled_warp_is_what_prediction_sees_and_stays_sharp():
         m[0, 1, 2] = c - (m[0, 1, 0] * c + m[0, 1, 1] * c)
         return m
 
+    c = (prep.padded[0] - 1) / 2
     big = torch.as_tensor(frame).permute(0, 3, 1, 2).float()
-    truth = prep(warp_images(big, turn(95.5)).permute(0, 2, 3, 1).round().to(torch.uint8))
-    sharp = warp_oversampled(prep(frame, oversample=2), turn(47.5), 2)
-    blurred = warp_images((prep(frame) * 255).round() / 255, turn(47.5))
-    inner = (slice(None), slice(None), slice(20, 76), slice(20, 76))  # inside every warp's frame
+    turned = warp_images(big, turn((c + 0.5) / prep.ratio[0] - 0.5))
+    truth = prep(turned.permute(0, 2, 3, 1).round().to(torch.uint8))
+    sharp = warp_oversampled(prep(frame, oversample=2), turn(c), 2)
+    blurred = warp_images((prep(frame) * 255).round() / 255, turn(c))
+    inner = (slice(None), slice(None), slice(20, 76), slice(20, 76))  # inside every warp
     err_sharp = (sharp - truth)[inner].abs().mean()
     err_blurred = (blurred - truth)[inner].abs().mean()
     assert err_sharp < 0.1 * err_blurred, (err_sharp, err_blurred)

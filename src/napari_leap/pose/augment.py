@@ -6,11 +6,11 @@ drawing the parameters); a flip also swaps the channels of symmetric body
 parts, so "wingL" stays the fly's left wing.
 
 A bilinear warp of the network's small input blurs it, and prediction never
-warps its input: a fly32 model scored 2.06 px on its test crops warped that way
-and 2.24-2.31 px on the sharp crops it is used on. So where the frames have the
-pixels (input scale 0.5 or less), training keeps them at twice the input size,
-warps there and shrinks the result as prediction shrinks its frames
-(:data:`OVERSAMPLE`).
+warps its input (fly32: a model scored 2.06 px on test crops warped so and
+2.24-2.31 px on sharp ones). Where the frames are exactly twice the input
+across (input scale 0.5), training warps the frames themselves and shrinks
+them as prediction does (:func:`oversampling`; `benchmarks/README.md`, "seventh
+session", for what it gave and where it did not help).
 """
 
 from __future__ import annotations
@@ -42,9 +42,13 @@ MIN_ROTATION = 15.0
 OVERSAMPLE = 2
 
 
-def oversampling(input_scale: float) -> int:
-    """:data:`OVERSAMPLE` where the frames hold that many pixels for each input pixel, else 1."""
-    return OVERSAMPLE if input_scale * OVERSAMPLE <= 1 else 1
+def oversampling(input_size, scaled) -> int:
+    """How many times the input's size training warps its images at.
+
+    :data:`OVERSAMPLE` where the frames (h, w) are exactly that many times the input's
+    ``scaled`` content across (they are then warped themselves), else 1.
+    """
+    return OVERSAMPLE if tuple(OVERSAMPLE * s for s in scaled) == tuple(input_size) else 1
 
 
 def rotation_range(points) -> float:

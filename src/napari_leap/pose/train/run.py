@@ -182,7 +182,7 @@ def start_run(
         plan.text if by_time else f"{plan.text}; {epochs - start} epochs of {steps} steps"
     )
     prep = Preprocessor(data.input_size, plan.input_scale, data.channels, multiple, dev)
-    oversample = oversampling(plan.input_scale)
+    oversample = oversampling(prep.input_size, prep.scaled)
     tensors = _tensors(prep, train_set, val_set, oversample)
     maps = MapSpec(
         (prep.padded[0] // stride, prep.padded[1] // stride),
@@ -287,7 +287,7 @@ def _step_timer(spec, sizing: Sizing, sigma: float, device, clock: Clock):
             device,
             sigma=sigma * ratio,
             max_seconds=0.02 * left,
-            oversample=oversampling(scale),
+            oversample=oversampling(sizing.input_size, (h, w)),
         )
 
     return measure
